@@ -1,0 +1,93 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The action plugin contract.
+
+An action plugin is a class registered under the ``esi_event_actions.actions``
+entry point namespace.  It declares its options in ``opts``; they are
+registered in the section of every rule that uses it, so the configuration
+checker and the sample generator know them.  ``validate`` runs when the
+service starts and rejects a bad rule before any event arrives.  ``run`` is
+called by a worker thread, never by the listener, once per job attempt.
+"""
+
+import abc
+import dataclasses
+
+from esi_event_actions import exception
+
+SUCCESS = 'success'
+RETRY = 'retry'
+FAILURE = 'failure'
+
+
+@dataclasses.dataclass
+class Result:
+    """What one attempt of an action came to.
+
+    ``status`` is SUCCESS, RETRY (a failure that may pass if tried again)
+    or FAILURE (it never will).  ``detail`` is a one-line summary for the
+    log and the journal; ``output`` the start of what the action printed.
+    """
+
+    status: str
+    detail: str = ''
+    exit_status: int = None
+    output: str = ''
+
+    @property
+    def ok(self):
+        return self.status == SUCCESS
+
+
+class Action(metaclass=abc.ABCMeta):
+    """Base class of action plugins.
+
+    :param rule: the :class:`esi_event_actions.rules.Rule` being built; its
+        ``name`` is the config section and ``options`` reads this plugin's
+        options from it.
+    """
+
+    #: oslo.config options this action reads from its rule's section.
+    opts = []
+
+    def __init__(self, rule):
+        self.rule = rule
+        self.options = rule.options
+
+    def error(self, key, reason):
+        """A ConfigError located at ``key`` of this rule's section."""
+        return exception.ConfigError(
+            reason, section=self.rule.name, key=key,
+            filename=self.rule.location(key))
+
+    def validate(self):
+        """Raise ConfigError (see :meth:`error`) if the rule cannot work."""
+
+    def param_paths(self):
+        """Dot paths whose values are passed to :meth:`run` as params."""
+        return []
+
+    def describe(self):
+        """A short human summary of what this action does."""
+        return self.rule.action_name
+
+    @abc.abstractmethod
+    def run(self, event, params, attempt=1):
+        """Act on ``event`` and return a :class:`Result`.
+
+        :param event: the :class:`esi_event_actions.event.Event`.
+        :param params: the values at :meth:`param_paths`, in order, as
+            text (null or missing values are empty strings).
+        :param attempt: 1 for the first attempt at this job.
+        """

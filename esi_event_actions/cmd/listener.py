@@ -1,0 +1,48 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""esi-event-actions: run actions on esi-leap lease notifications."""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_service import service
+
+from esi_event_actions import config
+from esi_event_actions import exception
+from esi_event_actions import service as listener_service
+
+LOG = logging.getLogger(__name__)
+
+
+def main(argv=None):
+    conf = cfg.CONF
+    try:
+        config.parse_args(sys.argv[1:] if argv is None else argv, conf)
+        ruleset = config.check(conf)
+    except (exception.ConfigErrors, cfg.Error) as exc:
+        sys.stderr.write('esi-event-actions: configuration error:\n%s\n'
+                         % exc)
+        return 1
+    if not len(ruleset):
+        LOG.warning('No rule is configured: notifications will be '
+                    'consumed and acknowledged without any action')
+    conf.log_opt_values(LOG, logging.DEBUG)
+    launcher = service.launch(conf, listener_service.ListenerService(
+        conf, ruleset), restart_method='mutate')
+    return launcher.wait()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

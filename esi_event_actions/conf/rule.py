@@ -1,0 +1,50 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Options of a rule section.
+
+Rules have no fixed group name: every section that sets ``events`` is a rule
+named after its section.  The chosen action registers its own options in the
+same section.  ``example_rule`` only documents them in the sample file.
+"""
+
+from oslo_config import cfg
+
+from esi_event_actions.conf import types
+
+EXAMPLE_GROUP = cfg.OptGroup(
+    'example_rule',
+    title='A rule',
+    help='Any section that sets "events" is a rule, named after its '
+         'section (for example [fulfill]). The options of its action '
+         '(script_* for the script action) go in the same section.')
+
+opts = [
+    cfg.Opt('events', type=types.List(item_type=types.String()),
+            help='Event types this rule acts on, such as '
+                 'esi_leap.lease.fulfill.end. Shell-style wildcards are '
+                 'allowed (esi_leap.lease.*.end). Required.'),
+    cfg.Opt('action', type=types.String(),
+            help='Name of the action plugin (entry point in '
+                 'esi_event_actions.actions). Defaults to "script" when '
+                 'the script option is set.'),
+    cfg.Opt('filter_params', type=types.JSONObject(), default={},
+            help='JSON object mapping dot paths in the lease payload to '
+                 'regular expressions. A rule acts only when every '
+                 'pattern matches the whole value; a list means any of; '
+                 'null matches a missing or null value.'),
+]
+
+
+def list_opts():
+    return opts

@@ -1,0 +1,102 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Option types that accept the legacy listener's inline comments.
+
+The original listener read its file with Python's configparser, where
+``key = value   # remark`` was common in the sample.  oslo.config keeps the
+remark as part of the value, so the types below strip it.  A ``#`` only starts
+a comment when white space precedes it, so ``/opt/run#1.sh`` is kept whole,
+and a JSON value is decoded first so a ``#`` inside a JSON string is kept.
+"""
+
+import json
+import re
+
+from oslo_config import types
+
+_INLINE_COMMENT = re.compile(r'\s+#.*\Z', re.DOTALL)
+
+
+def strip_inline_comment(value):
+    """Return ``value`` without a trailing `` # comment``."""
+    if not isinstance(value, str):
+        return value
+    return _INLINE_COMMENT.sub('', value).strip()
+
+
+class String(types.String):
+    """A string option that ignores an inline comment."""
+
+    def __call__(self, value):
+        return super().__call__(strip_inline_comment(value))
+
+
+class List(types.List):
+    """A comma separated list option that ignores an inline comment."""
+
+    def __call__(self, value):
+        return super().__call__(strip_inline_comment(value))
+
+
+class Integer(types.Integer):
+    """An integer option that ignores an inline comment."""
+
+    def __call__(self, value):
+        return super().__call__(strip_inline_comment(value))
+
+
+class JSONObject(types.ConfigType):
+    """A JSON object, optionally followed by an inline comment.
+
+    Anything else after the object (the legacy sample's stray ``}``, say) is
+    an error that names the offending text and its column.
+    """
+
+    def __init__(self, type_name='JSON object value'):
+        super().__init__(type_name=type_name)
+
+    def __call__(self, value):
+        if isinstance(value, dict):
+            return value
+        text = value.strip()
+        if not text:
+            return {}
+        try:
+            obj, end = json.JSONDecoder().raw_decode(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError('not valid JSON: %s' % exc)
+        rest = text[end:]
+        extra = strip_inline_comment(rest)
+        if extra:
+            raise ValueError(
+                'unexpected %r after the JSON object at column %d '
+                '(a stray bracket?)' % (extra[:20], end + 1))
+        if rest and not rest[:1].isspace():
+            raise ValueError(
+                'a comment after the JSON object needs a space before "#"')
+        if not isinstance(obj, dict):
+            raise ValueError('expected a JSON object ({...}), got %s'
+                             % type(obj).__name__)
+        return obj
+
+    def __repr__(self):
+        return 'JSONObject'
+
+    def __eq__(self, other):
+        return self.__class__ == other.__class__
+
+    def _formatter(self, value):
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, sort_keys=True)

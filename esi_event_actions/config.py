@@ -1,0 +1,97 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Load and check the whole configuration before anything starts."""
+
+import urllib.parse
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_messaging import opts as messaging_opts
+
+from esi_event_actions import configfiles
+from esi_event_actions import exception
+from esi_event_actions import rules
+from esi_event_actions import version
+from esi_event_actions.conf import opts as conf_opts
+
+PROJECT = 'esi-event-actions'
+
+
+def register_messaging_opts(conf):
+    """Register oslo.messaging's options now, so they can be checked."""
+    conf_opts.set_lib_defaults()
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=group)
+
+
+def parse_args(argv, conf=cfg.CONF, default_config_files=None):
+    """Parse the command line and configuration files; set up logging."""
+    logging.register_options(conf)
+    register_messaging_opts(conf)
+    conf(argv, project=PROJECT, version=version.version_string(),
+         default_config_files=default_config_files)
+    logging.setup(conf, PROJECT)
+
+
+def _check_group(conf, sections, group, opts, errors):
+    for opt in opts:
+        try:
+            configfiles.read(conf, sections, group, opt.dest)
+        except exception.ConfigError as exc:
+            errors.append(exc)
+
+
+def check(conf=cfg.CONF):
+    """Check every option and rule; return the RuleSet.
+
+    :raises ConfigErrors: listing everything that is wrong.
+    """
+    errors = []
+    sections = configfiles.scan(conf)
+    for group, opts in conf_opts.service_opts():
+        _check_group(conf, sections, getattr(group, 'name', group), opts,
+                     errors)
+    try:
+        ruleset = rules.load(conf, sections)
+    except exception.ConfigErrors as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise exception.ConfigErrors(errors)
+    return ruleset
+
+
+def legacy_transport_url(conf):
+    """A transport URL from the legacy user/password/host/port keys.
+
+    Used only when no transport URL is configured, so a file written for
+    the original listener connects where it always did.
+    """
+    if conf.oslo_messaging_notifications.transport_url or (
+            conf.transport_url) or not conf.host:
+        return None
+    quote = urllib.parse.quote
+    auth = ''
+    if conf.user:
+        auth = quote(conf.user, safe='')
+        if conf.password:
+            auth += ':' + quote(conf.password, safe='')
+        auth += '@'
+    port = ':%d' % conf.port if conf.port else ''
+    return 'rabbit://%s%s%s/' % (auth, conf.host, port)
+
+
+def notification_transport(conf):
+    return oslo_messaging.get_notification_transport(
+        conf, url=legacy_transport_url(conf))

@@ -1,0 +1,87 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The normalised event every source produces and every rule reads."""
+
+import dataclasses
+import json
+
+# Returned by Event.lookup for a path that is not in the data; unlike None it
+# can never be confused with a JSON null.
+MISSING = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One lease event, whatever its source.
+
+    ``data`` is the lease object as esi-leap describes it (for bus messages
+    the dict under ``esi_leap_object.data``).  ``id`` identifies the
+    occurrence at its source (the notification's message id, or
+    ``history:<n>`` for an event history row) and is the journal's
+    de-duplication key together with the rule name.
+    """
+
+    event_type: str
+    data: dict
+    id: str
+    source: str = 'notification'
+    publisher_id: str = None
+    priority: str = None
+    timestamp: str = None
+
+    def lookup(self, path):
+        """Value at a dot path in ``data``, or MISSING."""
+        value = self.data
+        for part in path.split('.'):
+            if not isinstance(value, dict) or part not in value:
+                return MISSING
+            value = value[part]
+        return value
+
+    @property
+    def node(self):
+        """The leased node's uuid, which orders this event's jobs."""
+        for key in ('resource_uuid', 'node_uuid'):
+            value = self.data.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    @property
+    def lease(self):
+        value = self.data.get('uuid')
+        return value if isinstance(value, str) else None
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))
+
+
+def as_text(value):
+    """The text a filter matches and a script receives for a value.
+
+    Strings are used as they are; a null or missing value is the empty
+    string; anything else is its JSON text (``16``, ``true``, ``{...}``).
+    """
+    if value is MISSING or value is None:
+        return ''
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)

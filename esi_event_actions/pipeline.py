@@ -1,0 +1,72 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The pipeline every event source feeds: rules, journal, workers."""
+
+from oslo_log import log as logging
+
+from esi_event_actions.actions import base
+from esi_event_actions import workers
+
+LOG = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Match events to rules, journal their jobs and run them.
+
+    Sources call :meth:`accept` and may acknowledge their input once it
+    returns: the jobs are committed by then.  Any exception means nothing
+    can be assumed stored and the input must be offered again.
+    """
+
+    def __init__(self, ruleset, journal, size=8, output_limit=4096):
+        self.ruleset = ruleset
+        self.journal = journal
+        self.pool = workers.WorkerPool(journal, self.run_job, size,
+                                       output_limit)
+
+    def start(self):
+        """Start the workers and resume what a previous run left."""
+        leftover = self.journal.unfinished()
+        if leftover:
+            LOG.info('Resuming %d unfinished job(s) from the journal',
+                     len(leftover))
+        self.pool.start()
+        self.pool.submit(leftover)
+
+    def stop(self, timeout=None):
+        return self.pool.stop(timeout)
+
+    def accept(self, events):
+        """Journal one job per matching rule of each event; run them."""
+        entries = []
+        for event in events:
+            rules = [rule.name for rule in self.ruleset.match(event)]
+            LOG.info('Received %(type)s %(id)s node %(node)s lease '
+                     '%(lease)s: %(rules)s',
+                     {'type': event.event_type, 'id': event.id,
+                      'node': event.node, 'lease': event.lease,
+                      'rules': ('rules ' + ','.join(rules)) if rules
+                      else 'no rule matches'})
+            if rules:
+                entries.append((event, rules))
+        jobs = self.journal.add(entries)
+        self.pool.submit(jobs)
+        return jobs
+
+    def run_job(self, job, attempt):
+        rule = self.ruleset.by_name.get(job.rule)
+        if rule is None:
+            return base.Result(base.FAILURE, 'rule %s is no longer '
+                               'configured' % job.rule)
+        return rule.action.run(job.event, rule.params(job.event), attempt)

@@ -1,0 +1,211 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Rules: which events, under which filters, run which action.
+
+A rule is a configuration section that sets ``events``.  Everything about it
+is checked when it is loaded, so a bad rule stops the service at start with
+the file, section and key at fault, instead of failing when a lease event
+finally arrives.
+"""
+
+import fnmatch
+
+from oslo_config import cfg
+from stevedore import driver
+from stevedore import extension
+
+from esi_event_actions import configfiles
+from esi_event_actions import event as event_mod
+from esi_event_actions import exception
+from esi_event_actions import filters
+from esi_event_actions.conf import rule as rule_conf
+
+ACTION_NAMESPACE = 'esi_event_actions.actions'
+
+EVENT_TYPES = (
+    'esi_leap.lease.fulfill.start',
+    'esi_leap.lease.fulfill.end',
+    'esi_leap.lease.fulfill.error',
+    'esi_leap.lease.delete.start',
+    'esi_leap.lease.delete.end',
+    'esi_leap.lease.delete.error',
+)
+
+# Keys that only make sense in a rule: a section with one of them but no
+# "events" is a rule the operator forgot to finish, not some other section.
+_RULE_HINTS = {'action', 'script', 'script_params', 'filter_params'}
+
+
+def action_class(name):
+    """The action plugin class registered under ``name``."""
+    return driver.DriverManager(ACTION_NAMESPACE, name,
+                                invoke_on_load=False).driver
+
+
+def action_names():
+    return sorted(extension.ExtensionManager(ACTION_NAMESPACE).names())
+
+
+class Rule:
+    """One rule section, loaded and validated."""
+
+    def __init__(self, conf, name, sections):
+        self.name = name
+        self._conf = conf
+        self._sections = sections
+        self._keys = sections[name]
+        conf.register_group(cfg.OptGroup(name))
+        conf.register_opts(rule_conf.opts, group=name)
+        self.options = conf[name]
+        self.events = self._get('events') or []
+        self.filter = None
+        self.action = None
+        self.action_name = None
+
+    def location(self, key):
+        """The file that set ``key`` in this section, or None."""
+        return self._keys.get(key) or (
+            next(iter(self._keys.values()), None))
+
+    def error(self, key, reason):
+        return exception.ConfigError(reason, section=self.name, key=key,
+                                     filename=self.location(key))
+
+    def _get(self, key):
+        return configfiles.read(self._conf, self._sections, self.name, key)
+
+    def load(self):
+        """Validate every option; raise ConfigErrors listing what is wrong."""
+        errors = []
+        for step in (self._load_events, self._load_filter,
+                     self._load_action):
+            try:
+                step()
+            except exception.ConfigError as exc:
+                errors.append(exc)
+        if self.action is not None:
+            errors.extend(self._unknown_keys())
+        if errors:
+            raise exception.ConfigErrors(errors)
+        return self
+
+    def _load_events(self):
+        if not self.events:
+            raise self.error('events', 'a rule needs at least one event '
+                             'type, such as esi_leap.lease.fulfill.end')
+        for pattern in self.events:
+            if not fnmatch.filter(EVENT_TYPES, pattern):
+                raise self.error('events', '%r matches no esi-leap event '
+                                 'type (%s)' % (pattern,
+                                                ', '.join(EVENT_TYPES)))
+
+    def _load_filter(self):
+        try:
+            self.filter = filters.Filter(self._get('filter_params'))
+        except ValueError as exc:
+            raise self.error('filter_params', str(exc))
+
+    def _load_action(self):
+        name = self._get('action')
+        if not name:
+            if 'script' not in self._keys:
+                raise self.error('action', 'set action, or script for the '
+                                 'script action')
+            name = 'script'
+        try:
+            cls = action_class(name)
+        except Exception:
+            raise self.error('action', 'unknown action %r; installed: %s'
+                             % (name, ', '.join(action_names())))
+        self._conf.register_opts(cls.opts, group=self.name)
+        self.action_name = name
+        action = cls(self)
+        action.validate()
+        self.action = action
+
+    def _unknown_keys(self):
+        known = {opt.dest for opt in rule_conf.opts + self.action.opts}
+        return [self.error(key, 'unknown option for a %s rule'
+                           % self.action_name)
+                for key in sorted(set(self._keys) - known)]
+
+    def wants(self, event_type):
+        return any(fnmatch.fnmatchcase(event_type, p) for p in self.events)
+
+    def params(self, event):
+        return [event_mod.as_text(event.lookup(path))
+                for path in self.action.param_paths()]
+
+    def summary(self):
+        parts = ['[%s]' % self.name, 'events=%s' % ','.join(self.events)]
+        if self.filter.spec:
+            parts.append('filter=%s' % ','.join(sorted(self.filter.spec)))
+        parts.append('-> %s' % self.action.describe())
+        return ' '.join(parts)
+
+
+class RuleSet:
+    """The rules in force, in section order."""
+
+    def __init__(self, rules):
+        self.rules = list(rules)
+        self.by_name = {rule.name: rule for rule in self.rules}
+
+    def match(self, event):
+        """The rules whose events and filters accept ``event``."""
+        return [rule for rule in self.rules
+                if rule.wants(event.event_type)
+                and rule.filter.matches(event)]
+
+    def __len__(self):
+        return len(self.rules)
+
+
+def rule_sections(conf, sections):
+    """Names of the sections that are rules, in file order."""
+    names = []
+    for name, keys in sections.items():
+        if name == 'DEFAULT' or _is_other_group(conf, name):
+            continue
+        if 'events' in keys or _RULE_HINTS & set(keys):
+            names.append(name)
+    return names
+
+
+def _is_other_group(conf, name):
+    # A rule loaded earlier (before a reload) is registered too, and is
+    # recognised by its "events" option.
+    try:
+        attr = conf[name]
+    except cfg.NoSuchOptError:
+        return False
+    return not isinstance(attr, cfg.ConfigOpts.GroupAttr) or (
+        'events' not in attr)
+
+
+def load(conf, sections=None):
+    """Load every rule of ``conf``; raise ConfigErrors on any problem."""
+    if sections is None:
+        sections = configfiles.scan(conf)
+    errors, rules = [], []
+    for name in rule_sections(conf, sections):
+        try:
+            rules.append(Rule(conf, name, sections).load())
+        except exception.ConfigErrors as exc:
+            errors.extend(exc.errors)
+        except exception.ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise exception.ConfigErrors(errors)
+    return RuleSet(rules)
