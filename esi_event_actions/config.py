@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 
+from esi_event_actions import conf as conf_pkg
 from esi_event_actions import configfiles
 from esi_event_actions import exception
 from esi_event_actions import rules
@@ -37,12 +38,12 @@ def register_messaging_opts(conf):
 
 
 def parse_args(argv, conf=cfg.CONF, default_config_files=None):
-    """Parse the command line and configuration files; set up logging."""
+    """Register every option, then parse the command line and files."""
+    conf_pkg.register_opts(conf)
     logging.register_options(conf)
     register_messaging_opts(conf)
     conf(argv, project=PROJECT, version=version.version_string(),
          default_config_files=default_config_files)
-    logging.setup(conf, PROJECT)
 
 
 def _check_group(conf, sections, group, opts, errors):
@@ -72,14 +73,24 @@ def check(conf=cfg.CONF):
     return ruleset
 
 
+def _is_set(conf, name, group=None):
+    """Whether an option was given, rather than left at its default."""
+    location = conf.get_location(name, group)
+    if location is None:
+        # oslo.config cannot locate a value that was never set anywhere.
+        return bool((conf[group] if group else conf)[name])
+    return location.location not in (cfg.Locations.opt_default,
+                                     cfg.Locations.set_default)
+
+
 def legacy_transport_url(conf):
     """A transport URL from the legacy user/password/host/port keys.
 
     Used only when no transport URL is configured, so a file written for
     the original listener connects where it always did.
     """
-    if conf.oslo_messaging_notifications.transport_url or (
-            conf.transport_url) or not conf.host:
+    if (_is_set(conf, 'transport_url', 'oslo_messaging_notifications')
+            or _is_set(conf, 'transport_url') or not conf.host):
         return None
     quote = urllib.parse.quote
     auth = ''
@@ -88,8 +99,11 @@ def legacy_transport_url(conf):
         if conf.password:
             auth += ':' + quote(conf.password, safe='')
         auth += '@'
+    host = conf.host
+    if ':' in host and not host.startswith('['):
+        host = '[%s]' % host
     port = ':%d' % conf.port if conf.port else ''
-    return 'rabbit://%s%s%s/' % (auth, conf.host, port)
+    return 'rabbit://%s%s%s/' % (auth, host, port)
 
 
 def notification_transport(conf):

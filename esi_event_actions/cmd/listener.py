@@ -30,6 +30,7 @@ def main(argv=None):
     conf = cfg.CONF
     try:
         config.parse_args(sys.argv[1:] if argv is None else argv, conf)
+        logging.setup(conf, config.PROJECT)
         ruleset = config.check(conf)
     except (exception.ConfigErrors, cfg.Error) as exc:
         sys.stderr.write('esi-event-actions: configuration error:\n%s\n'

@@ -16,6 +16,7 @@
 import sys
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from esi_event_actions import config
 from esi_event_actions import exception
@@ -48,6 +49,7 @@ def main(argv=None):
         'command', title='Commands', handler=add_command_parsers))
     try:
         config.parse_args(sys.argv[1:] if argv is None else argv, conf)
+        logging.setup(conf, config.PROJECT)
     except cfg.Error as exc:
         sys.stderr.write('esi-event-actions-manage: %s\n' % exc)
         return 1

@@ -22,5 +22,11 @@ from esi_event_actions.conf import worker
 
 CONF = cfg.CONF
 
-for _module in (default, listener, worker, journal):
-    _module.register_opts(CONF)
+
+
+def register_opts(conf):
+    for module in (default, listener, worker, journal):
+        module.register_opts(conf)
+
+
+register_opts(CONF)

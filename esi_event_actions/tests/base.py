@@ -1,0 +1,53 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Base classes and helpers of the unit tests."""
+
+import os
+import textwrap
+
+import fixtures
+import testtools
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+
+from esi_event_actions import config
+
+
+class TestCase(testtools.TestCase):
+    """A test with a private ConfigOpts, temp dir and captured logs."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger(level='DEBUG'))
+        self.conf = self.useFixture(
+            config_fixture.Config(cfg.ConfigOpts())).conf
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def write(self, name, text, mode=None):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent(text))
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    def script(self, name='script.sh', body='exit 0'):
+        return self.write(name, '#!/bin/sh\n%s\n' % body, 0o755)
+
+    def load(self, text, name='test.conf'):
+        """Parse a config file with the service's options registered."""
+        path = self.write(name, text)
+        config.parse_args(['--config-file', path], self.conf,
+                          default_config_files=[])
+        return path

@@ -1,0 +1,229 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import os
+
+from esi_event_actions import config
+from esi_event_actions import exception
+from esi_event_actions.tests import base
+
+# The "Monitoring RabbitMQ" example of the original user document, verbatim,
+# including its inline comments and the stray brace in [delete].
+SEED = '''\
+# used to connect to RabbitMQ and monitor specific queues
+[DEFAULT]
+user = <user in transport_url>
+password = <password in transport_url>
+host = <host in transport_url>
+port = <port in transport_url>
+queues = esi_leap_versioned_notifications.info,esi_leap_versioned_notifications.error
+
+# a section that specifies a script to run whenever the specified event is caught
+[fulfill]
+events = esi_leap.lease.fulfill.end
+script = fulfill.sh
+script_params = node_name,fulfill_time                           # values from the event payload to be passed into the script
+filter_params = {"purpose": "test", "properties.vendor": "foo"}  # filters on the event payload that must be fulfilled for the script to run
+
+# a section that specifies a script to run whenever the specified event is caught
+[delete]
+events = esi_leap.lease.delete.end
+script = delete.sh
+script_params = node_name,expire_time                             # values from the event payload to be passed into the script
+filter_params = {"purpose": "test", "properties.vendor": "foo"}}  # filters on the event payload that must be fulfilled for the script to run
+'''  # noqa: E501
+
+SEED_FIXED = SEED.replace('<port in transport_url>', '5672').replace(
+    '"foo"}}', '"foo"}')
+
+
+class SeedConfigTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.script('fulfill.sh')
+        self.script('delete.sh')
+
+    def test_seed_with_stray_brace_names_file_section_and_key(self):
+        path = self.load(SEED.replace('<port in transport_url>', '5672'))
+        exc = self.assertRaises(exception.ConfigErrors, config.check,
+                                self.conf)
+        self.assertEqual(1, len(exc.errors))
+        error = exc.errors[0]
+        self.assertEqual((path, 'delete', 'filter_params'),
+                         (error.filename, error.section, error.key))
+        self.assertIn("unexpected '}'", error.reason)
+        self.assertIn('%s [delete] filter_params: unexpected' % path,
+                      str(error))
+
+    def test_seed_placeholder_port_is_reported(self):
+        path = self.load(SEED.replace('"foo"}}', '"foo"}'))
+        exc = self.assertRaises(exception.ConfigErrors, config.check,
+                                self.conf)
+        self.assertEqual([(path, 'DEFAULT', 'port')],
+                         [(e.filename, e.section, e.key)
+                          for e in exc.errors])
+
+    def test_seed_fixed_loads_both_rules(self):
+        self.load(SEED_FIXED)
+        ruleset = config.check(self.conf)
+        self.assertEqual(['fulfill', 'delete'],
+                         [r.name for r in ruleset.rules])
+        fulfill = ruleset.by_name['fulfill']
+        self.assertEqual(['esi_leap.lease.fulfill.end'], fulfill.events)
+        self.assertEqual(['node_name', 'fulfill_time'],
+                         fulfill.action.param_paths())
+        self.assertEqual({'purpose': 'test', 'properties.vendor': 'foo'},
+                         fulfill.filter.spec)
+        self.assertEqual(os.path.join(self.dir, 'fulfill.sh'),
+                         fulfill.action.path)
+        self.assertEqual('script', fulfill.action_name)
+
+    def test_seed_legacy_keys_build_transport_url_and_topics(self):
+        from esi_event_actions import listener
+        self.load(SEED_FIXED.replace('<user in transport_url>', 'es i')
+                  .replace('<password in transport_url>', 'p@ss:#word')
+                  .replace('<host in transport_url>', 'rabbit.example'))
+        self.assertEqual('rabbit://es%20i:p%40ss%3A%23word@'
+                         'rabbit.example:5672/',
+                         config.legacy_transport_url(self.conf))
+        self.assertEqual(['esi_leap_versioned_notifications'],
+                         listener.topics(self.conf))
+
+    def test_transport_url_wins_over_legacy_keys(self):
+        self.load(SEED_FIXED.replace(
+            '[DEFAULT]', '[DEFAULT]\ntransport_url = rabbit://a:b@c:1/'))
+        self.assertIsNone(config.legacy_transport_url(self.conf))
+
+
+class RuleConfigTest(base.TestCase):
+
+    def check(self, text):
+        self.load(text)
+        return config.check(self.conf)
+
+    def errors(self, text):
+        self.load(text)
+        exc = self.assertRaises(exception.ConfigErrors, config.check,
+                                self.conf)
+        return [(e.section, e.key, e.reason) for e in exc.errors]
+
+    def test_hash_inside_json_string_is_kept(self):
+        self.script('s.sh')
+        rules = self.check('''
+            [r]
+            events = esi_leap.lease.fulfill.end  # a comment
+            script = s.sh   # another
+            filter_params = {"name": "a # b", "purpose": "x#y"} # trailing
+            ''')
+        self.assertEqual({'name': 'a # b', 'purpose': 'x#y'},
+                         rules.by_name['r'].filter.spec)
+        self.assertEqual(['esi_leap.lease.fulfill.end'],
+                         rules.by_name['r'].events)
+
+    def test_hash_without_space_is_part_of_value(self):
+        self.script('run#1.sh')
+        rules = self.check('''
+            [r]
+            events = esi_leap.lease.delete.end
+            script = run#1.sh
+            ''')
+        self.assertTrue(rules.by_name['r'].action.path.endswith('run#1.sh'))
+
+    def test_every_problem_is_reported_at_once(self):
+        found = self.errors('''
+            [a]
+            events = esi_leap.lease.fullfill.end
+            script = missing.sh
+            [b]
+            script = x
+            [c]
+            events = esi_leap.lease.fulfill.*
+            action = nope
+            [d]
+            events = esi_leap.lease.fulfill.end
+            action = script
+            [e]
+            events = esi_leap.lease.fulfill.end
+            script = %s
+            script_param = node_name
+            filter_params = {"purpose": "(unclosed"}
+            [f]
+            events = esi_leap.lease.fulfill.end
+            script = %s
+            filter_params = ["purpose"]
+            ''' % (self.script(), self.script()))
+        keys = [(section, key) for section, key, _ in found]
+        self.assertEqual([('a', 'events'), ('a', 'script'), ('b', 'events'),
+                          ('b', 'script'), ('c', 'action'), ('d', 'script'),
+                          ('e', 'filter_params'), ('e', 'script_param'),
+                          ('f', 'filter_params')], keys)
+        reasons = dict(((s, k), r) for s, k, r in found)
+        self.assertIn('matches no esi-leap event type',
+                      reasons[('a', 'events')])
+        self.assertIn('no such file', reasons[('a', 'script')])
+        self.assertIn("unknown action 'nope'", reasons[('c', 'action')])
+        self.assertIn('installed: script', reasons[('c', 'action')])
+        self.assertIn('invalid regular expression',
+                      reasons[('e', 'filter_params')])
+        self.assertIn('unknown option', reasons[('e', 'script_param')])
+        self.assertIn('expected a JSON object',
+                      reasons[('f', 'filter_params')])
+
+    def test_script_must_be_executable(self):
+        self.write('plain.sh', 'echo\n', 0o644)
+        found = self.errors('''
+            [r]
+            events = esi_leap.lease.fulfill.end
+            script = plain.sh
+            ''')
+        self.assertEqual('script', found[0][1])
+        self.assertIn('not executable', found[0][2])
+
+    def test_relative_script_is_relative_to_its_file(self):
+        sub = os.path.join(self.dir, 'conf.d')
+        os.mkdir(sub)
+        self.script('conf.d/hook.sh')
+        path = os.path.join(sub, 'rules.conf')
+        with open(path, 'w') as f:
+            f.write('[r]\nevents = esi_leap.lease.delete.*\n'
+                    'script = hook.sh\n')
+        config.parse_args(['--config-dir', sub], self.conf,
+                          default_config_files=[])
+        rules = config.check(self.conf)
+        self.assertEqual(os.path.join(sub, 'hook.sh'),
+                         rules.by_name['r'].action.path)
+
+    def test_other_sections_are_not_rules(self):
+        rules = self.check('''
+            [listener]
+            topics = a,b
+            [oslo_messaging_rabbit]
+            heartbeat_timeout_threshold = 30
+            [unrelated]
+            foo = bar
+            ''')
+        self.assertEqual(0, len(rules))
+        self.assertEqual(['a', 'b'], self.conf.listener.topics)
+
+    def test_bad_service_option_is_located(self):
+        path = self.load('''
+            [worker]
+            workers = many
+            ''')
+        exc = self.assertRaises(exception.ConfigErrors, config.check,
+                                self.conf)
+        self.assertEqual([(path, 'worker', 'workers')],
+                         [(e.filename, e.section, e.key)
+                          for e in exc.errors])

@@ -1,0 +1,123 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import json
+import os
+import time
+
+from esi_event_actions.actions import base as action_base
+from esi_event_actions import event
+from esi_event_actions import rules
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+
+HOSTILE = 'x; touch /tmp/pwned $(id) `id` | cat & echo "\'\n\t*?~ \\'
+
+
+class ScriptActionTest(base.TestCase):
+
+    def rule(self, body, params='node_name,fulfill_time', timeout=30):
+        script = self.script('act.sh', body)
+        self.load('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = %s
+            script_params = %s
+            script_timeout = %d
+            ''' % (script, params, timeout))
+        return rules.load(self.conf).by_name['act']
+
+    def run_rule(self, rule, data, attempt=1):
+        evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
+        return rule.action.run(evt, rule.params(evt), attempt)
+
+    def test_params_null_missing_and_json(self):
+        rule = self.rule('exit 0', params='node_name,fulfill_time,nope,'
+                         'node_properties.cpus,properties,id')
+        evt = event.Event('t', esi_leap.lease_data(
+            properties={'b': 1, 'a': [True]}), id='m')
+        params = rule.params(evt)
+        self.assertEqual(evt.data['node_name'], params[0])
+        self.assertEqual(['', '', '16', '{"a": [true], "b": 1}', '42'],
+                         params[1:])
+        self.assertEqual([rule.action.path] + params,
+                         rule.action.argv(params))
+
+    def test_arguments_arrive_byte_exact_without_a_shell(self):
+        out = os.path.join(self.dir, 'args')
+        rule = self.rule('for a in "$@"; do printf "%s\\0" "$a"; done '
+                         '> ' + out)
+        result = self.run_rule(rule, esi_leap.lease_data(node_name=HOSTILE))
+        self.assertTrue(result.ok, result)
+        with open(out, 'rb') as f:
+            self.assertEqual([HOSTILE.encode(), b''],
+                             f.read().split(b'\0')[:-1])
+        self.assertFalse(os.path.exists('/tmp/pwned'))
+
+    def test_environment_and_stdin(self):
+        out = os.path.join(self.dir, 'env')
+        rule = self.rule('cat > %s.json; env > %s' % (out, out))
+        data = esi_leap.lease_data()
+        self.assertTrue(self.run_rule(rule, data, attempt=3).ok)
+        with open(out) as f:
+            env = dict(line.split('=', 1) for line in f.read().splitlines()
+                       if '=' in line)
+        self.assertEqual('esi_leap.lease.fulfill.end', env['ESI_EVENT_TYPE'])
+        self.assertEqual('msg-1', env['ESI_EVENT_ID'])
+        self.assertEqual('act', env['ESI_RULE'])
+        self.assertEqual('3', env['ESI_ATTEMPT'])
+        with open(out + '.json') as f:
+            sent = json.load(f)
+        self.assertEqual(data, sent['data'])
+        self.assertEqual('msg-1', sent['id'])
+
+    def test_failure_reports_exit_status_and_stderr(self):
+        rule = self.rule('echo out; echo first >&2; echo second >&2; exit 3')
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertEqual(3, result.exit_status)
+        self.assertEqual('exit status 3: first | second', result.detail)
+        self.assertIn('out', result.output)
+
+    def test_timeout_kills_the_whole_process_group(self):
+        pidfile = os.path.join(self.dir, 'child.pid')
+        rule = self.rule('sleep 60 & echo $! > %s; wait' % pidfile,
+                         timeout=1)
+        started = time.monotonic()
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertIn('timed out', result.detail)
+        with open(pidfile) as f:
+            child = int(f.read())
+        for _ in range(50):
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            self.fail('the script\'s child survived the timeout')
+
+    def test_missing_script_at_run_time_fails(self):
+        rule = self.rule('exit 0')
+        os.unlink(rule.action.path)
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual(action_base.FAILURE, result.status)
+        self.assertIn('cannot run', result.detail)
+
+    def test_nul_byte_in_a_value_fails_cleanly(self):
+        rule = self.rule('exit 0')
+        result = self.run_rule(rule, esi_leap.lease_data(node_name='a\0b'))
+        self.assertEqual(action_base.FAILURE, result.status)
