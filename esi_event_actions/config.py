@@ -19,6 +19,7 @@ import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
+from oslo_service import service
 
 from esi_event_actions import conf as conf_pkg
 from esi_event_actions import configfiles
@@ -31,9 +32,9 @@ PROJECT = 'esi-event-actions'
 
 
 def register_messaging_opts(conf):
-    """Register oslo.messaging's options now, so they can be checked."""
+    """Register the libraries' options now, so they can be checked."""
     conf_opts.set_lib_defaults()
-    for group, opts in messaging_opts.list_opts():
+    for group, opts in messaging_opts.list_opts() + service.list_opts():
         conf.register_opts(opts, group=group)
 
 

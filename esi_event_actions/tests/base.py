@@ -29,7 +29,7 @@ class TestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.FakeLogger(level='DEBUG'))
+        self.logger = self.useFixture(fixtures.FakeLogger(level='DEBUG'))
         self.conf = self.useFixture(
             config_fixture.Config(cfg.ConfigOpts())).conf
         self.dir = self.useFixture(fixtures.TempDir()).path

@@ -1,0 +1,182 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import os
+import time
+
+import oslo_messaging
+
+from esi_event_actions import config
+from esi_event_actions import journal
+from esi_event_actions import listener
+from esi_event_actions import pipeline
+from esi_event_actions import service
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.unit import test_config
+
+
+class ListenerTest(base.TestCase):
+    """The real batch listener and pipeline on the in-memory transport."""
+
+    def setUp(self):
+        super().setUp()
+        self.out = os.path.join(self.dir, 'out')
+        for name in ('fulfill.sh', 'delete.sh'):
+            self.script(name, '{ printf "%s "; printf "[%%s]" "$@"; echo; '
+                        '} >> %s' % (name, self.out))
+        self.load(test_config.SEED_FIXED + '''
+[DEFAULT]
+transport_url = fake://
+[journal]
+connection = sqlite:///%s/journal.sqlite
+''' % self.dir)
+        self.ruleset = config.check(self.conf)
+        self.journal = journal.Journal(self.conf.journal.connection)
+        self.addCleanup(self.journal.close)
+        self.pipeline = pipeline.Pipeline(self.ruleset, self.journal, 2)
+        self.pipeline.start()
+        self.addCleanup(self.pipeline.stop, 10)
+        self.transport = oslo_messaging.get_notification_transport(
+            self.conf, url='fake://')
+        self.addCleanup(self.transport.cleanup)
+        self.esi_leap = esi_leap.EsiLeap(self.transport)
+
+    def start_listener(self):
+        server = listener.build(self.conf, self.transport, self.pipeline)
+        server.start()
+        self.addCleanup(server.wait)
+        self.addCleanup(server.stop)
+        return server
+
+    def wait_jobs(self, count, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.journal.counts()
+            if counts[journal.DONE] + counts[journal.FAILED] >= count:
+                return counts
+            time.sleep(0.05)
+        self.fail('jobs did not finish: %s' % self.journal.counts())
+
+    def output(self):
+        with open(self.out) as f:
+            return sorted(f.read().splitlines())
+
+    def test_seed_rules_run_their_scripts(self):
+        self.start_listener()
+        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        skipped = esi_leap.lease_data(properties={'vendor': 'foo'},
+                                      purpose='production')
+        self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', skipped)
+        self.esi_leap.emit('esi_leap.lease.delete.end', dict(
+            lease, fulfill_time='2026-11-26T10:00:05Z'))
+        self.wait_jobs(2)
+        name = lease['node_name']
+        # fulfill.end carries a null fulfill_time, delete.end a null
+        # expire_time: each is an empty argument, not a crash.
+        self.assertEqual(['delete.sh [%s][]' % name,
+                          'fulfill.sh [%s][]' % name], self.output())
+
+    def test_bad_messages_are_dropped_and_valid_ones_kept(self):
+        self.start_listener()
+        good = esi_leap.lease_data(properties={'vendor': 'foo'})
+        notifier = self.esi_leap.notifier
+        ctx = {}
+        notifier.info(ctx, 'esi_leap.lease.fulfill.end', ['a', 'list'])
+        notifier.info(ctx, 'esi_leap.lease.fulfill.end', None)
+        notifier.info(ctx, 'esi_leap.lease.fulfill.end',
+                      {'esi_leap_object.name': 'LeaseCRUDPayload'})
+        notifier.info(ctx, 'esi_leap.lease.fulfill.end',
+                      {'esi_leap_object.data': 'not a dict'})
+        notifier.info(ctx, 'esi_leap.lease.fulfill.end', dict(
+            esi_leap.payload(good), **{
+                'esi_leap_object.data': dict(good, purpose=7,
+                                             properties='x')}))
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', good)
+        self.wait_jobs(1)
+        self.assertEqual(['fulfill.sh [%s][]' % good['node_name']],
+                         self.output())
+        log = self.logger.output
+        self.assertEqual(4, log.count('Dropping notification'))
+        self.assertIn('payload is list, not an object', log)
+        self.assertIn('esi_leap_object.data is str, not an object', log)
+
+    def test_journal_failure_requeues_without_loss_or_duplicate(self):
+        self.conf.set_override('requeue_delay', 0, group='listener')
+        real_add = self.journal.add
+        calls = []
+
+        def flaky_add(entries):
+            calls.append(len(entries))
+            if len(calls) == 1:
+                raise RuntimeError('database is locked')
+            return real_add(entries)
+        self.journal.add = flaky_add
+        self.start_listener()
+        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        self.wait_jobs(1)
+        self.assertGreaterEqual(len(calls), 2)
+        self.assertEqual(1, len(self.journal.rows()))
+        self.assertIn('handing them back to the broker', self.logger.output)
+
+    def test_redelivery_adds_nothing(self):
+        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        message = {'event_type': 'esi_leap.lease.fulfill.end',
+                   'payload': esi_leap.payload(lease),
+                   'publisher_id': 'esi-leap-manager.h',
+                   'metadata': {'message_id': 'same-id', 'timestamp': 't'}}
+        endpoint = listener.FulfillEndpoint(self.pipeline)
+        for _ in range(3):
+            self.assertEqual(oslo_messaging.NotificationResult.HANDLED,
+                             endpoint.info([message]))
+        self.wait_jobs(1)
+        self.assertEqual(1, len(self.journal.rows()))
+
+    def test_endpoints_split_the_event_families(self):
+        fulfill = listener.FulfillEndpoint.filter_rule
+        delete = listener.DeleteEndpoint.filter_rule
+        for status in ('start', 'end', 'error'):
+            self.assertTrue(fulfill.match(
+                {}, 'p', 'esi_leap.lease.fulfill.%s' % status, {}, {}))
+            self.assertFalse(delete.match(
+                {}, 'p', 'esi_leap.lease.fulfill.%s' % status, {}, {}))
+            self.assertTrue(delete.match(
+                {}, 'p', 'esi_leap.lease.delete.%s' % status, {}, {}))
+        self.assertFalse(fulfill.match({}, 'p', 'esi_leap.offer.create',
+                                       {}, {}))
+
+
+class ServiceTest(base.TestCase):
+
+    def test_start_and_stop_on_fake_transport(self):
+        self.script('s.sh')
+        self.load('''
+            [DEFAULT]
+            transport_url = fake://
+            [journal]
+            connection = sqlite:///%s/journal.sqlite
+            [r]
+            events = esi_leap.lease.fulfill.end
+            script = s.sh
+            ''' % self.dir)
+        svc = service.ListenerService(self.conf, config.check(self.conf))
+        svc.start()
+        self.assertIsNotNone(svc.listener)
+        svc.stop()
+        svc.wait()
+        self.assertIn('Listening on esi_leap_versioned_notifications',
+                      self.logger.output)
