@@ -210,11 +210,18 @@ class Journal:
                 jobs.c.id == job_id)).first()
         return row._asdict() if row else None
 
-    def rows(self, state=None):
-        """Every job row (as dicts), oldest first, optionally by state."""
+    def rows(self, limit=None, **where):
+        """Job rows (as dicts), oldest first.
+
+        :param where: column=value filters (state, rule, node, event_type);
+            None values are ignored.
+        """
         query = sa.select(jobs).order_by(jobs.c.id)
-        if state:
-            query = query.where(jobs.c.state == state)
+        for column, value in where.items():
+            if value is not None:
+                query = query.where(jobs.c[column] == value)
+        if limit:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(query)]
 

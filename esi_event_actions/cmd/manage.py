@@ -13,6 +13,7 @@
 #    under the License.
 """esi-event-actions-manage: operator commands."""
 
+import json
 import sys
 
 from oslo_config import cfg
@@ -20,6 +21,7 @@ from oslo_log import log as logging
 
 from esi_event_actions import config
 from esi_event_actions import exception
+from esi_event_actions import journal
 
 
 def do_check_config(conf):
@@ -37,10 +39,72 @@ def do_check_config(conf):
     return 0
 
 
+def _journal(conf):
+    return journal.Journal(conf.journal.connection,
+                           conf.journal.sqlite_synchronous)
+
+
+_COLUMNS = ('id', 'state', 'rule', 'event_type', 'node', 'attempts',
+            'exit_status', 'duration', 'created_at', 'detail')
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return '%.3f' % value
+    return '' if value is None else str(value).replace('\n', ' ')[:60]
+
+
+def do_journal_list(conf):
+    """Print journal jobs as a table or JSON."""
+    args = conf.command
+    rows = _journal(conf).rows(limit=args.limit, state=args.state,
+                               rule=args.rule, node=args.node,
+                               event_type=args.event_type)
+    if args.format == 'json':
+        for row in rows:
+            row.pop('event')
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    table = [_COLUMNS] + [tuple(_cell(r[c]) for c in _COLUMNS)
+                          for r in rows]
+    widths = [max(len(line[i]) for line in table)
+              for i in range(len(_COLUMNS))]
+    for line in table:
+        print('  '.join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+    return 0
+
+
+def do_journal_show(conf):
+    """Print one job, its event and its output."""
+    row = _journal(conf).get(conf.command.id)
+    if row is None:
+        print('No job %d' % conf.command.id)
+        return 1
+    row['event'] = json.loads(row['event'])
+    print(json.dumps(row, indent=2, default=str))
+    return 0
+
+
 def add_command_parsers(subparsers):
     parser = subparsers.add_parser(
         'check-config', help='Validate the configuration and list rules.')
     parser.set_defaults(func=do_check_config)
+
+    parser = subparsers.add_parser('journal', help='Inspect the journal.')
+    journal_cmds = parser.add_subparsers(dest='journal_command')
+    journal_cmds.required = True
+    listing = journal_cmds.add_parser('list', help='List jobs.')
+    listing.add_argument('--state', choices=journal.STATES)
+    listing.add_argument('--rule')
+    listing.add_argument('--node')
+    listing.add_argument('--event-type')
+    listing.add_argument('--limit', type=int)
+    listing.add_argument('-f', '--format', choices=('table', 'json'),
+                         default='table')
+    listing.set_defaults(func=do_journal_list)
+    show = journal_cmds.add_parser('show', help='Show one job.')
+    show.add_argument('id', type=int)
+    show.set_defaults(func=do_journal_show)
 
 
 def main(argv=None):

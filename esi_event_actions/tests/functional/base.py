@@ -1,0 +1,165 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Helpers to run esi-event-actions for real against a private RabbitMQ."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import fixtures
+import oslo_messaging
+import testtools
+from testtools import content
+from oslo_config import cfg
+
+from esi_event_actions import journal
+from esi_event_actions.tests.functional import broker
+from esi_event_actions.tests import esi_leap
+
+
+def _command(name, module):
+    script = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, '-m', module]
+
+
+SERVICE = _command('esi-event-actions', 'esi_event_actions.cmd.listener')
+MANAGE = _command('esi-event-actions-manage', 'esi_event_actions.cmd.manage')
+
+
+def wait_for(predicate, timeout, what, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('timed out after %ss waiting for %s'
+                         % (timeout, what))
+
+
+class ServiceProcess(fixtures.Fixture):
+    """One esi-event-actions process (and its launcher's worker)."""
+
+    def __init__(self, config_file, log_file):
+        super().__init__()
+        self.config_file = config_file
+        self.log_file = log_file
+        self.proc = None
+
+    def _setUp(self):
+        self.start()
+        self.addCleanup(self.stop)
+
+    def start(self):
+        self._log = open(self.log_file, 'ab')
+        # Its own session, so that kill() reaches the launcher, its worker
+        # and every script they run, as a host crash would.
+        self.proc = subprocess.Popen(
+            SERVICE + ['--config-file', self.config_file],
+            stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def log(self):
+        with open(self.log_file, errors='replace') as f:
+            return f.read()
+
+    def wait_listening(self, timeout=60):
+        wait_for(lambda: 'Listening on' in self.log() or
+                 self.proc.poll() is not None, timeout, 'the listener')
+        if self.proc.poll() is not None:
+            raise AssertionError('service exited %s:\n%s'
+                                 % (self.proc.returncode, self.log()))
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        finally:
+            self._log.close()
+
+
+class FunctionalTestCase(testtools.TestCase):
+    """A test with its own topic on the shared private broker."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger(level='INFO'))
+        self.transport_url = self.useFixture(
+            broker.BrokerFixture()).transport_url
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        # A topic of its own: parallel tests never consume each other's
+        # notifications.
+        self.topic = 'esi_ft_%s' % uuid.uuid4().hex[:12]
+        self.journal_url = 'sqlite:///%s' % os.path.join(self.dir,
+                                                         'journal.sqlite')
+        conf = cfg.ConfigOpts()
+        conf([], project='esi-event-actions-tests', default_config_files=[])
+        self.transport = oslo_messaging.get_notification_transport(
+            conf, url=self.transport_url)
+        self.addCleanup(self.transport.cleanup)
+        self.esi_leap = esi_leap.EsiLeap(self.transport, topic=self.topic)
+
+    def write(self, name, text, mode=None):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent(text))
+        if mode:
+            os.chmod(path, mode)
+        return path
+
+    def config(self, rules, extra=''):
+        """A config file for this test's broker, topic and journal."""
+        return self.write('service.conf', '''\
+[DEFAULT]
+transport_url = %s
+state_path = %s
+[listener]
+topics = %s
+[journal]
+connection = %s
+sqlite_synchronous = NORMAL
+%s
+%s''' % (self.transport_url, self.dir, self.topic, self.journal_url,
+         textwrap.dedent(extra), textwrap.dedent(rules)))
+
+    def service(self, config_file):
+        svc = self.useFixture(ServiceProcess(
+            config_file, os.path.join(self.dir, 'service.log')))
+        # Registered after the temporary directory's cleanup, so it runs
+        # first, while the log still exists.
+        self.addCleanup(lambda: self.addDetail(
+            'service-log', content.text_content(svc.log())))
+        return svc
+
+    def journal_rows(self, **where):
+        store = journal.Journal(self.journal_url)
+        try:
+            return store.rows(**where)
+        finally:
+            store.close()

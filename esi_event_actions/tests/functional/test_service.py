@@ -1,0 +1,163 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""esi-event-actions end to end: real broker, real process, real scripts."""
+
+import collections
+import json
+import os
+import subprocess
+
+from esi_event_actions import journal
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.functional import base
+from esi_event_actions.tests.unit import test_config
+
+# Records each call as one line: the event id, then every argument
+# NUL-separated and hex-encoded, so any byte survives the round trip.
+RECORDER = '''#!/bin/sh
+line="$ESI_EVENT_ID $ESI_RULE"
+for arg in "$@"; do
+  line="$line $(printf '%%s' "$arg" | od -An -v -tx1 | tr -d ' \\n')."
+done
+# One write, so a kill -9 never leaves half a line.
+printf '%%s\\n' "$line" >> %s
+'''  # noqa: E501
+
+
+class Calls:
+    """The calls a RECORDER script logged."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def read(self):
+        if not os.path.exists(self.path):
+            return []
+        calls = []
+        with open(self.path) as f:
+            for line in f.read().splitlines():
+                parts = line.split(' ')
+                args = [bytes.fromhex(p.rstrip('.')).decode()
+                        for p in parts[2:]]
+                calls.append((parts[0], parts[1], args))
+        return calls
+
+
+class ServiceTest(base.FunctionalTestCase):
+
+    def recorder(self, name):
+        calls = os.path.join(self.dir, name + '.calls')
+        self.write(name, RECORDER % calls, 0o755)
+        return Calls(calls)
+
+    def test_seed_config_runs_both_scripts(self):
+        fulfill = self.recorder('fulfill.sh')
+        delete = self.recorder('delete.sh')
+        seed = test_config.SEED_FIXED.split('[fulfill]', 1)[1]
+        svc = self.service(self.config('[fulfill]' + seed))
+        svc.wait_listening()
+        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        other = esi_leap.lease_data(properties={'vendor': 'bar'})
+        self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', other)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        self.esi_leap.emit('esi_leap.lease.delete.end', dict(
+            lease, status='deleted', fulfill_time='2026-11-26T10:00:04Z'))
+        base.wait_for(lambda: fulfill.read() and delete.read(), 60,
+                      'both scripts')
+        node = lease['node_name']
+        self.assertEqual([[node, '']], [c[2] for c in fulfill.read()])
+        self.assertEqual([[node, '']], [c[2] for c in delete.read()])
+        self.assertEqual({'fulfill', 'delete'},
+                         {c[1] for c in fulfill.read() + delete.read()})
+        rows = self.journal_rows()
+        self.assertEqual(2, len(rows))
+        self.assertEqual({journal.DONE}, {r['state'] for r in rows})
+
+    def test_seed_config_stray_brace_stops_the_service(self):
+        self.recorder('fulfill.sh')
+        self.recorder('delete.sh')
+        seed = test_config.SEED.replace('<port in transport_url>', '5672')
+        path = self.write('seed.conf', seed)
+        for command in (base.SERVICE + ['--config-file', path],
+                        base.MANAGE + ['--config-file', path,
+                                       'check-config']):
+            proc = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=60)
+            self.assertEqual(1, proc.returncode, proc)
+            self.assertIn("%s [delete] filter_params: unexpected '}'" % path,
+                          proc.stdout + proc.stderr)
+
+    def test_hostile_value_is_one_byte_exact_argument(self):
+        calls = self.recorder('act.sh')
+        pwned = os.path.join(self.dir, 'pwned')
+        hostile = ('x; touch %s $(id) `touch %s` | & > %s\n"\'*?~\\'
+                   % (pwned, pwned, pwned))
+        svc = self.service(self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            script_params = name,purpose,properties.note
+            '''))
+        svc.wait_listening()
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', esi_leap.lease_data(
+            name=hostile, purpose=None, properties={'note': '$HOME'}))
+        base.wait_for(calls.read, 60, 'the script')
+        self.assertEqual([[hostile, '', '$HOME']],
+                         [c[2] for c in calls.read()])
+        self.assertFalse(os.path.exists(pwned))
+
+    def test_kill_9_with_messages_in_flight_loses_and_repeats_nothing(self):
+        calls = self.recorder('act.sh')
+        config = self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            script_params = id
+            ''')
+        count = 500
+        sent = {}
+        for number in range(count):
+            lease = esi_leap.lease_data(
+                id=number, node_uuid='00000000-0000-4000-8000-%012d'
+                % (number % 50))
+            self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+            sent[str(number)] = lease
+        svc = self.service(config)
+        svc.wait_listening()
+        base.wait_for(lambda: len(calls.read()) >= 100, 120,
+                      '100 actions before the crash')
+        svc.kill()
+        done_at_crash = {r['event_id'] for r in self.journal_rows(
+            state=journal.DONE)}
+        self.assertLess(len(done_at_crash), count)
+
+        svc.start()
+        base.wait_for(lambda: len(self.journal_rows(
+            state=journal.DONE)) == count, 180, 'every job done')
+        by_lease = collections.Counter(c[2][0] for c in calls.read())
+        self.assertEqual(set(sent), set(by_lease))
+        event_of = {r['event_id']: json_id(r) for r in self.journal_rows()}
+        self.assertEqual(count, len(event_of))
+        for event_id in done_at_crash:
+            self.assertEqual(1, by_lease[event_of[event_id]],
+                             'a job done before the crash ran again')
+        repeated = [k for k, n in by_lease.items() if n > 1]
+        # Only jobs running at the moment of the crash may run twice.
+        self.assertLessEqual(len(repeated), 8)
+
+
+def json_id(row):
+    """The lease id (our per-message counter) of a journal row."""
+    return str(json.loads(row['event'])['data']['id'])

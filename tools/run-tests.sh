@@ -1,0 +1,29 @@
+#!/bin/bash
+# Run the whole test suite: unit tests, then functional tests against a
+# private RabbitMQ started here on a free loopback port.  Ends with the line
+# "N passed, N failed" and exits non-zero on any failure.
+#
+# Usage: tools/run-tests.sh [stestr filter...]
+set -eu
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+tools/setup-env.sh "$VENV"
+PY="$VENV/bin/python"
+
+state=$(mktemp -d)
+cleanup() {
+    "$PY" -m esi_event_actions.tests.functional.broker stop \
+        --state-file "$state/broker.json" >/dev/null 2>&1 || true
+    rm -rf "$state"
+}
+trap cleanup EXIT
+
+ESI_TEST_TRANSPORT_URL=$("$PY" -m esi_event_actions.tests.functional.broker \
+    start --state-file "$state/broker.json")
+export ESI_TEST_TRANSPORT_URL
+echo "Private RabbitMQ for the functional tests: $ESI_TEST_TRANSPORT_URL"
+
+rc=0
+"$VENV/bin/stestr" run "$@" || rc=$?
+"$VENV/bin/stestr" last --subunit | "$PY" tools/subunit_summary.py || rc=1
+exit $rc
