@@ -15,18 +15,18 @@
 
 import urllib.parse
 
-import oslo_messaging
 from oslo_config import cfg
 from oslo_log import log as logging
+import oslo_messaging
 from oslo_messaging import opts as messaging_opts
 from oslo_service import service
 
 from esi_event_actions import conf as conf_pkg
+from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import configfiles
 from esi_event_actions import exception
 from esi_event_actions import rules
 from esi_event_actions import version
-from esi_event_actions.conf import opts as conf_opts
 
 PROJECT = 'esi-event-actions'
 

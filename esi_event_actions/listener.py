@@ -15,8 +15,8 @@
 
 import time
 
-import oslo_messaging
 from oslo_log import log as logging
+import oslo_messaging
 
 from esi_event_actions import notification
 

@@ -25,11 +25,11 @@ from oslo_config import cfg
 from stevedore import driver
 from stevedore import extension
 
+from esi_event_actions.conf import rule as rule_conf
 from esi_event_actions import configfiles
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import filters
-from esi_event_actions.conf import rule as rule_conf
 
 ACTION_NAMESPACE = 'esi_event_actions.actions'
 

@@ -23,7 +23,6 @@ from esi_event_actions.conf import worker
 CONF = cfg.CONF
 
 
-
 def register_opts(conf):
     for module in (default, listener, worker, journal):
         module.register_opts(conf)

@@ -17,9 +17,9 @@ import os
 import textwrap
 
 import fixtures
-import testtools
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+import testtools
 
 from esi_event_actions import config
 

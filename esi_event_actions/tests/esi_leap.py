@@ -24,8 +24,8 @@ still says status ``created`` with a null ``fulfill_time``, and
 import copy
 import uuid
 
-import oslo_messaging
 from oslo_context import context
+import oslo_messaging
 
 TOPIC = 'esi_leap_versioned_notifications'
 

@@ -22,14 +22,14 @@ import time
 import uuid
 
 import fixtures
+from oslo_config import cfg
 import oslo_messaging
 import testtools
 from testtools import content
-from oslo_config import cfg
 
 from esi_event_actions import journal
-from esi_event_actions.tests.functional import broker
 from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.functional import broker
 
 
 def _command(name, module):

@@ -19,9 +19,9 @@ import time
 from esi_event_actions.actions import base as action_base
 from esi_event_actions import event
 from esi_event_actions import journal
-from esi_event_actions import workers
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
+from esi_event_actions import workers
 
 
 def _event(msg_id, node='node-a'):
