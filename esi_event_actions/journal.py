@@ -15,9 +15,14 @@
 
 One row per (event id, rule).  The unique key makes a redelivered
 notification add nothing.  Rows are numbered in arrival order, which is the
-order jobs about one node must run in.
+order jobs about one node must run in.  Workers claim jobs from here, so
+several service instances sharing one PostgreSQL journal share the work:
+a claim locks its rows (``FOR UPDATE SKIP LOCKED``) and holds them under a
+lease that its owner renews; the jobs of an owner that stops renewing are
+claimed again by another once the lease has expired.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -31,11 +36,17 @@ from esi_event_actions import event as event_mod
 
 PENDING = 'pending'
 RUNNING = 'running'
+RETRY = 'retry'
 DONE = 'done'
-FAILED = 'failed'
-STATES = (PENDING, RUNNING, DONE, FAILED)
+DEAD = 'dead'
+STATES = (PENDING, RUNNING, RETRY, DONE, DEAD)
+FINAL_STATES = (DONE, DEAD)
 
+# Version 1: the first schema.  A schema change adds a step to _MIGRATIONS
+# and bumps this number; the service applies the steps at start and refuses
+# a journal newer than it knows.
 SCHEMA_VERSION = 1
+_MIGRATIONS = {}
 
 metadata = sa.MetaData()
 
@@ -52,12 +63,15 @@ jobs = sa.Table(
     sa.Column('created_at', sa.DateTime, nullable=False),
     sa.Column('started_at', sa.DateTime),
     sa.Column('finished_at', sa.DateTime),
+    sa.Column('next_attempt_at', sa.DateTime),
+    sa.Column('owner', sa.String(255)),
+    sa.Column('lease_expires_at', sa.DateTime),
     sa.Column('exit_status', sa.Integer),
     sa.Column('duration', sa.Float),
     sa.Column('detail', sa.Text),
     sa.Column('output', sa.Text),
     sa.UniqueConstraint('event_id', 'rule', name='uniq_jobs_event_rule'),
-    sa.Index('ix_jobs_state', 'state'),
+    sa.Index('ix_jobs_state_node_id', 'state', 'node', 'id'),
 )
 
 journal_meta = sa.Table(
@@ -85,7 +99,7 @@ class Job:
     attempts: int = 0
 
 
-def _utcnow():
+def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
@@ -100,28 +114,41 @@ def _sqlite_pragmas(synchronous):
     return on_connect
 
 
+def _job(row, **changes):
+    job = Job(id=row.id, rule=row.rule, node=row.node,
+              event=event_mod.Event.from_json(row.event),
+              attempts=row.attempts)
+    return dataclasses.replace(job, **changes)
+
+
 class Journal:
     """Durable job store on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, url, sqlite_synchronous='FULL'):
         self.url = sa.engine.make_url(url)
-        dialect = self.url.get_backend_name()
-        if dialect not in _INSERTS:
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in _INSERTS:
             raise JournalError('unsupported journal database %r (use '
-                               'sqlite or postgresql)' % dialect)
-        self._insert = _INSERTS[dialect]
-        kwargs = {}
-        if dialect == 'sqlite':
+                               'sqlite or postgresql)' % self.dialect)
+        kwargs = {'pool_pre_ping': True}
+        if self.dialect == 'sqlite':
             self._make_sqlite_dir()
             kwargs['connect_args'] = {'check_same_thread': False}
         self.engine = sa.create_engine(self.url, **kwargs)
-        if dialect == 'sqlite':
+        if self.dialect == 'sqlite':
             sa.event.listen(self.engine, 'connect',
                             _sqlite_pragmas(sqlite_synchronous))
         # SQLite has one writer at a time; queueing writers here is cheaper
-        # than letting them collide on the database lock.
-        self._write_lock = threading.Lock()
+        # than letting them collide on the database lock.  PostgreSQL needs
+        # no such help.
+        self._write_lock = (threading.Lock() if self.dialect == 'sqlite'
+                            else contextlib.nullcontext())
         self._create_schema()
+
+    @property
+    def shared(self):
+        """Whether several service instances may use this journal."""
+        return self.dialect != 'sqlite'
 
     def _make_sqlite_dir(self):
         path = self.url.database
@@ -129,18 +156,31 @@ class Journal:
             os.makedirs(os.path.dirname(os.path.abspath(path)),
                         exist_ok=True)
 
-    def _create_schema(self):
+    @contextlib.contextmanager
+    def _begin(self):
+        """A write transaction."""
         with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def _create_schema(self):
+        with self._begin() as conn:
             metadata.create_all(conn)
             row = conn.execute(sa.select(journal_meta.c.value).where(
                 journal_meta.c.key == 'schema_version')).first()
-            if row is None:
+            version = int(row.value) if row else None
+            if version is None:
                 conn.execute(journal_meta.insert().values(
                     key='schema_version', value=str(SCHEMA_VERSION)))
-            elif int(row.value) > SCHEMA_VERSION:
+            elif version > SCHEMA_VERSION:
                 raise JournalError(
-                    'journal schema version %s is newer than this release '
-                    'understands (%d)' % (row.value, SCHEMA_VERSION))
+                    'journal schema version %d is newer than this release '
+                    'understands (%d)' % (version, SCHEMA_VERSION))
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _MIGRATIONS[step](conn)
+                conn.execute(journal_meta.update().where(
+                    journal_meta.c.key == 'schema_version').values(
+                        value=str(SCHEMA_VERSION)))
 
     def add(self, entries):
         """Store jobs for ``entries``, a list of (event, rule names).
@@ -148,7 +188,7 @@ class Journal:
         Runs in one transaction.  Returns the new jobs in arrival order;
         jobs already present (a redelivery) are not returned.
         """
-        now = _utcnow()
+        now = utcnow()
         rows, events = [], {}
         for event, rules in entries:
             events[event.id] = event
@@ -161,48 +201,142 @@ class Journal:
                                  created_at=now))
         if not rows:
             return []
-        stmt = self._insert(jobs).on_conflict_do_nothing(
+        stmt = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
             index_elements=['event_id', 'rule']).returning(
                 jobs.c.id, jobs.c.event_id, jobs.c.rule)
-        with self._write_lock, self.engine.begin() as conn:
+        with self._begin() as conn:
             added = conn.execute(stmt, rows).all()
         return sorted((Job(id=r.id, rule=r.rule, event=events[r.event_id],
                            node=events[r.event_id].node) for r in added),
                       key=lambda job: job.id)
 
-    def start(self, job_id):
-        """Mark a job running; return its attempt number."""
-        with self._write_lock, self.engine.begin() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                state=RUNNING, attempts=jobs.c.attempts + 1,
-                started_at=_utcnow()))
-            return conn.execute(sa.select(jobs.c.attempts).where(
-                jobs.c.id == job_id)).scalar_one()
+    def claim(self, owner, limit, lease, dead_blocks=False):
+        """Claim up to ``limit`` runnable jobs for ``owner``.
 
-    def finish(self, job_id, state, result, duration):
-        """Record how a job ended."""
-        with self._write_lock, self.engine.begin() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                state=state, finished_at=_utcnow(),
-                exit_status=result.exit_status, duration=duration,
-                detail=result.detail, output=result.output))
+        A job is runnable when it is the oldest unfinished job of its node
+        and is pending, due for a retry, or running under an expired lease
+        (its owner died).  Claimed jobs are marked running under a lease of
+        ``lease`` seconds, their attempt counted.
 
-    def unfinished(self):
-        """Jobs to run at start, in arrival order.
-
-        A job still marked running was interrupted by a crash: nothing
-        records that it finished, so it runs again.
+        :param dead_blocks: whether a dead job holds back later jobs of its
+            node until an operator retries or purges it.
         """
-        with self._write_lock, self.engine.begin() as conn:
-            conn.execute(jobs.update().where(jobs.c.state == RUNNING)
-                         .values(state=PENDING))
-            rows = conn.execute(sa.select(
-                jobs.c.id, jobs.c.rule, jobs.c.node, jobs.c.event,
-                jobs.c.attempts).where(jobs.c.state == PENDING)
-                .order_by(jobs.c.id)).all()
-        return [Job(id=r.id, rule=r.rule, node=r.node,
-                    event=event_mod.Event.from_json(r.event),
-                    attempts=r.attempts) for r in rows]
+        now = utcnow()
+        blocking = [PENDING, RUNNING, RETRY]
+        if dead_blocks:
+            blocking.append(DEAD)
+        # Jobs without a node have no order to keep: each is its own group.
+        group = sa.func.coalesce(jobs.c.node,
+                                 'job:' + sa.cast(jobs.c.id, sa.String))
+        heads = sa.select(sa.func.min(jobs.c.id)).where(
+            jobs.c.state.in_(blocking)).group_by(group)
+        due = sa.or_(
+            jobs.c.state == PENDING,
+            sa.and_(jobs.c.state == RETRY, jobs.c.next_attempt_at <= now),
+            sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires_at < now))
+        query = sa.select(jobs.c.id, jobs.c.rule, jobs.c.node,
+                          jobs.c.event, jobs.c.attempts).where(
+            jobs.c.id.in_(heads), due).order_by(jobs.c.id).limit(
+                limit).with_for_update(skip_locked=True)
+        with self._begin() as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            conn.execute(jobs.update().where(
+                jobs.c.id.in_([r.id for r in rows])).values(
+                    state=RUNNING, owner=owner,
+                    attempts=jobs.c.attempts + 1, started_at=now,
+                    lease_expires_at=now + datetime.timedelta(
+                        seconds=lease)))
+        return [_job(r, state=RUNNING, attempts=r.attempts + 1)
+                for r in rows]
+
+    def renew(self, owner, lease):
+        """Extend the lease on every job ``owner`` is running."""
+        with self._begin() as conn:
+            conn.execute(jobs.update().where(
+                jobs.c.owner == owner, jobs.c.state == RUNNING).values(
+                    lease_expires_at=utcnow() + datetime.timedelta(
+                        seconds=lease)))
+
+    def finish(self, job_id, owner, state, result, duration,
+               next_attempt_at=None):
+        """Record how an attempt ended; False if ``owner`` lost the job.
+
+        A job whose lease expired may have been claimed by another
+        instance meanwhile; that instance's record wins.
+        """
+        values = dict(state=state, exit_status=result.exit_status,
+                      duration=duration, detail=result.detail,
+                      output=result.output, next_attempt_at=next_attempt_at,
+                      lease_expires_at=None)
+        if state in FINAL_STATES:
+            values['finished_at'] = utcnow()
+        with self._begin() as conn:
+            count = conn.execute(jobs.update().where(
+                jobs.c.id == job_id, jobs.c.owner == owner,
+                jobs.c.state == RUNNING).values(**values)).rowcount
+        return count == 1
+
+    def release(self, owner, job_ids):
+        """Hand claimed jobs that never started back to the pool."""
+        if not job_ids:
+            return
+        with self._begin() as conn:
+            conn.execute(jobs.update().where(
+                jobs.c.id.in_(job_ids), jobs.c.owner == owner,
+                jobs.c.state == RUNNING).values(
+                    state=PENDING, owner=None, lease_expires_at=None,
+                    attempts=jobs.c.attempts - 1))
+
+    def recover(self):
+        """At start: run again what a crash interrupted.
+
+        Only for a journal that no other instance uses (SQLite): every job
+        still marked running was interrupted, since nothing else runs
+        them.  A shared journal waits for the leases to expire instead.
+        Returns the number of jobs recovered.
+        """
+        if self.shared:
+            return 0
+        with self._begin() as conn:
+            return conn.execute(jobs.update().where(
+                jobs.c.state == RUNNING).values(
+                    state=PENDING, owner=None,
+                    lease_expires_at=None)).rowcount
+
+    def next_due(self):
+        """When the earliest retry or expired lease falls due, or None."""
+        query = sa.select(sa.func.min(sa.case(
+            (jobs.c.state == RETRY, jobs.c.next_attempt_at),
+            else_=jobs.c.lease_expires_at))).where(
+                jobs.c.state.in_([RETRY, RUNNING]))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def retry(self, job_ids=None, all_dead=False):
+        """Make dead (or failed-and-waiting) jobs pending again now.
+
+        Their attempt count restarts, so they get every attempt again.
+        Returns the number of jobs changed.
+        """
+        where = [jobs.c.state.in_([DEAD, RETRY])]
+        if not all_dead:
+            where.append(jobs.c.id.in_(job_ids or []))
+        elif job_ids:
+            raise ValueError('give job ids or all_dead, not both')
+        with self._begin() as conn:
+            return conn.execute(jobs.update().where(*where).values(
+                state=PENDING, attempts=0, next_attempt_at=None,
+                finished_at=None, owner=None)).rowcount
+
+    def purge(self, older_than, states=FINAL_STATES):
+        """Delete finished jobs created before ``older_than``."""
+        states = [s for s in states if s in FINAL_STATES]
+        with self._begin() as conn:
+            return conn.execute(jobs.delete().where(
+                jobs.c.state.in_(states),
+                jobs.c.created_at < older_than)).rowcount
 
     def get(self, job_id):
         with self.engine.connect() as conn:
@@ -232,6 +366,17 @@ class Journal:
         with self.engine.connect() as conn:
             found = dict(conn.execute(query).all())
         return {state: found.get(state, 0) for state in STATES}
+
+    def status(self):
+        """Counts, the oldest unfinished job and the newest event."""
+        unfinished = jobs.c.state.in_([PENDING, RUNNING, RETRY])
+        with self.engine.connect() as conn:
+            oldest = conn.execute(sa.select(sa.func.min(
+                jobs.c.created_at)).where(unfinished)).scalar()
+            newest = conn.execute(sa.select(sa.func.max(
+                jobs.c.created_at))).scalar()
+        return {'jobs': self.counts(), 'oldest_unfinished': oldest,
+                'last_event': newest}
 
     def close(self):
         self.engine.dispose()

@@ -29,20 +29,20 @@ class Pipeline:
     can be assumed stored and the input must be offered again.
     """
 
-    def __init__(self, ruleset, journal, size=8, output_limit=4096):
+    def __init__(self, ruleset, journal, size=8, **pool_args):
         self.ruleset = ruleset
         self.journal = journal
         self.pool = workers.WorkerPool(journal, self.run_job, size,
-                                       output_limit)
+                                       policy=self.retry_policy,
+                                       **pool_args)
 
     def start(self):
-        """Start the workers and resume what a previous run left."""
-        leftover = self.journal.unfinished()
-        if leftover:
-            LOG.info('Resuming %d unfinished job(s) from the journal',
-                     len(leftover))
+        """Start the workers; resume what a crash interrupted."""
+        recovered = self.journal.recover()
+        if recovered:
+            LOG.info('%d job(s) were running when the service stopped; '
+                     'they run again', recovered)
         self.pool.start()
-        self.pool.submit(leftover)
 
     def stop(self, timeout=None):
         return self.pool.stop(timeout)
@@ -61,8 +61,13 @@ class Pipeline:
             if rules:
                 entries.append((event, rules))
         jobs = self.journal.add(entries)
-        self.pool.submit(jobs)
+        if jobs:
+            self.pool.submit()
         return jobs
+
+    def retry_policy(self, job):
+        rule = self.ruleset.by_name.get(job.rule)
+        return rule.retry if rule else workers.RetryPolicy()
 
     def run_job(self, job, attempt):
         rule = self.ruleset.by_name.get(job.rule)

@@ -30,6 +30,7 @@ from esi_event_actions import configfiles
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import filters
+from esi_event_actions import workers
 
 ACTION_NAMESPACE = 'esi_event_actions.actions'
 
@@ -72,6 +73,7 @@ class Rule:
         self.filter = None
         self.action = None
         self.action_name = None
+        self.retry = None
 
     def location(self, key):
         """The file that set ``key`` in this section, or None."""
@@ -89,7 +91,7 @@ class Rule:
         """Validate every option; raise ConfigErrors listing what is wrong."""
         errors = []
         for step in (self._load_events, self._load_filter,
-                     self._load_action):
+                     self._load_retry, self._load_action):
             try:
                 step()
             except exception.ConfigError as exc:
@@ -139,6 +141,17 @@ class Rule:
         return [self.error(key, 'unknown option for a %s rule'
                            % self.action_name)
                 for key in sorted(set(self._keys) - known)]
+
+    def _load_retry(self):
+        worker = self._conf.worker
+
+        def pick(key, default):
+            value = self._get(key)
+            return default if value is None else value
+        self.retry = workers.RetryPolicy(
+            max_attempts=pick('max_attempts', worker.max_attempts),
+            base_delay=pick('retry_base_delay', worker.retry_base_delay),
+            max_delay=pick('retry_max_delay', worker.retry_max_delay))
 
     def wants(self, event_type):
         return any(fnmatch.fnmatchcase(event_type, p) for p in self.events)

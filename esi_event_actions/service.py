@@ -22,6 +22,7 @@ from esi_event_actions import config
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
 from esi_event_actions import pipeline as pipeline_mod
+from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ class ListenerService(service.Service):
         self.journal = journal_mod.Journal(
             conf.journal.connection, conf.journal.sqlite_synchronous)
         self.pipeline = pipeline_mod.Pipeline(
-            self.ruleset, self.journal, conf.worker.workers,
-            conf.worker.output_limit)
+            self.ruleset, self.journal, **workers.pool_options(conf))
         self.pipeline.start()
         self.transport = config.notification_transport(conf)
         self.listener = listener_mod.build(conf, self.transport,

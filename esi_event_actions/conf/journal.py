@@ -31,6 +31,11 @@ opts = [
                     'notification is acknowledged once its jobs are '
                     'committed, so this decides what a power cut can '
                     'lose.'),
+    cfg.FloatOpt('done_retention_days',
+                 default=7.0, min=0,
+                 help='Days a done job is kept before it is deleted. 0 '
+                      'keeps them for ever. Dead jobs are kept until an '
+                      'operator retries or purges them.'),
 ]
 
 

@@ -43,6 +43,15 @@ opts = [
                  'regular expressions. A rule acts only when every '
                  'pattern matches the whole value; a list means any of; '
                  'null matches a missing or null value.'),
+    cfg.Opt('max_attempts', type=types.Integer(min=1),
+            help='Attempts before a failing job of this rule is dead. '
+                 'Default: [worker] max_attempts.'),
+    cfg.Opt('retry_base_delay', type=types.Float(min=0),
+            help='Seconds before the first retry. Default: [worker] '
+                 'retry_base_delay.'),
+    cfg.Opt('retry_max_delay', type=types.Float(min=0),
+            help='Longest wait between attempts. Default: [worker] '
+                 'retry_max_delay.'),
 ]
 
 

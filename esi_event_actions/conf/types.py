@@ -56,6 +56,13 @@ class Integer(types.Integer):
         return super().__call__(strip_inline_comment(value))
 
 
+class Float(types.Float):
+    """A float option that ignores an inline comment."""
+
+    def __call__(self, value):
+        return super().__call__(strip_inline_comment(value))
+
+
 class JSONObject(types.ConfigType):
     """A JSON object, optionally followed by an inline comment.
 

@@ -12,6 +12,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import datetime
 import os
 import threading
 import time
@@ -23,19 +24,37 @@ from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions import workers
 
+OK = action_base.Result(action_base.SUCCESS, 'ok', 0, 'output')
+FAIL = action_base.Result(action_base.RETRY, 'exit status 1', 1, '')
+
 
 def _event(msg_id, node='node-a'):
     return event.Event('esi_leap.lease.fulfill.end',
                        esi_leap.lease_data(node_uuid=node), id=msg_id)
 
 
-class JournalTest(base.TestCase):
+class JournalTestCase(base.TestCase):
 
     def setUp(self):
         super().setUp()
         self.url = 'sqlite:///%s' % os.path.join(self.dir, 'sub', 'j.sqlite')
-        self.journal = journal.Journal(self.url)
-        self.addCleanup(self.journal.close)
+        self.journal = self.open()
+
+    def open(self):
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        return store
+
+    def add(self, *specs):
+        """Add one job per (message id, node) spec, rule "r"."""
+        return self.journal.add([(_event(m, n), ['r']) for m, n in specs])
+
+
+class JournalTest(JournalTestCase):
+
+    def claim(self, limit=10, owner='me', **kw):
+        return [j.event.id for j in self.journal.claim(owner, limit, 60,
+                                                       **kw)]
 
     def test_one_job_per_event_and_rule_and_dedup(self):
         first = self.journal.add([(_event('m1'), ['a', 'b']),
@@ -48,36 +67,118 @@ class JournalTest(base.TestCase):
         self.assertEqual(4, self.journal.counts()[journal.PENDING])
 
     def test_jobs_are_numbered_in_arrival_order(self):
-        jobs = self.journal.add([(_event('m%d' % i), ['r'])
-                                 for i in range(20)])
+        jobs = self.add(*[('m%d' % i, 'n') for i in range(20)])
         self.assertEqual(['m%d' % i for i in range(20)],
                          [j.event.id for j in jobs])
         self.assertEqual(sorted(j.id for j in jobs), [j.id for j in jobs])
 
-    def test_event_round_trips(self):
-        evt = _event('m1')
-        self.journal.add([(evt, ['r'])])
-        self.assertEqual(evt, self.journal.unfinished()[0].event)
+    def test_claim_offers_only_the_oldest_job_of_each_node(self):
+        self.add(('a1', 'A'), ('b1', 'B'), ('a2', 'A'), ('x1', None),
+                 ('x2', None), ('b2', 'B'))
+        self.assertEqual(['a1', 'b1', 'x1', 'x2'], self.claim())
+        self.assertEqual([], self.claim())
+        jobs = {r['event_id']: r for r in self.journal.rows()}
+        self.assertTrue(self.journal.finish(jobs['a1']['id'], 'me',
+                                            journal.DONE, OK, 0.1))
+        self.assertEqual(['a2'], self.claim())
 
-    def test_interrupted_jobs_are_resumed_finished_ones_are_not(self):
-        jobs = self.journal.add([(_event('m%d' % i), ['r'])
-                                 for i in range(3)])
-        self.assertEqual(1, self.journal.start(jobs[0].id))
-        self.journal.finish(jobs[0].id, journal.DONE,
-                            action_base.Result(action_base.SUCCESS, 'ok', 0,
-                                               'output'), 0.5)
-        self.journal.start(jobs[1].id)
+    def test_claim_marks_running_and_counts_the_attempt(self):
+        self.add(('a1', 'A'))
+        job = self.journal.claim('me', 1, 60)[0]
+        self.assertEqual((journal.RUNNING, 1), (job.state, job.attempts))
+        row = self.journal.get(job.id)
+        self.assertEqual(('me', journal.RUNNING, 1),
+                         (row['owner'], row['state'], row['attempts']))
+        self.assertEqual(('a1', 'A', 'dummy-node-A'), (
+            job.event.id, job.event.node, job.event.data['node_name']))
+
+    def test_a_retry_holds_its_node_until_due(self):
+        jobs = self.add(('a1', 'A'), ('a2', 'A'), ('b1', 'B'))
+        self.claim(limit=1)
+        soon = journal.utcnow() + datetime.timedelta(seconds=0.3)
+        self.journal.finish(jobs[0].id, 'me', journal.RETRY, FAIL, 0.1,
+                            next_attempt_at=soon)
+        self.assertEqual(['b1'], self.claim())
+        self.assertLessEqual(soon, self.journal.next_due())
+        time.sleep(0.4)
+        self.assertEqual(['a1'], self.claim())
+        self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
+
+    def test_dead_job_blocks_its_node_only_when_asked(self):
+        jobs = self.add(('a1', 'A'), ('a2', 'A'))
+        self.claim()
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 0.1)
+        self.assertEqual([], self.claim(dead_blocks=True))
+        self.assertEqual(['a2'], self.claim(dead_blocks=False))
+
+    def test_expired_lease_is_claimed_by_another_owner(self):
+        jobs = self.add(('a1', 'A'), ('a2', 'A'))
+        self.journal.claim('dead-instance', 1, 0.2)
+        self.assertEqual([], self.claim(owner='other'))
+        time.sleep(0.3)
+        self.assertEqual(['a1'], self.claim(owner='other'))
+        # The old owner wakes up: its record no longer counts.
+        self.assertFalse(self.journal.finish(jobs[0].id, 'dead-instance',
+                                             journal.DONE, OK, 1))
+        self.assertTrue(self.journal.finish(jobs[0].id, 'other',
+                                            journal.DONE, OK, 1))
+        self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
+
+    def test_renew_keeps_the_lease(self):
+        self.add(('a1', 'A'))
+        self.journal.claim('me', 1, 0.3)
+        for _ in range(3):
+            time.sleep(0.15)
+            self.journal.renew('me', 0.3)
+        self.assertEqual([], self.claim(owner='other'))
+
+    def test_release_returns_unstarted_claims(self):
+        jobs = self.add(('a1', 'A'))
+        self.claim()
+        self.journal.release('me', [jobs[0].id])
+        row = self.journal.get(jobs[0].id)
+        self.assertEqual((journal.PENDING, 0), (row['state'],
+                                                row['attempts']))
+
+    def test_recover_after_a_crash(self):
+        jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
+        self.claim(limit=2)
+        self.journal.finish(jobs[0].id, 'me', journal.DONE, OK, 0.5)
         # A new Journal on the same database is a restart after a crash.
-        reopened = journal.Journal(self.url)
-        self.addCleanup(reopened.close)
-        left = reopened.unfinished()
-        self.assertEqual([jobs[1].id, jobs[2].id], [j.id for j in left])
-        self.assertEqual(1, left[0].attempts)
-        self.assertEqual(2, reopened.start(jobs[1].id))
+        reopened = self.open()
+        self.assertEqual(1, reopened.recover())
+        self.assertEqual(['b1', 'c1'], [j.event.id for j in reopened.claim(
+            'new', 10, 60)])
         done = reopened.get(jobs[0].id)
         self.assertEqual((journal.DONE, 0, 0.5, 'output'),
                          (done['state'], done['exit_status'],
                           done['duration'], done['output']))
+        self.assertEqual(2, reopened.get(jobs[1].id)['attempts'])
+
+    def test_operator_retry_and_purge(self):
+        jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
+        self.claim()
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 1)
+        self.journal.finish(jobs[1].id, 'me', journal.DEAD, FAIL, 1)
+        self.journal.finish(jobs[2].id, 'me', journal.DONE, OK, 1)
+        self.assertEqual(1, self.journal.retry([jobs[0].id]))
+        self.assertEqual(0, self.journal.retry([jobs[2].id]))
+        row = self.journal.get(jobs[0].id)
+        self.assertEqual((journal.PENDING, 0), (row['state'],
+                                                row['attempts']))
+        self.assertEqual(1, self.journal.retry(all_dead=True))
+        self.assertEqual(0, self.journal.purge(
+            journal.utcnow() - datetime.timedelta(days=1)))
+        future = journal.utcnow() + datetime.timedelta(seconds=1)
+        self.assertEqual(1, self.journal.purge(future))
+        self.assertEqual(2, len(self.journal.rows()))
+
+    def test_status(self):
+        self.assertEqual(None, self.journal.status()['last_event'])
+        self.add(('a1', 'A'))
+        status = self.journal.status()
+        self.assertEqual(1, status['jobs'][journal.PENDING])
+        self.assertIsNotNone(status['oldest_unfinished'])
 
     def test_wal_mode(self):
         with self.journal.engine.connect() as conn:
@@ -94,18 +195,28 @@ class JournalTest(base.TestCase):
                           'mysql://u:p@h/db')
 
 
-class WorkerPoolTest(base.TestCase):
+class RetryPolicyTest(base.TestCase):
+
+    def test_exponential_capped_with_jitter(self):
+        policy = workers.RetryPolicy(max_attempts=9, base_delay=2,
+                                     max_delay=20)
+        for attempt, low in ((1, 2), (2, 4), (3, 8), (4, 16)):
+            delay = policy.delay(attempt)
+            self.assertGreaterEqual(delay, low)
+            self.assertLessEqual(delay, min(20, low + 2))
+        self.assertLessEqual(policy.delay(30), 20)
+
+
+class WorkerPoolTest(JournalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.journal = journal.Journal(
-            'sqlite:///%s' % os.path.join(self.dir, 'j.sqlite'))
-        self.addCleanup(self.journal.close)
         self.lock = threading.Lock()
         self.log = []
         self.active = {}
         self.overlap = []
         self.peak = 0
+        self.fail_until = {}
 
     def runner(self, job, attempt):
         node = job.node
@@ -117,76 +228,117 @@ class WorkerPoolTest(base.TestCase):
         time.sleep(0.01)
         with self.lock:
             self.active[node] = False
-            self.log.append((node, job.event.id))
-        ok = not job.event.id.startswith('fail')
-        return action_base.Result(
-            action_base.SUCCESS if ok else action_base.RETRY, 'x')
+            self.log.append((node, job.event.id, attempt))
+        if job.event.id.startswith('fatal'):
+            return action_base.Result(action_base.FAILURE, 'never')
+        if attempt <= self.fail_until.get(job.event.id, 0):
+            return FAIL
+        return OK
 
-    def pool(self, size=4):
-        pool = workers.WorkerPool(self.journal, self.runner, size)
+    def pool(self, size=4, **kw):
+        kw.setdefault('policy', lambda job: workers.RetryPolicy(
+            max_attempts=3, base_delay=0.05, max_delay=0.1))
+        pool = workers.WorkerPool(self.journal, self.runner, size,
+                                  poll_interval=0.05, **kw)
         pool.start()
         self.addCleanup(pool.stop, 5)
         return pool
 
+    def run_all(self, pool, count):
+        pool.submit()
+        base_deadline = time.monotonic() + 30
+        while time.monotonic() < base_deadline:
+            counts = self.journal.counts()
+            if counts[journal.DONE] + counts[journal.DEAD] == count:
+                return counts
+            time.sleep(0.02)
+        self.fail('jobs did not finish: %s' % self.journal.counts())
+
     def test_per_node_order_and_parallelism(self):
-        entries = [(_event('%s-%02d' % (node, i), node), ['r'])
-                   for i in range(10) for node in 'abcd']
-        pool = self.pool(size=4)
-        pool.submit(self.journal.add(entries))
-        self.assertTrue(pool.wait_idle(30))
+        self.add(*[('%s-%02d' % (node, i), node)
+                   for i in range(10) for node in 'abcd'])
+        self.run_all(self.pool(size=4), 40)
         self.assertEqual([], self.overlap)
         for node in 'abcd':
             self.assertEqual(['%s-%02d' % (node, i) for i in range(10)],
-                             [e for n, e in self.log if n == node])
+                             [e for n, e, _ in self.log if n == node])
         self.assertGreater(self.peak, 1)
-        self.assertEqual(40, self.journal.counts()[journal.DONE])
 
-    def test_failures_are_recorded_and_do_not_block_the_node(self):
-        pool = self.pool()
-        pool.submit(self.journal.add([(_event('fail-1'), ['r']),
-                                      (_event('ok-2'), ['r'])]))
-        self.assertTrue(pool.wait_idle(30))
-        self.assertEqual(['fail-1', 'ok-2'], [e for _, e in self.log])
-        self.assertEqual({journal.DONE: 1, journal.FAILED: 1,
-                          journal.PENDING: 0, journal.RUNNING: 0},
-                         self.journal.counts())
+    def test_retry_keeps_node_order_then_succeeds(self):
+        self.fail_until = {'a1': 2}
+        self.add(('a1', 'A'), ('a2', 'A'))
+        counts = self.run_all(self.pool(), 2)
+        self.assertEqual(2, counts[journal.DONE])
+        self.assertEqual([('a1', 1), ('a1', 2), ('a1', 3), ('a2', 1)],
+                         [(e, a) for _, e, a in self.log])
+        row = self.journal.rows(state=journal.DONE)[0]
+        self.assertEqual(3, row['attempts'])
 
-    def test_jobs_without_a_node_run_in_parallel(self):
-        pool = self.pool(size=3)
-        jobs = self.journal.add([(_event('m%d' % i, node=None), ['r'])
-                                 for i in range(9)])
-        self.assertIsNone(jobs[0].node)
-        pool.submit(jobs)
-        self.assertTrue(pool.wait_idle(30))
-        self.assertEqual(9, len(self.log))
+    def test_exhausted_and_permanent_failures_are_dead(self):
+        self.fail_until = {'a1': 99}
+        self.add(('a1', 'A'), ('fatal', 'B'), ('a2', 'A'))
+        counts = self.run_all(self.pool(), 3)
+        self.assertEqual((2, 1), (counts[journal.DEAD], counts[journal.DONE]))
+        attempts = {r['event_id']: r['attempts'] for r in self.journal.rows()}
+        self.assertEqual({'a1': 3, 'fatal': 1, 'a2': 1}, attempts)
+        # a2 waited for a1 to be dead before it ran.
+        order = [e for _, e, _ in self.log if e.startswith('a')]
+        self.assertEqual(['a1', 'a1', 'a1', 'a2'], order)
 
-    def test_crashing_action_is_a_failure(self):
+    def test_dead_job_can_hold_back_its_node(self):
+        self.add(('fatal', 'A'), ('a2', 'A'), ('b1', 'B'))
+        pool = self.pool(dead_blocks=True)
+        pool.submit()
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual({'fatal', 'b1'}, {e for _, e, _ in self.log})
+        self.assertEqual(1, self.journal.retry(all_dead=True))
+        # After the operator's retry it fails again, and a2 still waits.
+        pool.submit()
+        time.sleep(0.3)
+        self.assertNotIn('a2', {e for _, e, _ in self.log})
+
+    def test_crashing_action_is_dead(self):
         def boom(job, attempt):
             raise RuntimeError('plugin bug')
-        pool = workers.WorkerPool(self.journal, boom, 1)
+        pool = workers.WorkerPool(self.journal, boom, 1, poll_interval=0.05)
         pool.start()
         self.addCleanup(pool.stop, 5)
-        jobs = self.journal.add([(_event('m1'), ['r'])])
-        pool.submit(jobs)
-        self.assertTrue(pool.wait_idle(30))
+        jobs = self.add(('m1', 'A'))
+        pool.submit()
+        self.assertTrue(pool.wait_idle(10))
         row = self.journal.get(jobs[0].id)
-        self.assertEqual(journal.FAILED, row['state'])
+        self.assertEqual(journal.DEAD, row['state'])
         self.assertIn('plugin bug', row['detail'])
 
-    def test_stop_waits_for_running_jobs(self):
+    def test_stop_waits_for_running_jobs_and_releases_the_rest(self):
         started = threading.Event()
 
         def slow(job, attempt):
             started.set()
             time.sleep(0.5)
-            return action_base.Result(action_base.SUCCESS)
-        pool = workers.WorkerPool(self.journal, slow, 1)
+            return OK
+        pool = workers.WorkerPool(self.journal, slow, 1, poll_interval=0.05)
         pool.start()
-        jobs = self.journal.add([(_event('m%d' % i), ['r'])
-                                 for i in range(3)])
-        pool.submit(jobs)
+        self.add(('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
+        pool.submit()
         self.assertTrue(started.wait(10))
         self.assertTrue(pool.stop(10))
         counts = self.journal.counts()
-        self.assertEqual(1, counts[journal.DONE])
-        self.assertEqual(2, counts[journal.PENDING])
+        self.assertEqual((1, 2, 0), (counts[journal.DONE],
+                                     counts[journal.PENDING],
+                                     counts[journal.RUNNING]))
+
+    def test_lease_is_renewed_while_an_action_runs(self):
+        def slow(job, attempt):
+            time.sleep(1.0)
+            return OK
+        pool = workers.WorkerPool(self.journal, slow, 1, lease=0.3,
+                                  poll_interval=0.05)
+        pool.start()
+        self.addCleanup(pool.stop, 5)
+        self.add(('m1', 'A'))
+        pool.submit()
+        time.sleep(0.6)
+        self.assertEqual([], self.journal.claim('other', 1, 60))
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual(1, self.journal.counts()[journal.DONE])

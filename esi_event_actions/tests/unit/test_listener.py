@@ -64,7 +64,7 @@ connection = sqlite:///%s/journal.sqlite
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             counts = self.journal.counts()
-            if counts[journal.DONE] + counts[journal.FAILED] >= count:
+            if counts[journal.DONE] + counts[journal.DEAD] >= count:
                 return counts
             time.sleep(0.05)
         self.fail('jobs did not finish: %s' % self.journal.counts())
