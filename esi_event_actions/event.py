@@ -14,6 +14,7 @@
 """The normalised event every source produces and every rule reads."""
 
 import dataclasses
+import datetime
 import json
 
 # Returned by Event.lookup for a path that is not in the data; unlike None it
@@ -57,6 +58,21 @@ class Event:
             if isinstance(value, str) and value:
                 return value
         return None
+
+    @property
+    def time(self):
+        """When the event happened (naive UTC datetime), or None."""
+        if not isinstance(self.timestamp, str):
+            return None
+        text = self.timestamp.strip().replace('T', ' ').rstrip('Z')
+        try:
+            value = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(
+                tzinfo=None)
+        return value
 
     @property
     def lease(self):

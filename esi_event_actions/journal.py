@@ -61,6 +61,9 @@ jobs = sa.Table(
     sa.Column('state', sa.String(16), nullable=False, default=PENDING),
     sa.Column('attempts', sa.Integer, nullable=False, default=0),
     sa.Column('created_at', sa.DateTime, nullable=False),
+    # When the event happened, as its source says; jobs about one node run
+    # in this order (then by id), not in the order the listener saw them.
+    sa.Column('event_time', sa.DateTime, nullable=False),
     sa.Column('started_at', sa.DateTime),
     sa.Column('finished_at', sa.DateTime),
     sa.Column('next_attempt_at', sa.DateTime),
@@ -71,7 +74,8 @@ jobs = sa.Table(
     sa.Column('detail', sa.Text),
     sa.Column('output', sa.Text),
     sa.UniqueConstraint('event_id', 'rule', name='uniq_jobs_event_rule'),
-    sa.Index('ix_jobs_state_node_id', 'state', 'node', 'id'),
+    sa.Index('ix_jobs_state_id', 'state', 'id'),
+    sa.Index('ix_jobs_node_order', 'node', 'event_time', 'id'),
 )
 
 journal_meta = sa.Table(
@@ -193,12 +197,13 @@ class Journal:
         for event, rules in entries:
             events[event.id] = event
             text = event.to_json()
+            happened = event.time or now
             for rule in rules:
                 rows.append(dict(event_id=event.id, rule=rule,
                                  event_type=event.event_type,
                                  node=event.node, event=text,
                                  state=PENDING, attempts=0,
-                                 created_at=now))
+                                 created_at=now, event_time=happened))
         if not rows:
             return []
         stmt = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
@@ -213,9 +218,10 @@ class Journal:
     def claim(self, owner, limit, lease, dead_blocks=False):
         """Claim up to ``limit`` runnable jobs for ``owner``.
 
-        A job is runnable when it is the oldest unfinished job of its node
-        and is pending, due for a retry, or running under an expired lease
-        (its owner died).  Claimed jobs are marked running under a lease of
+        A job is runnable when no unfinished job of its node happened
+        before it (by event time, then journal order) and it is pending,
+        due for a retry, or running under an expired lease (its owner
+        died).  Claimed jobs are marked running under a lease of
         ``lease`` seconds, their attempt counted.
 
         :param dead_blocks: whether a dead job holds back later jobs of its
@@ -225,18 +231,21 @@ class Journal:
         blocking = [PENDING, RUNNING, RETRY]
         if dead_blocks:
             blocking.append(DEAD)
-        # Jobs without a node have no order to keep: each is its own group.
-        group = sa.func.coalesce(jobs.c.node,
-                                 'job:' + sa.cast(jobs.c.id, sa.String))
-        heads = sa.select(sa.func.min(jobs.c.id)).where(
-            jobs.c.state.in_(blocking)).group_by(group)
+        earlier = jobs.alias('earlier')
+        # Jobs without a node have no order to keep: NULL equals nothing.
+        blocked = sa.exists().where(
+            earlier.c.node == jobs.c.node,
+            earlier.c.state.in_(blocking),
+            sa.or_(earlier.c.event_time < jobs.c.event_time,
+                   sa.and_(earlier.c.event_time == jobs.c.event_time,
+                           earlier.c.id < jobs.c.id)))
         due = sa.or_(
             jobs.c.state == PENDING,
             sa.and_(jobs.c.state == RETRY, jobs.c.next_attempt_at <= now),
             sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires_at < now))
         query = sa.select(jobs.c.id, jobs.c.rule, jobs.c.node,
                           jobs.c.event, jobs.c.attempts).where(
-            jobs.c.id.in_(heads), due).order_by(jobs.c.id).limit(
+            due, ~blocked).order_by(jobs.c.event_time, jobs.c.id).limit(
                 limit).with_for_update(skip_locked=True)
         with self._begin() as conn:
             rows = conn.execute(query).all()

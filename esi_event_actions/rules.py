@@ -96,6 +96,8 @@ class Rule:
                 step()
             except exception.ConfigError as exc:
                 errors.append(exc)
+            except exception.ConfigErrors as exc:
+                errors.extend(exc.errors)
         if self.action is not None:
             errors.extend(self._unknown_keys())
         if errors:
@@ -132,8 +134,23 @@ class Rule:
                              % (name, ', '.join(action_names())))
         self._conf.register_opts(cls.opts, group=self.name)
         self.action_name = name
+        # Every option's type is checked, not only those validate() reads,
+        # and validate() runs even if one is bad, to report all at once.
+        bad = []
+        for opt in cls.opts:
+            try:
+                self._get(opt.dest)
+            except exception.ConfigError as exc:
+                bad.append(exc)
         action = cls(self)
-        action.validate()
+        try:
+            action.validate()
+        except exception.ConfigError as exc:
+            bad.append(exc)
+        except cfg.ConfigFileValueError:
+            pass  # a bad value validate() read: reported above
+        if bad:
+            raise exception.ConfigErrors(bad)
         self.action = action
 
     def _unknown_keys(self):

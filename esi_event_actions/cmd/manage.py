@@ -13,6 +13,7 @@
 #    under the License.
 """esi-event-actions-manage: operator commands."""
 
+import datetime
 import json
 import sys
 
@@ -85,6 +86,52 @@ def do_journal_show(conf):
     return 0
 
 
+def do_journal_retry(conf):
+    """Make dead jobs pending again, with all their attempts."""
+    args = conf.command
+    if bool(args.ids) == bool(args.all_dead):
+        print('Give job ids or --all-dead')
+        return 2
+    count = _journal(conf).retry(args.ids, all_dead=args.all_dead)
+    print('%d job(s) will run again' % count)
+    return 0 if count or args.all_dead else 1
+
+
+def do_journal_purge(conf):
+    """Delete finished jobs older than a number of days."""
+    args = conf.command
+    cutoff = journal.utcnow() - datetime.timedelta(days=args.older_than)
+    states = args.state or list(journal.FINAL_STATES)
+    count = _journal(conf).purge(cutoff, states)
+    print('Deleted %d %s job(s) created before %sZ'
+          % (count, '/'.join(states), cutoff.isoformat(timespec='seconds')))
+    return 0
+
+
+def do_status(conf):
+    """Counts by state, the oldest unfinished job, the last event."""
+    status = _journal(conf).status()
+    now = journal.utcnow()
+    oldest, last = status['oldest_unfinished'], status['last_event']
+    status['oldest_unfinished_age'] = (
+        (now - oldest).total_seconds() if oldest else None)
+    status['seconds_since_last_event'] = (
+        (now - last).total_seconds() if last else None)
+    if conf.command.format == 'json':
+        print(json.dumps(status, indent=2, default=str, sort_keys=True))
+        return 0
+    for state, count in status['jobs'].items():
+        print('%-8s %d' % (state, count))
+    print('oldest unfinished job: %s' % _age(
+        status['oldest_unfinished_age']))
+    print('last event seen: %s' % _age(status['seconds_since_last_event']))
+    return 0
+
+
+def _age(seconds):
+    return 'none' if seconds is None else '%.0f s ago' % seconds
+
+
 def add_command_parsers(subparsers):
     parser = subparsers.add_parser(
         'check-config', help='Validate the configuration and list rules.')
@@ -105,15 +152,35 @@ def add_command_parsers(subparsers):
     show = journal_cmds.add_parser('show', help='Show one job.')
     show.add_argument('id', type=int)
     show.set_defaults(func=do_journal_show)
+    retry = journal_cmds.add_parser(
+        'retry', help='Run dead jobs again, with all their attempts.')
+    retry.add_argument('ids', type=int, nargs='*', metavar='ID')
+    retry.add_argument('--all-dead', action='store_true')
+    retry.set_defaults(func=do_journal_retry)
+    purge = journal_cmds.add_parser(
+        'purge', help='Delete done and dead jobs older than some days.')
+    purge.add_argument('--older-than', type=float, required=True,
+                       metavar='DAYS')
+    purge.add_argument('--state', action='append',
+                       choices=journal.FINAL_STATES)
+    purge.set_defaults(func=do_journal_purge)
+
+    parser = subparsers.add_parser(
+        'status', help='Jobs by state, oldest pending, last event.')
+    parser.add_argument('-f', '--format', choices=('table', 'json'),
+                        default='table')
+    parser.set_defaults(func=do_status)
 
 
-def main(argv=None):
-    conf = cfg.CONF
+def main(argv=None, conf=None, setup_logging=True):
+    conf = cfg.CONF if conf is None else conf
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='Commands', handler=add_command_parsers))
     try:
-        config.parse_args(sys.argv[1:] if argv is None else argv, conf)
-        logging.setup(conf, config.PROJECT)
+        config.parse_args(sys.argv[1:] if argv is None else argv, conf,
+                          default_config_files=None if argv is None else [])
+        if setup_logging:
+            logging.setup(conf, config.PROJECT)
     except cfg.Error as exc:
         sys.stderr.write('esi-event-actions-manage: %s\n' % exc)
         return 1

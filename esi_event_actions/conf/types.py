@@ -89,9 +89,6 @@ class JSONObject(types.ConfigType):
             raise ValueError(
                 'unexpected %r after the JSON object at column %d '
                 '(a stray bracket?)' % (extra[:20], end + 1))
-        if rest and not rest[:1].isspace():
-            raise ValueError(
-                'a comment after the JSON object needs a space before "#"')
         if not isinstance(obj, dict):
             raise ValueError('expected a JSON object ({...}), got %s'
                              % type(obj).__name__)

@@ -25,7 +25,8 @@ opts = [
                     'different nodes run in parallel up to this number.'),
     cfg.IntOpt('output_limit',
                default=4096, min=0,
-               help='Bytes of an action\'s output kept in the journal.'),
+               help='Characters of an action\'s output (standard output, '
+                    'then standard error) kept in the journal.'),
     cfg.IntOpt('max_attempts',
                default=5, min=1,
                help='Attempts at a job whose action fails in a way that '

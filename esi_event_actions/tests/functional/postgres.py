@@ -112,6 +112,9 @@ def _bin_dir(tool='postgres'):
     """Return the directory of the newest PostgreSQL that has ``tool``."""
     override = os.environ.get(BIN_DIR_ENV)
     if override:
+        if not os.access(os.path.join(override, tool), os.X_OK):
+            raise PostgresError('%s=%s has no %s'
+                                % (BIN_DIR_ENV, override, tool))
         return override
     # Sort numerically: '9.6' is older than '15'.
     for bin_dir in sorted(glob.glob(DEBIAN_BIN_DIRS), key=_version_key,
@@ -332,7 +335,7 @@ class PrivatePostgres(_Server):
                 # process may grab one in between; simply pick again.
                 if attempt < attempts and isinstance(exc, PortInUseError):
                     continue
-                raise PostgresError('%s\n%s' % (exc, log))
+                raise PostgresError('%s\n%s' % (exc, log) if log else exc)
             except BaseException:
                 self.stop()
                 raise

@@ -82,6 +82,20 @@ class JournalTest(JournalTestCase):
                                             journal.DONE, OK, 0.1))
         self.assertEqual(['a2'], self.claim())
 
+    def test_node_order_follows_event_time_not_arrival(self):
+        # A batch hands fulfill notifications to their endpoint before
+        # delete ones; the event times keep the node's true order.
+        late = event.Event('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(node_uuid='A'), id='new-lease',
+                           timestamp='2026-11-26 10:00:02.000001')
+        early = event.Event('esi_leap.lease.delete.end',
+                            esi_leap.lease_data(node_uuid='A'),
+                            id='old-lease',
+                            timestamp='2026-11-26 10:00:01.5')
+        self.journal.add([(late, ['r'])])
+        self.journal.add([(early, ['r'])])
+        self.assertEqual(['old-lease'], self.claim())
+
     def test_claim_marks_running_and_counts_the_attempt(self):
         self.add(('a1', 'A'))
         job = self.journal.claim('me', 1, 60)[0]

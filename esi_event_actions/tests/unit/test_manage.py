@@ -1,0 +1,103 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import io
+import json
+
+import fixtures
+
+from esi_event_actions.actions import base as action_base
+from esi_event_actions.cmd import manage
+from esi_event_actions import event
+from esi_event_actions import journal
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.unit import test_config
+
+
+class ManageTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.script('fulfill.sh')
+        self.script('delete.sh')
+        self.url = 'sqlite:///%s/journal.sqlite' % self.dir
+        self.config = self.write('m.conf', test_config.SEED_FIXED + (
+            '\n[journal]\nconnection = %s\n' % self.url))
+
+    def manage(self, *args):
+        out = self.useFixture(fixtures.MonkeyPatch('sys.stdout',
+                                                   io.StringIO())).new_value
+        conf = type(self.conf)()
+        rc = manage.main(['--config-file', self.config] + list(args),
+                         conf=conf, setup_logging=False)
+        return rc, out.getvalue()
+
+    def jobs(self, count):
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        store.add([(event.Event('esi_leap.lease.fulfill.end',
+                                esi_leap.lease_data(node_uuid='n%d' % i),
+                                id='m%d' % i), ['fulfill'])
+                   for i in range(count)])
+        return store
+
+    def test_check_config_lists_rules(self):
+        rc, out = self.manage('check-config')
+        self.assertEqual(0, rc)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith(
+            '[fulfill] events=esi_leap.lease.fulfill.end '
+            'filter=properties.vendor,purpose -> script '))
+        self.assertTrue(lines[0].endswith('<node_name> <fulfill_time>'))
+        self.assertEqual('Configuration OK: 2 rule(s)', lines[-1])
+
+    def test_check_config_reports_errors(self):
+        with open(self.config, 'a') as f:
+            f.write('\n[broken]\nevents = esi_leap.lease.fulfill.end\n'
+                    'script = nope.sh\nscript_timeout = soon\n')
+        rc, out = self.manage('check-config')
+        self.assertEqual(1, rc)
+        self.assertIn('Configuration has 2 error(s):', out)
+        self.assertIn('%s [broken] script: no such file' % self.config, out)
+        self.assertIn('%s [broken] script_timeout:' % self.config, out)
+
+    def test_journal_list_show_retry_purge_status(self):
+        store = self.jobs(3)
+        for job in store.claim('me', 2, 60):
+            store.finish(job.id, 'me', journal.DEAD,
+                         action_base.Result(action_base.RETRY, 'exit 1', 1,
+                                            'boom'), 0.2)
+        rc, out = self.manage('journal', 'list', '--state', 'dead')
+        self.assertEqual(0, rc)
+        self.assertEqual(3, len(out.splitlines()))
+        self.assertIn('exit 1', out)
+        rc, out = self.manage('journal', 'list', '-f', 'json', '--node', 'n2')
+        self.assertEqual(['pending'], [r['state'] for r in json.loads(out)])
+        rc, out = self.manage('journal', 'show', '1')
+        shown = json.loads(out)
+        self.assertEqual(('boom', 'm0'), (shown['output'],
+                                          shown['event']['id']))
+        self.assertEqual(1, self.manage('journal', 'show', '99')[0])
+        self.assertEqual((0, '1 job(s) will run again\n'),
+                         self.manage('journal', 'retry', '1'))
+        self.assertEqual((0, '1 job(s) will run again\n'),
+                         self.manage('journal', 'retry', '--all-dead'))
+        self.assertEqual(2, self.manage('journal', 'retry')[0])
+        rc, out = self.manage('status', '-f', 'json')
+        status = json.loads(out)
+        self.assertEqual(3, status['jobs']['pending'])
+        self.assertGreaterEqual(status['oldest_unfinished_age'], 0)
+        rc, out = self.manage('journal', 'purge', '--older-than', '0')
+        self.assertIn('Deleted 0 done/dead job(s)', out)
