@@ -37,8 +37,11 @@ class JournalTestCase(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.url = 'sqlite:///%s' % os.path.join(self.dir, 'sub', 'j.sqlite')
+        self.url = self.journal_url()
         self.journal = self.open()
+
+    def journal_url(self):
+        return 'sqlite:///%s' % os.path.join(self.dir, 'sub', 'j.sqlite')
 
     def open(self):
         store = journal.Journal(self.url)
