@@ -56,8 +56,11 @@ class Pipeline:
                      '%(lease)s: %(rules)s',
                      {'type': event.event_type, 'id': event.id,
                       'node': event.node, 'lease': event.lease,
-                      'rules': ('rules ' + ','.join(rules)) if rules
+                      'rules': ('rule(s) ' + ','.join(rules)) if rules
                       else 'no rule matches'})
+            if LOG.isEnabledFor(logging.DEBUG):
+                for name, why in self.ruleset.explain(event):
+                    LOG.debug('Rule %s skips %s: %s', name, event.id, why)
             if rules:
                 entries.append((event, rules))
         jobs = self.journal.add(entries)

@@ -198,6 +198,18 @@ class RuleSet:
                 if rule.wants(event.event_type)
                 and rule.filter.matches(event)]
 
+    def explain(self, event):
+        """(rule name, why it does not act) for each rule that does not."""
+        found = []
+        for rule in self.rules:
+            if not rule.wants(event.event_type):
+                found.append((rule.name, 'not one of its events'))
+                continue
+            why = rule.filter.mismatch(event)
+            if why:
+                found.append((rule.name, why))
+        return found
+
     def __len__(self):
         return len(self.rules)
 

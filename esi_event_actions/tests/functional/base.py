@@ -54,6 +54,38 @@ def wait_for(predicate, timeout, what, interval=0.1):
                          % (timeout, what))
 
 
+# Records each call as one line: the event id, the rule, then every
+# argument hex-encoded, so any byte survives the round trip.
+RECORDER = '''#!/bin/sh
+%s
+line="$ESI_EVENT_ID $ESI_RULE"
+for arg in "$@"; do
+  line="$line $(printf '%%s' "$arg" | od -An -v -tx1 | tr -d ' \\n')."
+done
+# One write, so a kill -9 never leaves half a line.
+printf '%%s\\n' "$line" >> %s
+'''  # noqa: E501
+
+
+class Calls:
+    """The calls a RECORDER script logged."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def read(self):
+        if not os.path.exists(self.path):
+            return []
+        calls = []
+        with open(self.path) as f:
+            for line in f.read().splitlines():
+                parts = line.split(' ')
+                args = [bytes.fromhex(p.rstrip('.')).decode()
+                        for p in parts[2:]]
+                calls.append((parts[0], parts[1], args))
+        return calls
+
+
 class ServiceProcess(fixtures.Fixture):
     """One esi-event-actions process (and its launcher's worker)."""
 
@@ -107,23 +139,36 @@ class ServiceProcess(fixtures.Fixture):
 class FunctionalTestCase(testtools.TestCase):
     """A test with its own topic on the shared private broker."""
 
+    #: Whether the test needs a broker of its own (it restarts it).
+    private_broker = False
+
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.FakeLogger(level='INFO'))
-        self.transport_url = self.useFixture(
-            broker.BrokerFixture()).transport_url
+        self.broker = self.useFixture(
+            broker.BrokerFixture(private=self.private_broker))
+        self.transport_url = self.broker.transport_url
         self.dir = self.useFixture(fixtures.TempDir()).path
         # A topic of its own: parallel tests never consume each other's
         # notifications.
         self.topic = 'esi_ft_%s' % uuid.uuid4().hex[:12]
         self.journal_url = 'sqlite:///%s' % os.path.join(self.dir,
                                                          'journal.sqlite')
+        self.esi_leap = self.publisher()
+
+    def publisher(self, durable=False):
+        """An esi-leap notifier on this test's broker and topic."""
         conf = cfg.ConfigOpts()
-        conf([], project='esi-event-actions-tests', default_config_files=[])
-        self.transport = oslo_messaging.get_notification_transport(
+        files = []
+        if durable:
+            files = [self.write('esi-leap.conf', '[oslo_messaging_rabbit]\n'
+                                'amqp_durable_queues = true\n')]
+        conf(['--config-file=%s' % f for f in files],
+             project='esi-event-actions-tests', default_config_files=[])
+        transport = oslo_messaging.get_notification_transport(
             conf, url=self.transport_url)
-        self.addCleanup(self.transport.cleanup)
-        self.esi_leap = esi_leap.EsiLeap(self.transport, topic=self.topic)
+        self.addCleanup(transport.cleanup)
+        return esi_leap.EsiLeap(transport, topic=self.topic)
 
     def write(self, name, text, mode=None):
         path = os.path.join(self.dir, name)
@@ -133,9 +178,9 @@ class FunctionalTestCase(testtools.TestCase):
             os.chmod(path, mode)
         return path
 
-    def config(self, rules, extra=''):
+    def config(self, rules, extra='', name='service.conf'):
         """A config file for this test's broker, topic and journal."""
-        return self.write('service.conf', '''\
+        return self.write(name, '''\
 [DEFAULT]
 transport_url = %s
 state_path = %s
@@ -148,13 +193,19 @@ sqlite_synchronous = NORMAL
 %s''' % (self.transport_url, self.dir, self.topic, self.journal_url,
          textwrap.dedent(extra), textwrap.dedent(rules)))
 
-    def service(self, config_file):
+    def recorder(self, name, before=''):
+        """An executable that logs its calls; ``before`` runs first."""
+        calls = os.path.join(self.dir, name + '.calls')
+        self.write(name, RECORDER % (before, calls), 0o755)
+        return Calls(calls)
+
+    def service(self, config_file, name='service'):
         svc = self.useFixture(ServiceProcess(
-            config_file, os.path.join(self.dir, 'service.log')))
+            config_file, os.path.join(self.dir, name + '.log')))
         # Registered after the temporary directory's cleanup, so it runs
         # first, while the log still exists.
         self.addCleanup(lambda: self.addDetail(
-            'service-log', content.text_content(svc.log())))
+            name + '-log', content.text_content(svc.log())))
         return svc
 
     def journal_rows(self, **where):

@@ -23,43 +23,8 @@ from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import base
 from esi_event_actions.tests.unit import test_config
 
-# Records each call as one line: the event id, then every argument
-# NUL-separated and hex-encoded, so any byte survives the round trip.
-RECORDER = '''#!/bin/sh
-line="$ESI_EVENT_ID $ESI_RULE"
-for arg in "$@"; do
-  line="$line $(printf '%%s' "$arg" | od -An -v -tx1 | tr -d ' \\n')."
-done
-# One write, so a kill -9 never leaves half a line.
-printf '%%s\\n' "$line" >> %s
-'''  # noqa: E501
-
-
-class Calls:
-    """The calls a RECORDER script logged."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def read(self):
-        if not os.path.exists(self.path):
-            return []
-        calls = []
-        with open(self.path) as f:
-            for line in f.read().splitlines():
-                parts = line.split(' ')
-                args = [bytes.fromhex(p.rstrip('.')).decode()
-                        for p in parts[2:]]
-                calls.append((parts[0], parts[1], args))
-        return calls
-
 
 class ServiceTest(base.FunctionalTestCase):
-
-    def recorder(self, name):
-        calls = os.path.join(self.dir, name + '.calls')
-        self.write(name, RECORDER % calls, 0o755)
-        return Calls(calls)
 
     def test_seed_config_runs_both_scripts(self):
         fulfill = self.recorder('fulfill.sh')

@@ -89,6 +89,9 @@ connection = sqlite:///%s/journal.sqlite
         # expire_time: each is an empty argument, not a crash.
         self.assertEqual(['delete.sh [%s][]' % name,
                           'fulfill.sh [%s][]' % name], self.output())
+        self.assertIn('Rule fulfill skips', self.logger.output)
+        self.assertIn("purpose is 'production', wanted \"test\"",
+                      self.logger.output)
 
     def test_bad_messages_are_dropped_and_valid_ones_kept(self):
         self.start_listener()
