@@ -1,6 +1,7 @@
 #!/bin/bash
-# Run the whole test suite: unit tests, then functional tests against a
-# private RabbitMQ started here on a free loopback port.  Ends with the line
+# Run the whole test suite: unit tests, and functional tests against a
+# private RabbitMQ and a private PostgreSQL started here on free loopback
+# ports.  Ends with the line
 # "N passed, N failed" and exits non-zero on any failure.
 #
 # Usage: tools/run-tests.sh [stestr filter...]
@@ -14,6 +15,8 @@ state=$(mktemp -d)
 cleanup() {
     "$PY" -m esi_event_actions.tests.functional.broker stop \
         --state-file "$state/broker.json" >/dev/null 2>&1 || true
+    "$PY" -m esi_event_actions.tests.functional.postgres stop \
+        --state-file "$state/postgres.json" >/dev/null 2>&1 || true
     rm -rf "$state"
 }
 trap cleanup EXIT
@@ -22,6 +25,10 @@ ESI_TEST_TRANSPORT_URL=$("$PY" -m esi_event_actions.tests.functional.broker \
     start --state-file "$state/broker.json")
 export ESI_TEST_TRANSPORT_URL
 echo "Private RabbitMQ for the functional tests: $ESI_TEST_TRANSPORT_URL"
+ESI_TEST_POSTGRES_URL=$("$PY" -m esi_event_actions.tests.functional.postgres \
+    start --state-file "$state/postgres.json")
+export ESI_TEST_POSTGRES_URL
+echo "Private PostgreSQL for the functional tests: $ESI_TEST_POSTGRES_URL"
 
 rc=0
 "$VENV/bin/stestr" run "$@" || rc=$?
