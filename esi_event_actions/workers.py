@@ -164,6 +164,8 @@ class WorkerPool:
                     return
                 idle = self._size - self._busy
                 self._woken = False
+                # Until this claim says otherwise, work may be waiting.
+                self._drained = False
             self._renew()
             self._prune()
             claimed = self._claim(idle)

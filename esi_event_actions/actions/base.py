@@ -24,7 +24,17 @@ called by a worker thread, never by the listener, once per job attempt.
 import abc
 import dataclasses
 
+from oslo_config import cfg
+
+from esi_event_actions.conf import types
 from esi_event_actions import exception
+
+#: The usual way for an action to take values from the event: list it in
+#: the action's ``opts``; :meth:`Action.param_paths` reads it.
+PARAMS_OPT = cfg.Opt(
+    'params', type=types.List(item_type=types.String()), default=[],
+    help='Dot paths in the lease payload (node_name, '
+         'node_properties.vendor, ...) whose values the action receives.')
 
 SUCCESS = 'success'
 RETRY = 'retry'
@@ -75,8 +85,15 @@ class Action(metaclass=abc.ABCMeta):
         """Raise ConfigError (see :meth:`error`) if the rule cannot work."""
 
     def param_paths(self):
-        """Dot paths whose values are passed to :meth:`run` as params."""
-        return []
+        """Dot paths whose values are passed to :meth:`run` as params.
+
+        The ``params`` option (:data:`PARAMS_OPT`) when the action has it.
+        """
+        return list(getattr(self.options, 'params', None) or [])
+
+    def named_params(self, params):
+        """``params`` as a {dot path: value} dict."""
+        return dict(zip(self.param_paths(), params))
 
     def describe(self):
         """A short human summary of what this action does."""

@@ -46,8 +46,10 @@ class TestCase(testtools.TestCase):
         return self.write(name, '#!/bin/sh\n%s\n' % body, 0o755)
 
     def load(self, text, name='test.conf'):
-        """Parse a config file with the service's options registered."""
+        """Parse a config file, in a new ConfigOpts with every option."""
         path = self.write(name, text)
+        self.conf = self.useFixture(
+            config_fixture.Config(cfg.ConfigOpts())).conf
         config.parse_args(['--config-file', path], self.conf,
                           default_config_files=[])
         return path

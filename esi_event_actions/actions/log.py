@@ -1,0 +1,52 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Write one structured log line per event: the cheapest possible action."""
+
+import json
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from esi_event_actions.actions import base
+
+LOG = logging.getLogger(__name__)
+
+_LEVELS = {'debug': LOG.debug, 'info': LOG.info, 'warning': LOG.warning}
+
+
+class LogAction(base.Action):
+    """Log the event as one JSON line (rule, event, node, lease, params).
+
+    Useful to watch what rules match before giving them a real action, and
+    as the no-op action of the benchmark.
+    """
+
+    opts = [
+        base.PARAMS_OPT,
+        cfg.StrOpt('log_level', default='info',
+                   choices=sorted(_LEVELS),
+                   help='Level of the line logged.'),
+    ]
+
+    def describe(self):
+        return 'log %s' % ','.join(self.param_paths() or ['(event)'])
+
+    def run(self, event, params, attempt=1):
+        line = json.dumps({
+            'rule': self.rule.name, 'event_type': event.event_type,
+            'event_id': event.id, 'node': event.node, 'lease': event.lease,
+            'attempt': attempt, 'params': self.named_params(params),
+        }, sort_keys=True)
+        _LEVELS[self.options.log_level]('esi-event %s', line)
+        return base.Result(base.SUCCESS, 'logged')

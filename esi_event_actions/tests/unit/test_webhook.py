@@ -1,0 +1,187 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import json
+import threading
+import time
+
+from esi_event_actions.actions import base as action_base
+from esi_event_actions.actions import webhook
+from esi_event_actions import event
+from esi_event_actions import exception
+from esi_event_actions import rules
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests import httpserver
+
+SECRET = 'correct horse battery staple'
+
+
+def verify(secret, headers, body, now, tolerance=300):
+    """What a receiver does (the documented recipe)."""
+    import hashlib
+    import hmac
+    stamp = headers['X-ESI-Timestamp']
+    if abs(now - int(stamp)) > tolerance:
+        return False
+    expected = 'sha256=' + hmac.new(secret.encode(), stamp.encode() + b'.' +
+                                    body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers['X-ESI-Signature'])
+
+
+class WebhookTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.useFixture(httpserver.HTTPServer())
+
+    def rule(self, extra='', url=None):
+        self.load('[hook]\nevents = esi_leap.lease.fulfill.end\n'
+                  'action = webhook\nurl = %s\n'
+                  'params = node_name,node_properties.cpus,purpose\n%s\n'
+                  % (url or self.server.url, extra))
+        return rules.load(self.conf).by_name['hook']
+
+    def call(self, rule, attempt=1, **data):
+        evt = event.Event('esi_leap.lease.fulfill.end',
+                          esi_leap.lease_data(**data), id='msg-1',
+                          timestamp='2026-11-26 10:00:00.000001')
+        return rule.action.run(evt, rule.params(evt), attempt)
+
+    def test_body_and_signature(self):
+        rule = self.rule('secret = %s\nheaders = {"Authorization": "Bearer '
+                         'xyz"}' % SECRET)
+        result = self.call(rule, attempt=2, purpose=None)
+        self.assertTrue(result.ok, result)
+        self.assertEqual(200, result.exit_status)
+        method, path, headers, body = self.server.requests[0]
+        self.assertEqual(('POST', '/hook'), (method, path))
+        self.assertTrue(verify(SECRET, headers, body, time.time()))
+        self.assertFalse(verify('wrong', headers, body, time.time()))
+        self.assertFalse(verify(SECRET, headers, body + b' ', time.time()))
+        self.assertFalse(verify(SECRET, headers, body, time.time() + 3600))
+        self.assertEqual('Bearer xyz', headers['Authorization'])
+        self.assertEqual('msg-1', headers['X-ESI-Event-Id'])
+        self.assertEqual('2', headers['X-ESI-Attempt'])
+        sent = json.loads(body)
+        self.assertEqual('1.0', sent['version'])
+        self.assertEqual(('hook', 'esi_leap.lease.fulfill.end', 'msg-1', 2),
+                         (sent['rule'], sent['event_type'], sent['event_id'],
+                          sent['attempt']))
+        self.assertEqual({'node_name': sent['data']['node_name'],
+                          'node_properties.cpus': '16', 'purpose': ''},
+                         sent['params'])
+        self.assertIsNone(sent['data']['purpose'])
+
+    def test_no_signature_without_secret(self):
+        self.assertTrue(self.call(self.rule()).ok)
+        headers = self.server.requests[0][2]
+        self.assertNotIn('X-ESI-Signature', headers)
+
+    def test_status_classes(self):
+        rule = self.rule()
+        expected = {200: action_base.SUCCESS, 204: action_base.SUCCESS,
+                    302: action_base.FAILURE, 400: action_base.FAILURE,
+                    404: action_base.FAILURE, 408: action_base.RETRY,
+                    429: action_base.RETRY, 500: action_base.RETRY,
+                    503: action_base.RETRY}
+        self.server.statuses.extend(expected)
+        got = {code: self.call(rule).status for code in expected}
+        self.assertEqual(expected, got)
+
+    def test_connection_refused_and_timeout_are_retried(self):
+        rule = self.rule(url='http://127.0.0.1:9/hook')
+        result = self.call(rule)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertIn('ConnectionError', result.detail)
+        self.server.delay = threading.Event()
+        self.addCleanup(self.server.delay.set)
+        rule = self.rule('timeout = 0.3')
+        result = self.call(rule)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertIn('Timeout', result.detail)
+
+    def test_secrets_never_logged(self):
+        rule = self.rule('secret = %s\nheaders = {"Authorization": "Bearer '
+                         'hunter2"}' % SECRET)
+        self.server.statuses.append(500)
+        self.call(rule)
+        self.conf.log_opt_values(__import__('logging').getLogger('x'),
+                                 10)
+        for text in (SECRET, 'hunter2'):
+            self.assertNotIn(text, self.logger.output)
+            self.assertNotIn(text, rule.summary())
+
+    def test_validation(self):
+        for extra, key in (('', None), ('ca_file = /nope', 'ca_file'),
+                           ('client_key = %s' % __file__, 'client_key'),
+                           ('headers = {"X-N": 1}', 'headers')):
+            try:
+                self.rule(extra)
+            except exception.ConfigErrors as exc:
+                self.assertEqual([key], [e.key for e in exc.errors])
+            else:
+                self.assertIsNone(key)
+        exc = self.assertRaises(exception.ConfigErrors, self.rule,
+                                url='ftp://x/')
+        self.assertEqual(['url'], [e.key for e in exc.errors])
+
+
+class WebhookTLSTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.useFixture(httpserver.HTTPServer(tls_dir=self.dir))
+
+    def rule(self, extra):
+        self.load('[hook]\nevents = esi_leap.lease.fulfill.end\n'
+                  'action = webhook\nurl = %s\n%s\n'
+                  % (self.server.url, extra))
+        return rules.load(self.conf).by_name['hook']
+
+    def call(self, rule):
+        evt = event.Event('esi_leap.lease.fulfill.end',
+                          esi_leap.lease_data(), id='m')
+        return rule.action.run(evt, [], 1)
+
+    def test_unknown_ca_is_refused_and_ca_file_is_honoured(self):
+        result = self.call(self.rule(''))
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertIn('SSLError', result.detail)
+        result = self.call(self.rule('ca_file = %s' % self.server.cert_file))
+        self.assertTrue(result.ok, result)
+        self.assertTrue(self.call(self.rule('verify = false')).ok)
+
+
+class LogActionTest(base.TestCase):
+
+    def test_one_structured_line(self):
+        self.load('''
+            [log]
+            events = esi_leap.lease.*.end
+            action = log
+            params = node_name,properties.x
+            ''')
+        rule = rules.load(self.conf).by_name['log']
+        evt = event.Event('esi_leap.lease.delete.end',
+                          esi_leap.lease_data(node_name='n1'), id='m9')
+        self.assertTrue(rule.action.run(evt, rule.params(evt), 1).ok)
+        line = [ln for ln in self.logger.output.splitlines()
+                if ln.startswith('esi-event ')][0]
+        logged = json.loads(line[len('esi-event '):])
+        self.assertEqual({'rule': 'log', 'event_type':
+                          'esi_leap.lease.delete.end', 'event_id': 'm9',
+                          'node': evt.node, 'lease': evt.lease, 'attempt': 1,
+                          'params': {'node_name': 'n1', 'properties.x': ''}},
+                         logged)
