@@ -12,6 +12,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -30,14 +32,12 @@ SECRET = 'correct horse battery staple'
 
 def verify(secret, headers, body, now, tolerance=300):
     """What a receiver does (the documented recipe)."""
-    import hashlib
-    import hmac
-    stamp = headers['X-ESI-Timestamp']
+    stamp = headers[webhook.TIMESTAMP_HEADER]
     if abs(now - int(stamp)) > tolerance:
         return False
     expected = 'sha256=' + hmac.new(secret.encode(), stamp.encode() + b'.' +
                                     body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers['X-ESI-Signature'])
+    return hmac.compare_digest(expected, headers[webhook.SIGNATURE_HEADER])
 
 
 class WebhookTest(base.TestCase):
