@@ -78,6 +78,23 @@ jobs = sa.Table(
     sa.Index('ix_jobs_node_order', 'node', 'event_time', 'id'),
 )
 
+# The event history poller's position: the highest event id it has handled.
+checkpoints = sa.Table(
+    'checkpoints', metadata,
+    sa.Column('name', sa.String(255), primary_key=True),
+    sa.Column('last_id', sa.BigInteger, nullable=False),
+    sa.Column('updated_at', sa.DateTime, nullable=False),
+)
+
+# The history ids at or below the checkpoint that the poller has handled,
+# kept for the look-back window only.
+history_seen = sa.Table(
+    'history_seen', metadata,
+    sa.Column('name', sa.String(255), primary_key=True),
+    sa.Column('event_id', sa.BigInteger, primary_key=True,
+              autoincrement=False),
+)
+
 journal_meta = sa.Table(
     'journal_meta', metadata,
     sa.Column('key', sa.String(64), primary_key=True),
@@ -85,6 +102,20 @@ journal_meta = sa.Table(
 )
 
 _INSERTS = {'sqlite': sqlite.insert, 'postgresql': postgresql.insert}
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """Where a polled source stands, stored with the jobs it created.
+
+    ``last_id`` is the highest id handled; ``seen`` the ids handled by
+    this pass; seen ids below ``forget_below`` are no longer needed.
+    """
+
+    name: str
+    last_id: int
+    seen: tuple = ()
+    forget_below: int = None
 
 
 class JournalError(Exception):
@@ -186,10 +217,12 @@ class Journal:
                     journal_meta.c.key == 'schema_version').values(
                         value=str(SCHEMA_VERSION)))
 
-    def add(self, entries):
+    def add(self, entries, checkpoint=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
-        Runs in one transaction.  Returns the new jobs in arrival order;
+        Runs in one transaction, which also stores ``checkpoint`` (a
+        :class:`Checkpoint`) if given, so that jobs and position are
+        stored together or not at all.  Returns the new jobs in arrival order;
         jobs already present (a redelivery) are not returned.
         """
         now = utcnow()
@@ -204,16 +237,48 @@ class Journal:
                                  node=event.node, event=text,
                                  state=PENDING, attempts=0,
                                  created_at=now, event_time=happened))
-        if not rows:
-            return []
         stmt = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
             index_elements=['event_id', 'rule']).returning(
                 jobs.c.id, jobs.c.event_id, jobs.c.rule)
+        added = []
         with self._begin() as conn:
-            added = conn.execute(stmt, rows).all()
+            if rows:
+                added = conn.execute(stmt, rows).all()
+            if checkpoint is not None:
+                self._set_checkpoint(conn, checkpoint)
         return sorted((Job(id=r.id, rule=r.rule, event=events[r.event_id],
                            node=events[r.event_id].node) for r in added),
                       key=lambda job: job.id)
+
+    def _set_checkpoint(self, conn, checkpoint):
+        insert = _INSERTS[self.dialect]
+        stmt = insert(checkpoints).values(
+            name=checkpoint.name, last_id=checkpoint.last_id,
+            updated_at=utcnow())
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=['name'],
+            set_={'last_id': stmt.excluded.last_id,
+                  'updated_at': stmt.excluded.updated_at}))
+        if checkpoint.seen:
+            conn.execute(insert(history_seen).on_conflict_do_nothing(), [
+                {'name': checkpoint.name, 'event_id': event_id}
+                for event_id in checkpoint.seen])
+        if checkpoint.forget_below is not None:
+            conn.execute(history_seen.delete().where(
+                history_seen.c.name == checkpoint.name,
+                history_seen.c.event_id < checkpoint.forget_below))
+
+    def checkpoint(self, name):
+        """The last event id handled under ``name``, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(checkpoints.c.last_id).where(
+                checkpoints.c.name == name)).scalar()
+
+    def seen(self, name):
+        """The ids handled under ``name`` still in the look-back window."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(history_seen.c.event_id).where(
+                history_seen.c.name == name)).scalars())
 
     def claim(self, owner, limit, lease, dead_blocks=False):
         """Claim up to ``limit`` runnable jobs for ``owner``.

@@ -47,8 +47,12 @@ class Pipeline:
     def stop(self, timeout=None):
         return self.pool.stop(timeout)
 
-    def accept(self, events):
-        """Journal one job per matching rule of each event; run them."""
+    def accept(self, events, checkpoint=None):
+        """Journal one job per matching rule of each event; run them.
+
+        :param checkpoint: (name, last id) of the source, stored in the
+            same transaction as the jobs.
+        """
         entries = []
         for event in events:
             rules = [rule.name for rule in self.ruleset.match(event)]
@@ -63,7 +67,7 @@ class Pipeline:
                     LOG.debug('Rule %s skips %s: %s', name, event.id, why)
             if rules:
                 entries.append((event, rules))
-        jobs = self.journal.add(entries)
+        jobs = self.journal.add(entries, checkpoint=checkpoint)
         if jobs:
             self.pool.submit()
         return jobs

@@ -199,13 +199,10 @@ class RuleSet:
                 and rule.filter.matches(event)]
 
     def explain(self, event):
-        """(rule name, why it does not act) for each rule that does not."""
+        """(rule name, failed filter) of the rules whose filter says no."""
         found = []
         for rule in self.rules:
-            if not rule.wants(event.event_type):
-                found.append((rule.name, 'not one of its events'))
-                continue
-            why = rule.filter.mismatch(event)
+            why = rule.wants(event.event_type) and rule.filter.mismatch(event)
             if why:
                 found.append((rule.name, why))
         return found

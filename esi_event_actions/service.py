@@ -13,12 +13,14 @@
 #    under the License.
 """The esi-event-actions service: the bus listener and the pipeline."""
 
+import abc
 import threading
 
 from oslo_log import log as logging
 from oslo_service import service
 
 from esi_event_actions import config
+from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
 from esi_event_actions import pipeline as pipeline_mod
@@ -27,8 +29,8 @@ from esi_event_actions import workers
 LOG = logging.getLogger(__name__)
 
 
-class ListenerService(service.Service):
-    """Consume esi-leap notifications and run the actions they call for.
+class _PipelineService(service.Service):
+    """A service feeding the pipeline from one source.
 
     Everything that opens a connection or a thread is built in
     :meth:`start`, which runs in the launcher's worker process.
@@ -40,8 +42,6 @@ class ListenerService(service.Service):
         self.ruleset = ruleset
         self.journal = None
         self.pipeline = None
-        self.transport = None
-        self.listener = None
         self._stopped = threading.Event()
 
     def start(self):
@@ -52,6 +52,48 @@ class ListenerService(service.Service):
         self.pipeline = pipeline_mod.Pipeline(
             self.ruleset, self.journal, **workers.pool_options(conf))
         self.pipeline.start()
+        self.start_source()
+
+    @abc.abstractmethod
+    def start_source(self):
+        """Start feeding the pipeline."""
+
+    @abc.abstractmethod
+    def stop_source(self):
+        """Stop feeding the pipeline; return when nothing more comes."""
+
+    def stop(self, graceful=False):
+        # Stop taking input first: what is already journalled is safe, and
+        # what is not yet acknowledged will be offered again.
+        self.stop_source()
+        if self.pipeline is not None:
+            if not self.pipeline.stop(_drain_time(self.conf)):
+                LOG.warning('Actions still running at shutdown will run '
+                            'again at the next start')
+        if self.journal is not None:
+            self.journal.close()
+        self._stopped.set()
+        super().stop(graceful)
+
+    def wait(self):
+        self._stopped.wait()
+
+
+def _drain_time(conf):
+    # The launcher kills the worker when graceful_shutdown_timeout runs
+    # out; leave it time to log and close the journal before that.
+    timeout = conf.graceful_shutdown_timeout
+    return max(1.0, timeout * 0.8) if timeout else None
+
+
+class ListenerService(_PipelineService):
+    """Consume esi-leap notifications and run the actions they call for."""
+
+    transport = None
+    listener = None
+
+    def start_source(self):
+        conf = self.conf
         self.transport = config.notification_transport(conf)
         self.listener = listener_mod.build(conf, self.transport,
                                            self.pipeline)
@@ -62,24 +104,57 @@ class ListenerService(service.Service):
                   'exchange': conf.listener.exchange,
                   'rules': len(self.ruleset)})
 
-    def stop(self, graceful=False):
-        # Stop taking messages first: what is already journalled is safe,
-        # and what is not yet acked goes back to the broker.
+    def stop_source(self):
         if self.listener is not None:
             self.listener.stop()
             self.listener.wait()
-        if self.pipeline is not None:
-            finished = self.pipeline.stop(
-                self.conf.graceful_shutdown_timeout or None)
-            if not finished:
-                LOG.warning('Actions still running at shutdown will run '
-                            'again at the next start')
         if self.transport is not None:
             self.transport.cleanup()
-        if self.journal is not None:
-            self.journal.close()
-        self._stopped.set()
-        super().stop(graceful)
 
-    def wait(self):
-        self._stopped.wait()
+
+class PollerService(_PipelineService):
+    """Poll esi-leap's event history and run the actions it calls for."""
+
+    poller = None
+    _thread = None
+
+    def __init__(self, conf, ruleset, client):
+        super().__init__(conf, ruleset)
+        self.client = client
+        self._halt = threading.Event()
+
+    def start_source(self):
+        self.poller = history.HistoryPoller(self.client, self.pipeline,
+                                            self.conf.poller)
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name='esi-history-poller')
+        self._thread.start()
+        LOG.info('Polling esi-leap\'s event history every %ss with '
+                 '%d rule(s)', self.conf.poller.poll_interval,
+                 len(self.ruleset))
+
+    def _loop(self):
+        failures = 0
+        while not self._halt.is_set():
+            try:
+                self.poller.poll()
+                failures = 0
+                wait = self.conf.poller.poll_interval
+            except Exception as exc:
+                failures += 1
+                wait = poll_backoff(self.conf.poller, failures)
+                LOG.warning('Event history poll failed (%s); next try in '
+                            '%.0fs', exc, wait)
+            self._halt.wait(wait)
+
+    def stop_source(self):
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def poll_backoff(options, failures):
+    """Seconds to wait after ``failures`` failed polls in a row."""
+    policy = workers.RetryPolicy(base_delay=min(options.poll_interval, 5.0),
+                                 max_delay=options.max_backoff)
+    return policy.delay(failures)

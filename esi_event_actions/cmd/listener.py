@@ -26,20 +26,27 @@ from esi_event_actions import service as listener_service
 LOG = logging.getLogger(__name__)
 
 
-def main(argv=None):
-    conf = cfg.CONF
+def prepare(prog, argv, conf):
+    """Parse and check the configuration; the RuleSet, or None on error."""
     try:
         config.parse_args(sys.argv[1:] if argv is None else argv, conf)
         logging.setup(conf, config.PROJECT)
         ruleset = config.check(conf)
     except (exception.ConfigErrors, cfg.Error) as exc:
-        sys.stderr.write('esi-event-actions: configuration error:\n%s\n'
-                         % exc)
-        return 1
+        sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
+        return None
     if not len(ruleset):
-        LOG.warning('No rule is configured: notifications will be '
-                    'consumed and acknowledged without any action')
+        LOG.warning('No rule is configured: events will be read and '
+                    'acknowledged without any action')
     conf.log_opt_values(LOG, logging.DEBUG)
+    return ruleset
+
+
+def main(argv=None):
+    conf = cfg.CONF
+    ruleset = prepare('esi-event-actions', argv, conf)
+    if ruleset is None:
+        return 1
     launcher = service.launch(conf, listener_service.ListenerService(
         conf, ruleset), restart_method='mutate')
     return launcher.wait()

@@ -16,15 +16,17 @@
 from oslo_config import cfg
 
 from esi_event_actions.conf import default
+from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import listener
+from esi_event_actions.conf import poller
 from esi_event_actions.conf import worker
 
 CONF = cfg.CONF
 
 
 def register_opts(conf):
-    for module in (default, listener, worker, journal):
+    for module in (default, listener, worker, journal, poller, esi_leap):
         module.register_opts(conf)
 
 

@@ -17,8 +17,10 @@ from oslo_config import cfg
 
 from esi_event_actions.actions import script
 from esi_event_actions.conf import default
+from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import listener
+from esi_event_actions.conf import poller
 from esi_event_actions.conf import rule
 from esi_event_actions.conf import worker
 
@@ -34,11 +36,15 @@ def service_opts():
         (listener.group, listener.list_opts()),
         (worker.group, worker.list_opts()),
         (journal.group, journal.list_opts()),
+        (poller.group, poller.list_opts()),
     ]
 
 
 def list_opts():
     return service_opts() + [
+        # keystoneauth registers the auth plugin's own options only when
+        # it loads the plugin, so these are listed but not checked.
+        (esi_leap.group, esi_leap.list_opts()),
         (rule.EXAMPLE_GROUP, rule.list_opts() + script.ScriptAction.opts),
     ]
 

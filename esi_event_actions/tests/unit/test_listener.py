@@ -122,11 +122,11 @@ connection = sqlite:///%s/journal.sqlite
         real_add = self.journal.add
         calls = []
 
-        def flaky_add(entries):
+        def flaky_add(entries, **kwargs):
             calls.append(len(entries))
             if len(calls) == 1:
                 raise RuntimeError('database is locked')
-            return real_add(entries)
+            return real_add(entries, **kwargs)
         self.journal.add = flaky_add
         self.start_listener()
         lease = esi_leap.lease_data(properties={'vendor': 'foo'})
