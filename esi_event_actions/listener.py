@@ -17,10 +17,20 @@ import time
 
 from oslo_log import log as logging
 import oslo_messaging
+from oslo_messaging._drivers import amqp as amqp_driver
+from oslo_messaging.notify import dispatcher as notify_dispatcher
+from oslo_messaging.notify import listener as notify_listener
 
 from esi_event_actions import notification
 
 LOG = logging.getLogger(__name__)
+
+# The priorities esi-leap uses.  A message is routed by the priority in its
+# body, whatever queue it came from.
+_PRIORITIES = ('info', 'error')
+# A priority that no endpoint of ours handles: the dispatcher acknowledges
+# such a message silently, so our own log line is the only one about it.
+_DROP = 'sample'
 
 
 class _LeaseEndpoint:
@@ -51,6 +61,11 @@ class _LeaseEndpoint:
                 events.append(notification.to_event(message, priority))
             except notification.BadMessage as exc:
                 self._reject(message, exc)
+            except Exception as exc:
+                # Whatever else a message can do to us, it does to itself
+                # alone: the rest of the batch goes on.
+                self._reject(message, 'cannot be read (%s: %s)'
+                             % (type(exc).__name__, exc))
         try:
             self._pipeline.accept(events)
         except Exception:
@@ -83,6 +98,78 @@ class DeleteEndpoint(_LeaseEndpoint):
         event_type=r'^esi_leap\.lease\.delete\.')
 
 
+class _OtherEndpoint(_LeaseEndpoint):
+    """Any other event type: nothing can act on it; say so once."""
+
+    filter_rule = oslo_messaging.NotificationFilter(
+        event_type=r'^(?!esi_leap\.lease\.(fulfill|delete)\.)')
+
+    def _handle(self, messages, priority):
+        for message in messages:
+            LOG.info('Ignoring notification %(id)s: no rule can act on '
+                     'event type %(type)s',
+                     {'id': (message.get('metadata') or {}).get(
+                         'message_id'),
+                      'type': message.get('event_type')})
+        return oslo_messaging.NotificationResult.HANDLED
+
+
+class _Dispatcher(notify_dispatcher.BatchNotificationDispatcher):
+    """Keeps one malformed message from failing its whole batch.
+
+    oslo.messaging reads every message of a batch before dispatching it,
+    and a message whose priority is not a string raises there: the whole
+    batch would be requeued, and requeued again, for ever.
+    """
+
+    def _extract_user_message(self, incoming):
+        try:
+            extracted = super()._extract_user_message(incoming)
+        except Exception as exc:
+            return self._malformed(incoming, '%s: %s'
+                                   % (type(exc).__name__, exc))
+        priority, _, message = extracted
+        if priority not in _PRIORITIES:
+            return self._malformed(incoming, 'priority %r is not one '
+                                   'esi-leap sends' % priority)
+        if not isinstance(message.get('event_type'), str):
+            return self._malformed(incoming, 'no event type')
+        return extracted
+
+    @staticmethod
+    def _malformed(incoming, why):
+        message = incoming.message if isinstance(incoming.message,
+                                                 dict) else {}
+        LOG.warning('Dropping notification %(id)s: %(why)s',
+                    {'id': message.get('message_id'), 'why': why})
+        return _DROP, incoming, None
+
+
+class _AcceptDuplicates(amqp_driver._MsgIdCache):
+    """Lets redelivered messages through to the journal.
+
+    The rabbit driver remembers the last 16 message ids it acknowledged
+    and, on seeing one again, neither acknowledges nor rejects it: the
+    message holds a prefetch slot until the listener restarts, and enough
+    of them stop consumption.  The journal recognises a redelivery by its
+    message id anyway, so every message is let through.
+    """
+
+    def check_duplicate_message(self, message_data):
+        message_data.pop(amqp_driver.UNIQUE_ID, None)
+
+
+class _Server(notify_listener.BatchNotificationServer):
+
+    def _create_listener(self):
+        adapter = super()._create_listener()
+        driver_listener = getattr(adapter, '_poll_style_listener', None)
+        if isinstance(getattr(driver_listener, 'msg_id_cache', None),
+                      amqp_driver._MsgIdCache):
+            driver_listener.msg_id_cache = _AcceptDuplicates()
+        return adapter
+
+
 def targets(conf):
     return [oslo_messaging.Target(topic=topic, exchange=conf.listener.exchange)
             for topic in topics(conf)]
@@ -106,9 +193,10 @@ def build(conf, transport, pipeline):
     """A batch notification listener for esi-leap's lease events."""
     delay = conf.listener.requeue_delay
     endpoints = [FulfillEndpoint(pipeline, delay),
-                 DeleteEndpoint(pipeline, delay)]
-    return oslo_messaging.get_batch_notification_listener(
-        transport, targets(conf), endpoints, executor='threading',
-        allow_requeue=True, pool=conf.listener.pool,
-        batch_size=conf.listener.batch_size,
-        batch_timeout=conf.listener.batch_timeout)
+                 DeleteEndpoint(pipeline, delay),
+                 _OtherEndpoint(pipeline, delay)]
+    # What get_batch_notification_listener() builds, with the two guards
+    # above in place of their oslo.messaging originals.
+    return _Server(transport, targets(conf), _Dispatcher(endpoints, None),
+                   'threading', True, conf.listener.pool,
+                   conf.listener.batch_size, conf.listener.batch_timeout)

@@ -22,8 +22,27 @@ _DATA_SUFFIX = '_object.data'
 _NAME_SUFFIX = '_object.name'
 
 
+# Lease data is three levels deep; anything far deeper is an attack on the
+# recursion limit of every JSON encoder downstream.
+MAX_DEPTH = 32
+
+
 class BadMessage(Exception):
     """A notification that can never be handled, whatever is retried."""
+
+
+def _check_depth(value):
+    # Iterative: a recursive check would hit the limit it guards against.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadMessage('payload nested deeper than %d levels'
+                             % MAX_DEPTH)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def payload_data(payload):
@@ -60,6 +79,7 @@ def to_event(message, priority=None):
     if not isinstance(event_type, str) or not event_type:
         raise BadMessage('no event type')
     data = payload_data(message.get('payload'))
+    _check_depth(data)
     metadata = message.get('metadata') or {}
     message_id = metadata.get('message_id')
     if not isinstance(message_id, str) or not message_id:

@@ -45,7 +45,8 @@ EVENT_TYPES = (
 
 # Keys that only make sense in a rule: a section with one of them but no
 # "events" is a rule the operator forgot to finish, not some other section.
-_RULE_HINTS = {'action', 'script', 'script_params', 'filter_params'}
+_RULE_HINTS = {'action', 'script', 'script_params', 'filter_params',
+               'playbook', 'url'}
 
 
 def action_class(name):
@@ -74,6 +75,11 @@ class Rule:
         self.action = None
         self.action_name = None
         self.retry = None
+
+    @property
+    def conf(self):
+        """The ConfigOpts the rule was loaded from."""
+        return self._conf
 
     def location(self, key):
         """The file that set ``key`` in this section, or None."""

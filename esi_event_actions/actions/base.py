@@ -23,6 +23,7 @@ called by a worker thread, never by the listener, once per job attempt.
 
 import abc
 import dataclasses
+import os
 
 from oslo_config import cfg
 
@@ -80,6 +81,19 @@ class Action(metaclass=abc.ABCMeta):
         return exception.ConfigError(
             reason, section=self.rule.name, key=key,
             filename=self.rule.location(key))
+
+    def resolve_path(self, key):
+        """Option ``key`` as an absolute path.
+
+        A relative path is relative to the directory of the configuration
+        file that sets it, so a rule and its files can move together.
+        """
+        path = os.path.expanduser(self.options[key])
+        if not os.path.isabs(path):
+            source = self.rule.location(key)
+            path = os.path.join(
+                os.path.dirname(source) if source else os.getcwd(), path)
+        return os.path.abspath(path)
 
     def validate(self):
         """Raise ConfigError (see :meth:`error`) if the rule cannot work."""

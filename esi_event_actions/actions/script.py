@@ -59,12 +59,7 @@ class ScriptAction(base.Action):
         script = self.options.script
         if not script:
             raise self.error('script', 'the script action needs a script')
-        path = os.path.expanduser(script)
-        if not os.path.isabs(path):
-            source = self.rule.location('script')
-            base_dir = os.path.dirname(source) if source else os.getcwd()
-            path = os.path.join(base_dir, path)
-        path = os.path.abspath(path)
+        path = self.resolve_path('script')
         if not os.path.isfile(path):
             raise self.error('script', 'no such file: %s' % path)
         if not os.access(path, os.X_OK):

@@ -75,6 +75,13 @@ def payload(data):
     }
 
 
+class _ContextSerializer(oslo_messaging.JsonPayloadSerializer):
+    """Sends the request context as esi-leap's serializer does."""
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict()
+
+
 class EsiLeap:
     """Publishes lease notifications as esi-leap's manager does."""
 
@@ -82,11 +89,13 @@ class EsiLeap:
         self.notifier = oslo_messaging.Notifier(
             transport, publisher_id='esi-leap-manager.%s' % host,
             driver='messagingv2', topics=[topic],
-            serializer=oslo_messaging.JsonPayloadSerializer())
+            serializer=_ContextSerializer())
         self.context = context.RequestContext(
             project_id=OWNER, user_id=str(uuid.uuid4()))
 
     def emit(self, event_type, data):
         level = 'error' if event_type.endswith('.error') else 'info'
-        getattr(self.notifier, level)(self.context.to_dict(), event_type,
+        # The context object itself, as esi-leap passes it: its fields
+        # travel as _context_* keys.
+        getattr(self.notifier, level)(self.context, event_type,
                                       payload(data))

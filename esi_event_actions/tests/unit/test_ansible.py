@@ -1,0 +1,552 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import fixtures
+import yaml
+
+from esi_event_actions.actions import ansible
+from esi_event_actions.actions import base as action_base
+from esi_event_actions import config
+from esi_event_actions import event
+from esi_event_actions import exception
+from esi_event_actions import rules
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+
+# Writes what the playbook received next to itself, as JSON.
+DUMP_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Write what the playbook received
+      ansible.builtin.copy:
+        dest: "{{ playbook_dir }}/received.json"
+        content: "{{ {'esi_event': esi_event, 'esi_params': esi_params,
+                      'esi_rule': esi_rule, 'esi_attempt': esi_attempt,
+                      'vendor': vendor, 'cpus': cpus, 'nope': nope,
+                      'host': inventory_hostname,
+                      'connection': ansible_connection} | to_json }}"
+'''
+
+FAIL_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Tolerated failure
+      ansible.builtin.command: /bin/false
+      ignore_errors: true
+    - name: Fail on purpose
+      ansible.builtin.fail:
+        msg: not this time
+'''
+
+SLOW_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Sleep
+      ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 60
+'''  # noqa: E501
+
+# Not indented: the tests append options to it.
+RULE = '''\
+[DEFAULT]
+state_path = %(dir)s
+[act]
+events = esi_leap.lease.fulfill.end
+action = ansible
+playbook = %(playbook)s
+connection = local
+extra_vars = {"vendor": "node_properties.vendor",
+              "cpus": "node_properties.cpus", "nope": "no.such"}
+params = node_name,fulfill_time
+%(extra)s
+'''
+
+HOSTILE = ('{{ lookup("pipe", "touch %s") }} {%% raw %%} \'"\\\n\t'
+           '\x7f\x85\u00e9\u2028\U0001f600\ud800')
+
+ANSIBLE_MISSING = ('the optional "ansible" extra (ansible-runner and '
+                   'ansible-core) is not installed')
+
+
+def _unsafe_loader():
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_constructor('!unsafe', lambda loader, node: ('unsafe', (
+        loader.construct_scalar(node))))
+    return Loader
+
+
+class AnsibleTestCase(base.TestCase):
+
+    def config(self, extra='', playbook='play.yml'):
+        return RULE % {'dir': self.dir, 'extra': extra,
+                       'playbook': playbook}
+
+    def rule(self, playbook=DUMP_PLAYBOOK, extra=''):
+        self.write('play.yml', playbook)
+        self.load(self.config(extra))
+        return rules.load(self.conf).by_name['act']
+
+    def errors(self, extra='', playbook='play.yml'):
+        self.write('play.yml', DUMP_PLAYBOOK)
+        path = self.load(self.config(extra, playbook))
+        exc = self.assertRaises(exception.ConfigErrors, rules.load,
+                                self.conf)
+        for error in exc.errors:
+            self.assertEqual(path, error.filename)
+        return [(e.section, e.key, e.reason) for e in exc.errors]
+
+
+class AnsibleConfigTest(AnsibleTestCase):
+    """Options, inventory and variables; needs no Ansible installed."""
+
+    def setUp(self):
+        super().setUp()
+        if ansible.ansible_runner is None:
+            self.useFixture(fixtures.MockPatchObject(
+                ansible, 'ansible_runner', object()))
+        if ansible.find_playbook_command() is None:
+            self.useFixture(fixtures.MockPatchObject(
+                ansible, 'find_playbook_command',
+                return_value=os.path.join(self.dir, 'ansible-playbook')))
+
+    def test_options_and_default_paths(self):
+        os.mkdir(os.path.join(self.dir, 'inv'))
+        rule = self.rule(extra='inventory = inv  # a comment\n'
+                               'limit = esi_node')
+        action = rule.action
+        self.assertEqual('ansible', rule.action_name)
+        self.assertEqual(os.path.join(self.dir, 'play.yml'), action.playbook)
+        self.assertEqual(os.path.join(self.dir, 'inv'), action.inventory_path)
+        self.assertEqual(os.path.join(self.dir, 'ansible'), action.data_dir)
+        self.assertEqual(os.path.join(self.dir, 'ansible', 'act'),
+                         action.rule_dir())
+        self.assertEqual(['node_name', 'fulfill_time'], action.param_paths())
+        self.assertEqual(
+            'ansible %s inventory=%s limit=esi_node '
+            'vars=vendor,cpus,nope,<node_name>,<fulfill_time>'
+            % (action.playbook, action.inventory_path), action.describe())
+        self.assertIn('-> ansible %s' % action.playbook, rule.summary())
+
+    def test_playbook_relative_to_the_file_that_sets_it(self):
+        os.mkdir(os.path.join(self.dir, 'conf.d'))
+        self.write('conf.d/books.yml', DUMP_PLAYBOOK)
+        self.write('conf.d/act.conf', '''
+            [act]
+            playbook = books.yml
+            private_data_dir = runs
+            ''')
+        self.write('main.conf', self.config(playbook='absent.yml'))
+        config.parse_args(['--config-file', os.path.join(self.dir,
+                                                         'main.conf'),
+                           '--config-dir', os.path.join(self.dir, 'conf.d')],
+                          self.conf, default_config_files=[])
+        action = rules.load(self.conf).by_name['act'].action
+        self.assertEqual(os.path.join(self.dir, 'conf.d', 'books.yml'),
+                         action.playbook)
+        self.assertEqual(os.path.join(self.dir, 'conf.d', 'runs'),
+                         action.data_dir)
+
+    def test_missing_playbook_is_reported_at_its_key(self):
+        self.write('play.yml', DUMP_PLAYBOOK)
+        path = self.load('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            action = ansible
+            ''')
+        exc = self.assertRaises(exception.ConfigErrors, rules.load,
+                                self.conf)
+        self.assertEqual([(path, 'act', 'playbook',
+                           'the ansible action needs a playbook')],
+                         [(e.filename, e.section, e.key, e.reason)
+                          for e in exc.errors])
+        self.assertIn('%s [act] playbook: the ansible action needs a '
+                      'playbook' % path, str(exc))
+
+    def test_playbook_that_does_not_exist(self):
+        self.assertEqual(
+            [('act', 'playbook', 'no such file: %s'
+              % os.path.join(self.dir, 'other.yml'))],
+            self.errors(playbook='other.yml'))
+
+    def test_missing_inventory(self):
+        errors = self.errors(extra='inventory = hosts.ini')
+        self.assertEqual([('act', 'inventory', 'no such file or directory: '
+                           '%s' % os.path.join(self.dir, 'hosts.ini'))],
+                         errors)
+
+    def test_bad_extra_vars_json_names_section_and_key(self):
+        errors = self.errors(extra='extra_vars = {"a": "b"}}')
+        self.assertEqual(1, len(errors))
+        self.assertEqual(('act', 'extra_vars'), errors[0][:2])
+        self.assertIn("unexpected '}'", errors[0][2])
+        errors = self.errors(extra='extra_vars = {"a": ')
+        self.assertEqual(('act', 'extra_vars'), errors[0][:2])
+        self.assertIn('not valid JSON', errors[0][2])
+
+    def test_bad_extra_vars_entries(self):
+        for spec, reason in [
+                ('{"esi_event": "name"}', 'esi_event is set by the action '
+                                          'itself'),
+                ('{"my-var": "name"}', "'my-var' is not a valid variable "
+                                       "name"),
+                ('{"class": "name"}', "'class' is not a valid variable "
+                                      "name"),
+                ('{"v": 1}', 'the value of v must be a dot path'),
+                ('{"v": "a..b"}', 'the value of v must be a dot path')]:
+            self.assertEqual([('act', 'extra_vars', reason)],
+                             self.errors(extra='extra_vars = ' + spec),
+                             spec)
+
+    def test_other_bad_options_are_all_reported(self):
+        errors = self.errors(extra='host_path = a..b\n'
+                                   'playbook_timeout = 0\n'
+                                   'keep_artifacts = -1')
+        self.assertEqual(
+            [('act', 'playbook_timeout'), ('act', 'keep_artifacts'),
+             ('act', 'host_path')],
+            [e[:2] for e in errors])
+        self.assertEqual(
+            [('act', 'colour', 'unknown option for a ansible rule')],
+            self.errors(extra='colour = blue'))
+        self.assertEqual(
+            [('act', 'connection', "not a connection plugin name: 'a b'")],
+            self.errors(extra='connection = a b'))
+
+    def test_private_data_dir_must_be_a_directory(self):
+        self.write('runs', '')
+        self.assertEqual(
+            [('act', 'private_data_dir', 'not a directory: %s'
+              % os.path.join(self.dir, 'runs'))],
+            self.errors(extra='private_data_dir = runs'))
+
+    def test_without_ansible_runner_the_rule_is_rejected(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.actions.ansible.ansible_runner', None))
+        errors = self.errors()
+        self.assertEqual([('act', 'action')], [e[:2] for e in errors])
+        self.assertIn('esi-event-actions[ansible]', errors[0][2])
+
+    def test_generated_inventory(self):
+        rule = self.rule(extra='host_path = node_properties.ipmi_address')
+        data = esi_leap.lease_data()
+        data['node_properties']['ipmi_address'] = '192.0.2.7'
+        evt = event.Event('t', data, id='m')
+        self.assertEqual(
+            {'esi_node': {'hosts': {data['node_name']: {
+                'ansible_host': '192.0.2.7',
+                'ansible_connection': 'local',
+                'ansible_python_interpreter':
+                    '{{ ansible_playbook_python }}'}}}},
+            rule.action.inventory(evt))
+
+    def test_inventory_host_name_and_address(self):
+        rule = self.rule(extra='host_path = node_properties.address\n'
+                               'connection = ssh')
+        action = rule.action
+
+        def host(**overrides):
+            inventory = action.inventory(event.Event(
+                't', esi_leap.lease_data(**overrides), id='m'))
+            return inventory and inventory['esi_node']['hosts']
+
+        uuid = '4b3e6a8c-0f43-4c5f-9d2e-8a6b1c2d3e4f'
+        self.assertEqual({'r640-07.lab': {'ansible_connection': 'ssh'}},
+                         host(node_name='r640-07.lab'))
+        for bad in (None, '', 'a b', 'x,y', '[all]', '{{ x }}', '~a.*'):
+            self.assertEqual({uuid: {'ansible_connection': 'ssh'}},
+                             host(node_name=bad, node_uuid=uuid), bad)
+        self.assertIsNone(host(node_name=None, node_uuid=None,
+                               resource_uuid=None))
+        for address in ('10.1.2.3', 'fe80::1', 'bmc-7.example.org', 7):
+            found = host(node_properties={'address': address})
+            self.assertEqual([{'ansible_host': str(address),
+                               'ansible_connection': 'ssh'}],
+                             list(found.values()))
+        for missing in ({}, {'address': None}, {'address': ''}):
+            self.assertEqual([{'ansible_connection': 'ssh'}],
+                             list(host(node_properties=missing).values()))
+        for bad in ('{{ lookup("pipe", "id") }}', 'a b', '-oProxy=x'):
+            self.assertRaisesRegex(
+                ValueError, 'node_properties.address: .* is not a host '
+                'name or an IP address', host,
+                node_properties={'address': bad})
+
+    def test_extra_vars_are_raw_json_values(self):
+        rule = self.rule()
+        data = esi_leap.lease_data(node_properties={'vendor': None,
+                                                    'cpus': 16})
+        evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
+        variables = rule.action.extra_vars(evt, rule.params(evt), 3)
+        self.assertEqual({
+            'esi_event': evt.to_dict(),
+            'esi_params': {'node_name': data['node_name'],
+                           'fulfill_time': ''},
+            'esi_rule': 'act', 'esi_attempt': 3,
+            'vendor': None, 'cpus': 16, 'nope': None}, variables)
+
+    def test_extra_vars_file_tags_every_template_unsafe(self):
+        value = {'s': HOSTILE, 'n': [1, 2.5, True, None, {'k': '{v}'}],
+                 HOSTILE: 'key', 'typed': ['', '42', 'true', 'null',
+                                           '2026-11-26', '1e3', '~']}
+        text = ansible.extra_vars_yaml({'esi_event': value, 'x': 'y'})
+        self.assertTrue(text.isascii(), text)
+        self.assertTrue(text.rstrip('\n').isprintable(), text)
+        loaded = yaml.load(text, Loader=_unsafe_loader())
+        clean = HOSTILE.replace('\ud800', '\ufffd')
+        self.assertEqual({
+            'esi_event': {'s': ('unsafe', clean),
+                          'n': [1, 2.5, True, None, {'k': ('unsafe', '{v}')}],
+                          ('unsafe', clean): 'key',
+                          'typed': value['typed']},
+            'x': 'y'}, loaded)
+
+    def test_job_ident_is_one_safe_path_component(self):
+        self.assertEqual('act-history_12-2',
+                         ansible.job_ident('act', 'history:12', 2))
+        self.assertEqual('_etc_passwd-_-1',
+                         ansible.job_ident('../etc/passwd', '/', 1))
+        self.assertEqual(200, len(ansible.job_ident('r', 'x' * 300, 1)))
+
+    def test_prune_keeps_the_newest_and_the_running(self):
+        rule = self.rule(extra='keep_artifacts = 2')
+        action = rule.action
+        now = time.time()
+        paths = []
+        for number in range(5):
+            path = action._new_job_dir('job-%d' % number)
+            os.utime(path, (now - 100 + number, now - 100 + number))
+            paths.append(path)
+        # job-0 is still running: kept whatever its age.
+        for path in paths[1:]:
+            action._active.discard(path)
+        action.prune()
+        self.assertEqual(['job-0', 'job-3', 'job-4'],
+                         sorted(os.listdir(action.rule_dir())))
+        self.assertEqual(0o700, os.stat(paths[0]).st_mode & 0o777)
+        self.assertTrue(action._new_job_dir('job-4').endswith('job-4.2'))
+
+    def test_keep_artifacts_zero_deletes_every_finished_job(self):
+        action = self.rule(extra='keep_artifacts = 0').action
+        action._active.discard(action._new_job_dir('old'))
+        action.prune()
+        self.assertEqual([], os.listdir(action.rule_dir()))
+
+    def test_failure_summary_names_the_last_failure(self):
+        failures = ansible._Watch(60)
+        for kind, data in [
+                ('runner_on_ok', {'task': 'a', 'host': 'h1'}),
+                ('runner_on_failed', {'task': 'ignored', 'host': 'h1',
+                                      'ignore_errors': True}),
+                ('runner_on_failed', {'task': 'Setup', 'host': 'h2',
+                                      'res': {'msg': 'secret'}}),
+                ('runner_on_unreachable', {'task': 'Gather', 'host': 'h1',
+                                           'res': {'msg': 'secret'}})]:
+            self.assertTrue(failures({'event': kind, 'event_data': data}))
+        self.assertEqual('host h1 unreachable at task "Gather" (and 1 '
+                         'more)', failures.summary())
+        self.assertEqual('', ansible._Watch(60).summary())
+
+    def test_timeout_asks_ansible_playbook_to_stop_then_kills(self):
+        now = [100.0]
+        watch = ansible._Watch(30, grace=5, clock=lambda: now[0])
+        proc = subprocess.Popen(['sleep', '60'])
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        watch({'event': 'playbook_on_start', 'pid': proc.pid})
+        watch({'event': 'runner_on_start', 'pid': 1})
+        self.assertEqual(proc.pid, watch.pid)
+        self.assertFalse(watch.cancel())
+        now[0] += 30
+        self.assertFalse(watch.cancel())
+        self.assertEqual(-signal.SIGTERM, proc.wait(10))
+        self.assertTrue(watch.timed_out)
+        now[0] += 4
+        self.assertFalse(watch.cancel())
+        now[0] += 1
+        self.assertTrue(watch.cancel())
+
+    def test_timeout_before_any_event_kills_at_once(self):
+        now = [0.0]
+        watch = ansible._Watch(1, clock=lambda: now[0])
+        self.assertFalse(watch.cancel())
+        now[0] = 1.0
+        self.assertTrue(watch.cancel())
+        self.assertTrue(watch.timed_out)
+
+    def test_output_is_the_end_in_whole_lines(self):
+        action = self.rule().action
+        self.conf.set_override('output_limit', 20, group='worker')
+        runner = types.SimpleNamespace(stdout=io.StringIO(
+            'first line\r\nsecond line\r\nthird\r\n'))
+        self.assertEqual('second line\nthird\n', action._output(runner))
+
+    def test_missing_playbook_at_run_time_fails(self):
+        rule = self.rule()
+        os.unlink(rule.action.playbook)
+        evt = event.Event('t', esi_leap.lease_data(), id='m')
+        result = rule.action.run(evt, rule.params(evt))
+        self.assertEqual(action_base.FAILURE, result.status)
+        self.assertIn('no such playbook', result.detail)
+
+    def test_no_node_and_no_inventory_fails(self):
+        rule = self.rule()
+        evt = event.Event('t', esi_leap.lease_data(
+            node_name=None, node_uuid=None, resource_uuid=None), id='m')
+        result = rule.action.run(evt, rule.params(evt))
+        self.assertEqual(action_base.FAILURE, result.status)
+        self.assertIn('names no node', result.detail)
+
+
+class AnsibleRunTest(AnsibleTestCase):
+    """Real ansible-playbook runs on this host (connection local)."""
+
+    def setUp(self):
+        super().setUp()
+        if (ansible.ansible_runner is None or
+                ansible.find_playbook_command() is None):
+            self.skipTest(ANSIBLE_MISSING)
+        # As under a service started from a virtualenv without activating
+        # it: the virtualenv's bin is not on PATH.
+        bin_dir = os.path.dirname(sys.executable)
+        path = os.pathsep.join(
+            p for p in os.environ.get('PATH', '').split(os.pathsep)
+            if p and os.path.abspath(p) != os.path.abspath(bin_dir))
+        self.useFixture(fixtures.EnvironmentVariable('PATH', path))
+        self.bin_dir = bin_dir
+
+    def run_rule(self, rule, data, attempt=1):
+        evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
+        return rule.action.run(evt, rule.params(evt), attempt)
+
+    def received(self):
+        with open(os.path.join(self.dir, 'received.json')) as f:
+            return json.load(f)
+
+    def test_playbook_receives_the_event_without_the_venv_on_path(self):
+        command = ansible.find_playbook_command()
+        if os.path.dirname(command) == self.bin_dir:
+            self.assertIsNone(shutil.which('ansible-playbook'))
+        rule = self.rule()
+        env = rule.action.environ()
+        self.assertEqual(os.path.dirname(command),
+                         env['PATH'].split(os.pathsep)[0])
+        data = esi_leap.lease_data()
+        result = self.run_rule(rule, data, attempt=2)
+        self.assertEqual(action_base.SUCCESS, result.status, result)
+        self.assertEqual(0, result.exit_status)
+        self.assertEqual('exit status 0: ok=1 changed=1', result.detail)
+        self.assertIn('PLAY RECAP', result.output)
+        self.assertNotIn('\r', result.output)
+        self.assertNotIn('\x1b[', result.output)
+        evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
+        self.assertEqual({
+            'esi_event': evt.to_dict(),
+            'esi_params': {'node_name': data['node_name'],
+                           'fulfill_time': ''},
+            'esi_rule': 'act', 'esi_attempt': 2,
+            'vendor': 'foo', 'cpus': 16, 'nope': None,
+            'host': data['node_name'], 'connection': 'local'},
+            self.received())
+        job_dir = os.path.join(rule.action.rule_dir(), 'act-msg-1-2')
+        with open(os.path.join(job_dir, 'artifacts', 'act-msg-1-2',
+                               'rc')) as f:
+            self.assertEqual('0', f.read())
+        self.assertEqual(0o600, os.stat(os.path.join(
+            job_dir, 'env', 'extravars')).st_mode & 0o777)
+
+    def test_hostile_values_arrive_as_text_and_run_nothing(self):
+        pwned = os.path.join(self.dir, 'pwned')
+        hostile = HOSTILE % pwned
+        rule = self.rule()
+        data = esi_leap.lease_data(name=hostile, purpose='{{ 7 * 6 }}',
+                                   properties={hostile: [hostile]})
+        result = self.run_rule(rule, data)
+        self.assertTrue(result.ok, result)
+        clean = hostile.replace('\ud800', '\ufffd')
+        sent = self.received()['esi_event']['data']
+        self.assertEqual(clean, sent['name'])
+        self.assertEqual('{{ 7 * 6 }}', sent['purpose'])
+        self.assertEqual({clean: [clean]}, sent['properties'])
+        self.assertFalse(os.path.exists(pwned))
+
+    def test_failed_task_is_named_in_the_detail(self):
+        rule = self.rule(playbook=FAIL_PLAYBOOK)
+        data = esi_leap.lease_data()
+        result = self.run_rule(rule, data)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertEqual(2, result.exit_status)
+        self.assertEqual('exit status 2: task "Fail on purpose" failed on '
+                         '%s' % data['node_name'], result.detail)
+        self.assertIn('not this time', result.output)
+        self.assertIn('PLAY RECAP', result.output)
+
+    def test_playbook_error_is_in_the_detail(self):
+        rule = self.rule(playbook='- hosts: all\n  tasks: [ {bad: [}\n')
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertNotEqual(0, result.exit_status)
+        self.assertIn('ERROR', result.detail)
+
+    def test_timeout_kills_the_playbook_and_retries(self):
+        rule = self.rule(playbook=SLOW_PLAYBOOK,
+                         extra='playbook_timeout = 2')
+        started = time.monotonic()
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertEqual('timed out after 2s', result.detail)
+        with open(os.path.join(self.dir, 'sleep.pid')) as f:
+            child = int(f.read())
+        for _ in range(50):
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            self.fail('the playbook\'s sleep survived the timeout')
+
+    def test_operator_inventory_with_limit(self):
+        self.write('hosts.yml', '''
+            fleet:
+              hosts:
+                other-node:
+                  ansible_connection: local
+            ''')
+        rule = self.rule(extra='inventory = hosts.yml\nlimit = esi_node')
+        data = esi_leap.lease_data()
+        result = self.run_rule(rule, data)
+        self.assertTrue(result.ok, result)
+        self.assertEqual(data['node_name'], self.received()['host'])
+
+    def test_old_job_directories_are_pruned(self):
+        rule = self.rule(extra='keep_artifacts = 1')
+        for attempt in (1, 2):
+            self.assertTrue(self.run_rule(rule, esi_leap.lease_data(),
+                                          attempt).ok)
+        self.assertEqual(['act-msg-1-2'],
+                         os.listdir(rule.action.rule_dir()))
