@@ -30,7 +30,8 @@ def adapter(conf):
     unauthenticated to ``[esi_leap] endpoint_override``.
     """
     group = esi_leap_conf.GROUP
-    cloud = conf.os_cloud or os.environ.get('OS_CLOUD')
+    # --os-cloud is a command-line option of the poller alone.
+    cloud = getattr(conf, 'os_cloud', None) or os.environ.get('OS_CLOUD')
     if cloud or (not conf[group].auth_type and 'OS_AUTH_URL' in os.environ):
         return _cloud_adapter(conf, cloud)
     auth = ks_loading.load_auth_from_conf_options(conf, group)

@@ -195,8 +195,7 @@ class HistoryPoller:
         name = self.options.checkpoint_name
         last = self.journal.checkpoint(name)
         if last is None:
-            self._begin(name)
-            return 0
+            last = self._begin(name)
         rows = self._read(max(0, last - self.options.lookback))
         seen = self.journal.seen(name)
         rows = [row for row in rows if row['id'] not in seen]
@@ -234,6 +233,7 @@ class HistoryPoller:
             name, last, seen=tuple(r['id'] for r in rows if r['id'] <= last)))
         LOG.info('Event history poller %s starts after event %d', name,
                  last)
+        return last
 
     def _event(self, row, leases):
         if not any(rule.wants(row['event_type'])
