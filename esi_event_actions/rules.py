@@ -19,6 +19,7 @@ the file, section and key at fault, instead of failing when a lease event
 finally arrives.
 """
 
+import copy
 import fnmatch
 
 from oslo_config import cfg
@@ -59,6 +60,30 @@ def action_names():
     return sorted(extension.ExtensionManager(ACTION_NAMESPACE).names())
 
 
+def _mutable(opts):
+    """Copies of ``opts`` that a SIGHUP may change."""
+    copies = []
+    for opt in opts:
+        opt = copy.copy(opt)
+        opt.mutable = True
+        copies.append(opt)
+    return copies
+
+
+class Options(dict):
+    """A rule's option values, fixed when the rule was loaded.
+
+    Read like an oslo.config group: ``options.script`` or
+    ``options['script']``.
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+
 class Rule:
     """One rule section, loaded and validated."""
 
@@ -68,7 +93,7 @@ class Rule:
         self._sections = sections
         self._keys = sections[name]
         conf.register_group(cfg.OptGroup(name))
-        conf.register_opts(rule_conf.opts, group=name)
+        conf.register_opts(_mutable(rule_conf.opts), group=name)
         self.options = conf[name]
         self.events = self._get('events') or []
         self.filter = None
@@ -138,23 +163,30 @@ class Rule:
         except Exception:
             raise self.error('action', 'unknown action %r; installed: %s'
                              % (name, ', '.join(action_names())))
-        self._conf.register_opts(cls.opts, group=self.name)
+        self._conf.register_opts(_mutable(cls.opts), group=self.name)
         self.action_name = name
         # Every option's type is checked, not only those validate() reads,
         # and validate() runs even if one is bad, to report all at once.
-        bad = []
-        for opt in cls.opts:
+        bad, values = [], {}
+        for opt in rule_conf.opts + cls.opts:
             try:
-                self._get(opt.dest)
+                values[opt.dest] = self._get(opt.dest)
             except exception.ConfigError as exc:
-                bad.append(exc)
+                # The rule's own options were checked by the steps before.
+                if opt in cls.opts:
+                    bad.append(exc)
+        # From here on the rule reads the values it was loaded with, never
+        # what a later reload put in the configuration.
+        self.options = Options(values)
         action = cls(self)
         try:
             action.validate()
         except exception.ConfigError as exc:
             bad.append(exc)
-        except cfg.ConfigFileValueError:
-            pass  # a bad value validate() read: reported above
+        except (KeyError, AttributeError):
+            if not bad:
+                raise
+            # validate() read a value found bad above: already reported.
         if bad:
             raise exception.ConfigErrors(bad)
         self.action = action

@@ -54,6 +54,23 @@ class _PipelineService(service.Service):
         self.pipeline.start()
         self.start_source()
 
+    def reload_rules(self):
+        """Load the rules again after the configuration was re-read.
+
+        Runs in the launcher's parent process on SIGHUP, before the worker
+        restarts from it: a configuration with an error is refused and
+        the rules in force stay.
+        """
+        try:
+            ruleset = config.check(self.conf)
+        except Exception as exc:
+            LOG.error('SIGHUP: the new configuration is refused, the rules '
+                      'in force stay:\n%s', exc)
+            return
+        self.ruleset = ruleset
+        LOG.info('SIGHUP: configuration reloaded, %d rule(s): %s',
+                 len(ruleset), ', '.join(r.name for r in ruleset.rules))
+
     @abc.abstractmethod
     def start_source(self):
         """Start feeding the pipeline."""
@@ -77,6 +94,20 @@ class _PipelineService(service.Service):
 
     def wait(self):
         self._stopped.wait()
+
+
+def launch(conf, svc):
+    """Launch ``svc``; SIGHUP re-reads the configuration and the rules.
+
+    The launcher mutates the configuration in its parent process, then
+    restarts the worker, which forks from the parent: loading the rules
+    there, between the two, is what the worker then runs with.
+    """
+    launcher = service.launch(conf, svc, restart_method='mutate')
+    # oslo.service offers no hook of its own for this: register one with
+    # the cotyledon manager behind its threading launcher.
+    launcher._manager.register_hooks(on_reload=svc.reload_rules)
+    return launcher
 
 
 def _drain_time(conf):

@@ -17,7 +17,6 @@ import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_service import service
 
 from esi_event_actions import config
 from esi_event_actions import exception
@@ -47,8 +46,8 @@ def main(argv=None):
     ruleset = prepare('esi-event-actions', argv, conf)
     if ruleset is None:
         return 1
-    launcher = service.launch(conf, listener_service.ListenerService(
-        conf, ruleset), restart_method='mutate')
+    launcher = listener_service.launch(
+        conf, listener_service.ListenerService(conf, ruleset))
     return launcher.wait()
 
 

@@ -17,7 +17,6 @@ import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_service import service
 
 from esi_event_actions.cmd import listener as listener_cmd
 from esi_event_actions import esi_leap_client
@@ -68,8 +67,8 @@ def main(argv=None):
     client = history.HistoryClient(esi_leap_client.adapter(conf))
     if conf.once:
         return run_once(conf, ruleset, client)
-    launcher = service.launch(conf, services.PollerService(
-        conf, ruleset, client), restart_method='mutate')
+    launcher = services.launch(conf, services.PollerService(
+        conf, ruleset, client))
     return launcher.wait()
 
 

@@ -28,18 +28,18 @@ opts = [
                help='Characters of an action\'s output (standard output, '
                     'then standard error) kept in the journal.'),
     cfg.IntOpt('max_attempts',
-               default=5, min=1,
+               default=5, min=1, mutable=True,
                help='Attempts at a job whose action fails in a way that '
                     'may pass later (a script\'s non-zero exit, a '
                     'timeout) before the job is dead. A rule may set its '
                     'own.'),
     cfg.FloatOpt('retry_base_delay',
-                 default=10.0, min=0,
+                 default=10.0, min=0, mutable=True,
                  help='Seconds before the first retry. Each later retry '
                       'waits twice as long, plus random jitter of up to '
                       'this much. A rule may set its own.'),
     cfg.FloatOpt('retry_max_delay',
-                 default=600.0, min=0,
+                 default=600.0, min=0, mutable=True,
                  help='Longest wait between two attempts. A rule may set '
                       'its own.'),
     cfg.BoolOpt('dead_blocks_node',

@@ -16,6 +16,7 @@
 import collections
 import json
 import os
+import signal
 import subprocess
 
 from esi_event_actions import journal
@@ -126,3 +127,53 @@ class ServiceTest(base.FunctionalTestCase):
 def json_id(row):
     """The lease id (our per-message counter) of a journal row."""
     return str(json.loads(row['event'])['data']['id'])
+
+
+class ReloadTest(base.FunctionalTestCase):
+
+    def test_sighup_applies_new_rules_and_refuses_a_broken_config(self):
+        one = self.recorder('one.sh')
+        two = self.recorder('two.sh')
+        rule_one = '''
+            [one]
+            events = esi_leap.lease.fulfill.end
+            script = one.sh
+            script_params = node_name
+            '''
+        config = self.config(rule_one)
+        svc = self.service(config)
+        svc.wait_listening()
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(node_name='first'))
+        base.wait_for(one.read, 60, 'rule one')
+
+        # Change rule one's params, add rule two.
+        self.config(rule_one.replace('node_name', 'name') + '''
+            [two]
+            events = esi_leap.lease.fulfill.end
+            script = two.sh
+            ''')
+        os.kill(svc.proc.pid, signal.SIGHUP)
+        base.wait_for(lambda: svc.log().count('Listening on') == 2, 60,
+                      'the reloaded worker')
+        self.assertIn('SIGHUP: configuration reloaded, 2 rule(s): one, two',
+                      svc.log())
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(name='second'))
+        base.wait_for(lambda: len(one.read()) == 2 and two.read(), 60,
+                      'both rules')
+        self.assertEqual([['first'], ['second']], [c[2] for c in one.read()])
+
+        # A broken file is refused; the rules in force stay.
+        self.write('service.conf', open(config).read().replace(
+            'script = two.sh', 'script = missing.sh'))
+        os.kill(svc.proc.pid, signal.SIGHUP)
+        base.wait_for(lambda: svc.log().count('Listening on') == 3, 60,
+                      'the restarted worker')
+        self.assertIn('SIGHUP: the new configuration is refused', svc.log())
+        self.assertIn('[two] script: no such file', svc.log())
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(name='third'))
+        base.wait_for(lambda: len(two.read()) == 2, 60, 'rule two, kept')
+        self.assertEqual(['second', 'third'], [c[2][0] for c in
+                                               one.read()[1:]])
