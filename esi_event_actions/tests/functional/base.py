@@ -41,6 +41,7 @@ def _command(name, module):
 
 SERVICE = _command('esi-event-actions', 'esi_event_actions.cmd.listener')
 MANAGE = _command('esi-event-actions-manage', 'esi_event_actions.cmd.manage')
+POLLER = _command('esi-event-actions-poller', 'esi_event_actions.cmd.poller')
 
 
 def wait_for(predicate, timeout, what, interval=0.1):
@@ -89,10 +90,13 @@ class Calls:
 class ServiceProcess(fixtures.Fixture):
     """One esi-event-actions process (and its launcher's worker)."""
 
-    def __init__(self, config_file, log_file):
+    def __init__(self, config_file, log_file, command=SERVICE,
+                 ready='Listening on'):
         super().__init__()
         self.config_file = config_file
         self.log_file = log_file
+        self.command = command
+        self.ready = ready
         self.proc = None
 
     def _setUp(self):
@@ -104,7 +108,7 @@ class ServiceProcess(fixtures.Fixture):
         # Its own session, so that kill() reaches the launcher, its worker
         # and every script they run, as a host crash would.
         self.proc = subprocess.Popen(
-            SERVICE + ['--config-file', self.config_file],
+            self.command + ['--config-file', self.config_file],
             stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
@@ -113,8 +117,8 @@ class ServiceProcess(fixtures.Fixture):
             return f.read()
 
     def wait_listening(self, timeout=60):
-        wait_for(lambda: 'Listening on' in self.log() or
-                 self.proc.poll() is not None, timeout, 'the listener')
+        wait_for(lambda: self.ready in self.log() or
+                 self.proc.poll() is not None, timeout, 'the service')
         if self.proc.poll() is not None:
             raise AssertionError('service exited %s:\n%s'
                                  % (self.proc.returncode, self.log()))
@@ -199,9 +203,9 @@ sqlite_synchronous = NORMAL
         self.write(name, RECORDER % (before, calls), 0o755)
         return Calls(calls)
 
-    def service(self, config_file, name='service'):
+    def service(self, config_file, name='service', **kwargs):
         svc = self.useFixture(ServiceProcess(
-            config_file, os.path.join(self.dir, name + '.log')))
+            config_file, os.path.join(self.dir, name + '.log'), **kwargs))
         # Registered after the temporary directory's cleanup, so it runs
         # first, while the log still exists.
         self.addCleanup(lambda: self.addDetail(
