@@ -412,6 +412,13 @@ class Journal:
                 jobs.c.state.in_(states),
                 jobs.c.created_at < older_than)).rowcount
 
+    def check_writable(self):
+        """Raise if the journal cannot take a write now."""
+        with self._begin() as conn:
+            conn.execute(journal_meta.update().where(
+                journal_meta.c.key == 'schema_version').values(
+                    value=journal_meta.c.value))
+
     def get(self, job_id):
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(jobs).where(

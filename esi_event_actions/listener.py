@@ -161,13 +161,22 @@ class _AcceptDuplicates(amqp_driver._MsgIdCache):
 
 class _Server(notify_listener.BatchNotificationServer):
 
+    _driver_listener = None
+
     def _create_listener(self):
         adapter = super()._create_listener()
         driver_listener = getattr(adapter, '_poll_style_listener', None)
         if isinstance(getattr(driver_listener, 'msg_id_cache', None),
                       amqp_driver._MsgIdCache):
             driver_listener.msg_id_cache = _AcceptDuplicates()
+        self._driver_listener = driver_listener
         return adapter
+
+    def connected(self):
+        """Whether the broker connection is up; None if unknown."""
+        conn = getattr(self._driver_listener, 'conn', None)
+        return getattr(getattr(conn, 'connection', None), 'connected',
+                       None)
 
 
 def targets(conf):

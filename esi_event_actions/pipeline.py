@@ -16,6 +16,7 @@
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
@@ -29,12 +30,14 @@ class Pipeline:
     can be assumed stored and the input must be offered again.
     """
 
-    def __init__(self, ruleset, journal, size=8, **pool_args):
+    def __init__(self, ruleset, journal, size=8,
+                 metrics=metrics_mod.NO_METRICS, **pool_args):
         self.ruleset = ruleset
         self.journal = journal
+        self.metrics = metrics
         self.pool = workers.WorkerPool(journal, self.run_job, size,
                                        policy=self.retry_policy,
-                                       **pool_args)
+                                       metrics=metrics, **pool_args)
 
     def start(self):
         """Start the workers; resume what a crash interrupted."""
@@ -56,6 +59,9 @@ class Pipeline:
         entries = []
         for event in events:
             rules = [rule.name for rule in self.ruleset.match(event)]
+            self.metrics.received(event)
+            for rule in rules:
+                self.metrics.matched(rule)
             LOG.info('Received %(type)s %(id)s node %(node)s lease '
                      '%(lease)s: %(rules)s',
                      {'type': event.event_type, 'id': event.id,

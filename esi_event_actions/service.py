@@ -23,6 +23,7 @@ from esi_event_actions import config
 from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
+from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import pipeline as pipeline_mod
 from esi_event_actions import workers
 
@@ -42,6 +43,7 @@ class _PipelineService(service.Service):
         self.ruleset = ruleset
         self.journal = None
         self.pipeline = None
+        self.status_server = None
         self._stopped = threading.Event()
 
     def start(self):
@@ -49,10 +51,28 @@ class _PipelineService(service.Service):
         conf = self.conf
         self.journal = journal_mod.Journal(
             conf.journal.connection, conf.journal.sqlite_synchronous)
+        metrics = metrics_mod.NO_METRICS
+        if conf.metrics.enabled:
+            metrics = metrics_mod.Metrics()
+            metrics.watch(self.journal, self)
         self.pipeline = pipeline_mod.Pipeline(
-            self.ruleset, self.journal, **workers.pool_options(conf))
+            self.ruleset, self.journal, metrics=metrics,
+            **workers.pool_options(conf))
         self.pipeline.start()
         self.start_source()
+        if conf.metrics.enabled:
+            self.status_server = metrics_mod.StatusServer(
+                conf.metrics.bind_host, conf.metrics.port, metrics,
+                self.journal, self)
+            self.status_server.start()
+
+    @abc.abstractmethod
+    def consuming(self):
+        """Whether the source is taking events in."""
+
+    @abc.abstractmethod
+    def connected(self):
+        """Whether the source's server answers; None if unknown."""
 
     def reload_rules(self):
         """Load the rules again after the configuration was re-read.
@@ -83,6 +103,8 @@ class _PipelineService(service.Service):
         # Stop taking input first: what is already journalled is safe, and
         # what is not yet acknowledged will be offered again.
         self.stop_source()
+        if self.status_server is not None:
+            self.status_server.stop()
         if self.pipeline is not None:
             if not self.pipeline.stop(_drain_time(self.conf)):
                 LOG.warning('Actions still running at shutdown will run '
@@ -122,6 +144,7 @@ class ListenerService(_PipelineService):
 
     transport = None
     listener = None
+    _listening = False
 
     def start_source(self):
         conf = self.conf
@@ -129,13 +152,21 @@ class ListenerService(_PipelineService):
         self.listener = listener_mod.build(conf, self.transport,
                                            self.pipeline)
         self.listener.start()
+        self._listening = True
         LOG.info('Listening on %(topics)s (exchange %(exchange)s) with '
                  '%(rules)d rule(s)',
                  {'topics': ', '.join(listener_mod.topics(conf)),
                   'exchange': conf.listener.exchange,
                   'rules': len(self.ruleset)})
 
+    def consuming(self):
+        return self._listening and self.connected() is not False
+
+    def connected(self):
+        return self.listener.connected() if self.listener else None
+
     def stop_source(self):
+        self._listening = False
         if self.listener is not None:
             self.listener.stop()
             self.listener.wait()
@@ -148,6 +179,7 @@ class PollerService(_PipelineService):
 
     poller = None
     _thread = None
+    _last_poll_ok = None
 
     def __init__(self, conf, ruleset, client):
         super().__init__(conf, ruleset)
@@ -169,14 +201,23 @@ class PollerService(_PipelineService):
         while not self._halt.is_set():
             try:
                 self.poller.poll()
+                self._last_poll_ok = True
                 failures = 0
                 wait = self.conf.poller.poll_interval
             except Exception as exc:
+                self._last_poll_ok = False
                 failures += 1
                 wait = poll_backoff(self.conf.poller, failures)
                 LOG.warning('Event history poll failed (%s); next try in '
                             '%.0fs', exc, wait)
             self._halt.wait(wait)
+
+    def consuming(self):
+        return bool(self._thread and self._thread.is_alive() and
+                    self._last_poll_ok is not False)
+
+    def connected(self):
+        return self._last_poll_ok
 
     def stop_source(self):
         self._halt.set()

@@ -89,7 +89,8 @@ class WorkerPool:
 
     def __init__(self, journal, runner, size, output_limit=4096,
                  policy=None, lease=60.0, poll_interval=1.0,
-                 dead_blocks=False, owner=None, retention=None):
+                 dead_blocks=False, owner=None, retention=None,
+                 metrics=None):
         self._journal = journal
         self._runner = runner
         self._size = size
@@ -108,6 +109,7 @@ class WorkerPool:
         self._threads = []
         self._last_renew = time.monotonic()
         self._retention = retention
+        self._metrics = metrics
         self._last_prune = float('-inf')
 
     def start(self):
@@ -257,6 +259,8 @@ class WorkerPool:
         result.output = (result.output or '')[:self._output_limit]
         state, next_at = self._outcome(job, result)
         self._log(job, state, result, duration, next_at)
+        if self._metrics is not None:
+            self._metrics.finished(job.rule, state, duration)
         self._record(job, state, result, duration, next_at)
 
     def _outcome(self, job, result):

@@ -30,4 +30,4 @@ if [ -n "$missing" ]; then
         --no-install-recommends $missing
 fi
 "$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt
-"$VENV/bin/pip" install -q -e ".[ansible,postgresql]"
+"$VENV/bin/pip" install -q -e ".[ansible,metrics,postgresql]"

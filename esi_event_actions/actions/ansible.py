@@ -440,6 +440,18 @@ class AnsibleAction(base.Action):
             variables[name] = None if value is event_mod.MISSING else value
         return variables
 
+    def preview(self, event, params, attempt=1):
+        try:
+            inventory = self.inventory(event)
+        except ValueError as exc:
+            inventory = 'refused: %s' % exc
+        return {'playbook': self.playbook,
+                'inventory': self.inventory_path or inventory,
+                'generated_inventory': inventory,
+                'limit': self.options.limit,
+                'extra_vars': self.extra_vars(event, params, attempt),
+                'timeout': self.options.playbook_timeout}
+
     def environ(self):
         """Variables ansible-runner adds to the service's environment."""
         env = {'ANSIBLE_NOCOLOR': '1'}  # plain text in the journal

@@ -109,6 +109,14 @@ class Action(metaclass=abc.ABCMeta):
         """``params`` as a {dot path: value} dict."""
         return dict(zip(self.param_paths(), params))
 
+    def preview(self, event, params):
+        """What :meth:`run` would do with ``event``, without doing it.
+
+        A JSON-able dict for ``esi-event-actions-manage test-rule``: the
+        exact command, request or playbook run, with secrets masked.
+        """
+        return {'params': self.named_params(params)}
+
     def describe(self):
         """A short human summary of what this action does."""
         return self.rule.action_name

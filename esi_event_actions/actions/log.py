@@ -42,11 +42,18 @@ class LogAction(base.Action):
     def describe(self):
         return 'log %s' % ','.join(self.param_paths() or ['(event)'])
 
-    def run(self, event, params, attempt=1):
-        line = json.dumps({
+    def line(self, event, params, attempt=1):
+        return json.dumps({
             'rule': self.rule.name, 'event_type': event.event_type,
             'event_id': event.id, 'node': event.node, 'lease': event.lease,
             'attempt': attempt, 'params': self.named_params(params),
         }, sort_keys=True)
-        _LEVELS[self.options.log_level]('esi-event %s', line)
+
+    def preview(self, event, params):
+        return {'level': self.options.log_level,
+                'line': 'esi-event %s' % self.line(event, params)}
+
+    def run(self, event, params, attempt=1):
+        _LEVELS[self.options.log_level](
+            'esi-event %s', self.line(event, params, attempt))
         return base.Result(base.SUCCESS, 'logged')

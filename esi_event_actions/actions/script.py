@@ -84,9 +84,21 @@ class ScriptAction(base.Action):
                    ESI_ATTEMPT=str(attempt))
         return env
 
+    @staticmethod
+    def stdin(event):
+        return json.dumps(event.to_dict(), sort_keys=True).encode()
+
+    def preview(self, event, params, attempt=1):
+        env = self.environ(event, attempt)
+        return {'argv': self.argv(params),
+                'environment': {k: v for k, v in env.items()
+                                if k.startswith('ESI_')},
+                'stdin': self.stdin(event).decode(),
+                'timeout': self.options.script_timeout}
+
     def run(self, event, params, attempt=1):
         argv = self.argv(params)
-        stdin = json.dumps(event.to_dict(), sort_keys=True).encode()
+        stdin = self.stdin(event)
         try:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

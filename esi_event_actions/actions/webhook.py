@@ -139,6 +139,18 @@ class WebhookAction(base.Action):
                                              body)
         return headers
 
+    def preview(self, event, params, attempt=1):
+        body = self.body(event, params, attempt)
+        headers = self.request_headers(event, body, attempt)
+        for name in list(self.options.headers):
+            headers[name] = '***'
+        if SIGNATURE_HEADER in headers:
+            headers[SIGNATURE_HEADER] = 'sha256=*** (signed when sent)'
+            headers[TIMESTAMP_HEADER] = '<time of sending>'
+        return {'method': self.options.method, 'url': self.options.url,
+                'headers': headers, 'body': json.loads(body),
+                'timeout': self.options.timeout}
+
     def _session(self):
         # requests sessions are not safe to share between threads.
         session = getattr(self._local, 'session', None)

@@ -21,6 +21,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions import config
+from esi_event_actions import dryrun
+from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import journal
 
@@ -132,6 +134,84 @@ def _age(seconds):
     return 'none' if seconds is None else '%.0f s ago' % seconds
 
 
+def _read_input(path):
+    if path in (None, '-'):
+        return sys.stdin.read()
+    with open(path) as f:
+        return f.read()
+
+
+def _events(conf):
+    try:
+        return dryrun.read_events(_read_input(conf.command.file),
+                                  conf.command.event_type)
+    except (OSError, dryrun.InputError) as exc:
+        print('Cannot read the notification: %s' % exc)
+        return None
+
+
+def do_test_rule(conf):
+    """Show what every rule would do with a pasted notification."""
+    try:
+        ruleset = config.check(conf)
+    except exception.ConfigErrors as exc:
+        print('Configuration has %d error(s):\n  %s' % (
+            len(exc.errors), '\n  '.join(str(e) for e in exc.errors)))
+        return 1
+    events = _events(conf)
+    if events is None:
+        return 2
+    reports = []
+    for event in events:
+        results = dryrun.evaluate(ruleset, event)
+        if conf.command.execute:
+            for result in results:
+                if result['matched']:
+                    rule = ruleset.by_name[result['rule']]
+                    outcome = rule.action.run(event, rule.params(event))
+                    result['result'] = '%s: %s' % (outcome.status,
+                                                   outcome.detail)
+        reports.append((event, results))
+    if conf.command.format == 'json':
+        print(json.dumps([{'event': e.to_dict(), 'rules': r}
+                          for e, r in reports], indent=2, sort_keys=True))
+    else:
+        print('\n\n'.join(dryrun.format_text(e, r) for e, r in reports))
+    return 0
+
+
+def do_replay(conf):
+    """Send journal jobs' events, or a file's, through the rules again."""
+    args = conf.command
+    if bool(args.job) == bool(args.file):
+        print('Give --job IDs or --file')
+        return 2
+    ruleset = config.check(conf)
+    store = _journal(conf)
+    if args.job:
+        events = []
+        for job_id in args.job:
+            row = store.get(job_id)
+            if row is None:
+                print('No job %d' % job_id)
+                return 1
+            events.append(event_mod.Event.from_json(row['event']))
+    else:
+        events = _events(conf)
+        if events is None:
+            return 2
+    entries = []
+    for event in map(dryrun.replayed, events):
+        rules = [rule.name for rule in ruleset.match(event)]
+        print('%s -> %s' % (event.id, ', '.join(rules) or 'no rule matches'))
+        if rules:
+            entries.append((event, rules))
+    jobs = store.add(entries)
+    print('%d new job(s): %s' % (len(jobs), ' '.join(
+        str(job.id) for job in jobs)))
+    return 0
+
+
 def add_command_parsers(subparsers):
     parser = subparsers.add_parser(
         'check-config', help='Validate the configuration and list rules.')
@@ -164,6 +244,28 @@ def add_command_parsers(subparsers):
     purge.add_argument('--state', action='append',
                        choices=journal.FINAL_STATES)
     purge.set_defaults(func=do_journal_purge)
+
+    parser = subparsers.add_parser(
+        'test-rule', help='Show what each rule would do with a notification '
+        'read from a file or standard input.')
+    parser.add_argument('file', nargs='?', default='-')
+    parser.add_argument('--event-type',
+                        help='Event type of a bare payload.')
+    parser.add_argument('--execute', action='store_true',
+                        help='Run the matching actions for real (outside '
+                        'the journal).')
+    parser.add_argument('-f', '--format', choices=('text', 'json'),
+                        default='text')
+    parser.set_defaults(func=do_test_rule)
+
+    parser = subparsers.add_parser(
+        'replay', help='Put journal jobs\' events, or a file of '
+        'notifications, through the rules again as new jobs.')
+    parser.add_argument('--job', type=int, action='append', metavar='ID')
+    parser.add_argument('--file')
+    parser.add_argument('--event-type',
+                        help='Event type of bare payloads in --file.')
+    parser.set_defaults(func=do_replay)
 
     parser = subparsers.add_parser(
         'status', help='Jobs by state, oldest pending, last event.')

@@ -19,6 +19,7 @@ from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import listener
+from esi_event_actions.conf import metrics
 from esi_event_actions.conf import poller
 from esi_event_actions.conf import worker
 
@@ -26,7 +27,8 @@ CONF = cfg.CONF
 
 
 def register_opts(conf):
-    for module in (default, listener, worker, journal, poller, esi_leap):
+    for module in (default, listener, worker, journal, poller, metrics,
+                   esi_leap):
         module.register_opts(conf)
 
 

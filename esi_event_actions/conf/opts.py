@@ -20,6 +20,7 @@ from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import listener
+from esi_event_actions.conf import metrics
 from esi_event_actions.conf import poller
 from esi_event_actions.conf import rule
 from esi_event_actions.conf import worker
@@ -37,6 +38,7 @@ def service_opts():
         (worker.group, worker.list_opts()),
         (journal.group, journal.list_opts()),
         (poller.group, poller.list_opts()),
+        (metrics.group, metrics.list_opts()),
     ]
 
 

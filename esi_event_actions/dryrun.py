@@ -1,0 +1,138 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""What the rules would do with an event, without the bus or the journal.
+
+Reads a notification in any of the shapes an operator will paste: the raw
+bus body (with ``oslo.message``), the decoded message, a row of
+``openstack esi event list -f json`` or of esi-leap's ``/v1/events``, or
+only the payload (with an event type given separately); a JSON list of
+any of these is several events.
+"""
+
+import json
+import uuid
+
+from esi_event_actions import event as event_mod
+from esi_event_actions import history
+from esi_event_actions import notification
+
+# Column titles of "openstack esi event list -f json" -> API field names.
+_CLI_COLUMNS = {
+    'ID': 'id', 'Event Type': 'event_type', 'Event Time': 'event_time',
+    'Object Type': 'object_type', 'Object UUID': 'object_uuid',
+    'Resource Type': 'resource_type', 'Resource UUID': 'resource_uuid',
+    'Lessee ID': 'lessee_id', 'Owner ID': 'owner_id',
+}
+
+
+class InputError(Exception):
+    """The input is none of the shapes test-rule understands."""
+
+
+def read_events(text, event_type=None):
+    """The Events described by ``text`` (a JSON document)."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError('not JSON: %s' % exc)
+    items = doc if isinstance(doc, list) else [doc]
+    return [_event(item, event_type) for item in items]
+
+
+def _event(item, event_type):
+    if not isinstance(item, dict):
+        raise InputError('expected a JSON object, got %s'
+                         % type(item).__name__)
+    if isinstance(item.get('oslo.message'), str):
+        try:
+            item = json.loads(item['oslo.message'])
+        except ValueError as exc:
+            raise InputError('oslo.message is not JSON: %s' % exc)
+    if 'Event Type' in item:
+        item = {_CLI_COLUMNS.get(k, k): v for k, v in item.items()}
+    try:
+        if 'object_uuid' in item and 'event_type' in item:
+            return history.to_event(item)
+        if 'event_type' in item and 'payload' in item:
+            return notification.to_event(_message(item), _priority(item))
+        if not event_type:
+            raise InputError('a bare payload needs --event-type')
+        return event_mod.Event(event_type=event_type,
+                               data=notification.payload_data(item),
+                               id='test-rule', source='test-rule')
+    except notification.BadMessage as exc:
+        raise InputError(str(exc))
+
+
+def _message(item):
+    """A listener-style message dict from a decoded bus message."""
+    metadata = item.get('metadata') or {
+        'message_id': item.get('message_id'),
+        'timestamp': item.get('timestamp')}
+    return dict(item, metadata=metadata)
+
+
+def _priority(item):
+    priority = item.get('priority')
+    return priority.lower() if isinstance(priority, str) else None
+
+
+def evaluate(ruleset, event):
+    """For each rule: does it act on ``event``, why not, what it would do."""
+    results = []
+    for rule in ruleset.rules:
+        result = {'rule': rule.name, 'action': rule.action_name,
+                  'matched': False}
+        if not rule.wants(event.event_type):
+            result['reason'] = ('acts on %s, not %s'
+                                % (', '.join(rule.events), event.event_type))
+        else:
+            why = rule.filter.mismatch(event)
+            if why:
+                result['reason'] = 'filter: %s' % why
+            else:
+                result['matched'] = True
+                result['would'] = rule.action.preview(event,
+                                                      rule.params(event))
+        results.append(result)
+    return results
+
+
+def replayed(event):
+    """A copy of ``event`` with a new id, marked as a replay."""
+    return event_mod.Event(
+        event_type=event.event_type, data=event.data,
+        id='replay:%s:%s' % (uuid.uuid4().hex[:12], event.id),
+        source='replay', publisher_id=event.publisher_id,
+        priority=event.priority, timestamp=event.timestamp)
+
+
+def format_text(event, results):
+    """The human-readable report of :func:`evaluate`."""
+    lines = ['%s %s (%s) node %s lease %s' % (
+        event.event_type, event.id, event.source, event.node, event.lease)]
+    for result in results:
+        if not result['matched']:
+            lines.append('  [%s] no: %s' % (result['rule'],
+                                            result['reason']))
+            continue
+        lines.append('  [%s] MATCH -> %s' % (result['rule'],
+                                             result['action']))
+        for key, value in result['would'].items():
+            text = value if isinstance(value, str) else json.dumps(
+                value, sort_keys=True)
+            lines.append('      %s: %s' % (key, text))
+        if 'result' in result:
+            lines.append('      result: %s' % result['result'])
+    return '\n'.join(lines)

@@ -1,0 +1,190 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Prometheus metrics and a health check, served over HTTP.
+
+The pipeline reports what happens through a :class:`Metrics` (or the
+no-op :data:`NO_METRICS`); the journal's own figures are read when scraped.
+"""
+
+import json
+import threading
+import time
+from wsgiref import simple_server
+
+from oslo_log import log as logging
+
+from esi_event_actions import journal as journal_mod
+
+try:
+    import prometheus_client
+    from prometheus_client import core as prometheus_core
+except ImportError:  # an optional extra
+    prometheus_client = None
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = 'esi_event_actions'
+
+
+class NoMetrics:
+    """Metrics nobody collects."""
+
+    def received(self, event):
+        pass
+
+    def matched(self, rule):
+        pass
+
+    def finished(self, rule, state, duration):
+        pass
+
+
+NO_METRICS = NoMetrics()
+
+
+class Metrics(NoMetrics):
+    """Counters and histograms of the pipeline, in their own registry."""
+
+    def __init__(self):
+        if prometheus_client is None:
+            raise RuntimeError('[metrics] enabled needs the '
+                               'prometheus_client library')
+        self.registry = prometheus_client.CollectorRegistry()
+        make = dict(registry=self.registry)
+        self._received = prometheus_client.Counter(
+            PREFIX + '_notifications_received', 'Events received, by type.',
+            ['event_type'], **make)
+        self._matched = prometheus_client.Counter(
+            PREFIX + '_rule_matches', 'Events a rule acted on.', ['rule'],
+            **make)
+        self._finished = prometheus_client.Counter(
+            PREFIX + '_job_attempts', 'Job attempts by rule and the state '
+            'they left the job in (done, retry, dead).', ['rule', 'state'],
+            **make)
+        self._duration = prometheus_client.Histogram(
+            PREFIX + '_action_duration_seconds', 'Time an action took.',
+            ['rule'], buckets=(.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 1800),
+            **make)
+        self.last_event = None
+
+    def received(self, event):
+        self._received.labels(event.event_type).inc()
+        self.last_event = time.time()
+
+    def matched(self, rule):
+        self._matched.labels(rule).inc()
+
+    def finished(self, rule, state, duration):
+        self._finished.labels(rule, state).inc()
+        self._duration.labels(rule).observe(duration)
+
+    def watch(self, journal, source):
+        """Report the journal's figures and ``source``'s state on scrape."""
+        self.registry.register(_StateCollector(journal, source, self))
+
+
+class _StateCollector:
+    """Gauges read when scraped: the journal and the event source."""
+
+    def __init__(self, journal, source, metrics):
+        self.journal = journal
+        self.source = source
+        self.metrics = metrics
+
+    def collect(self):
+        gauge = prometheus_core.GaugeMetricFamily
+        depth = gauge(PREFIX + '_journal_jobs', 'Jobs in the journal by '
+                      'state.', labels=['state'])
+        try:
+            status = self.journal.status()
+        except Exception:
+            LOG.exception('Cannot read the journal for metrics')
+            status = None
+        if status is not None:
+            for state, count in status['jobs'].items():
+                depth.add_metric([state], count)
+            yield depth
+            oldest = status['oldest_unfinished']
+            age = ((journal_mod.utcnow() - oldest).total_seconds()
+                   if oldest else 0.0)
+            yield gauge(PREFIX + '_oldest_unfinished_job_age_seconds',
+                        'Age of the oldest job not done or dead.',
+                        value=age)
+        if self.metrics.last_event is not None:
+            yield gauge(PREFIX + '_seconds_since_last_event',
+                        'Seconds since this instance last received an '
+                        'event.', value=time.time() -
+                        self.metrics.last_event)
+        connected = self.source.connected()
+        if connected is not None:
+            yield gauge(PREFIX + '_source_connected', 'Whether the event '
+                        'source (the broker, or esi-leap\'s API) answers.',
+                        value=1 if connected else 0)
+
+
+def health(journal, source):
+    """(ok, details) of this instance: consuming, and journal writable."""
+    details = {'consuming': bool(source.consuming()),
+               'source_connected': source.connected()}
+    try:
+        journal.check_writable()
+        details['journal_writable'] = True
+    except Exception as exc:
+        details['journal_writable'] = False
+        details['journal_error'] = type(exc).__name__
+    ok = details['consuming'] and details['journal_writable']
+    return ok, details
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class StatusServer:
+    """Serves /metrics (Prometheus) and /healthz (JSON) in a thread."""
+
+    def __init__(self, host, port, metrics, journal, source):
+        self.metrics = metrics
+        self.journal = journal
+        self.source = source
+        self._metrics_app = prometheus_client.make_wsgi_app(
+            metrics.registry)
+        self.httpd = simple_server.make_server(
+            host, port, self._app, handler_class=_QuietHandler)
+        self._thread = threading.Thread(target=self.httpd.serve_forever,
+                                        daemon=True, name='esi-metrics')
+
+    @property
+    def port(self):
+        return self.httpd.server_port
+
+    def start(self):
+        self._thread.start()
+        LOG.info('Serving /metrics and /healthz on %s:%d',
+                 *self.httpd.server_address[:2])
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _app(self, environ, start_response):
+        if environ.get('PATH_INFO') == '/healthz':
+            ok, details = health(self.journal, self.source)
+            body = json.dumps(details, sort_keys=True).encode()
+            start_response('200 OK' if ok else '503 Service Unavailable',
+                           [('Content-Type', 'application/json'),
+                            ('Content-Length', str(len(body)))])
+            return [body]
+        return self._metrics_app(environ, start_response)

@@ -1,0 +1,219 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import io
+import json
+import os
+import urllib.error
+import urllib.request
+
+import fixtures
+
+from esi_event_actions.cmd import manage
+from esi_event_actions import config
+from esi_event_actions import dryrun
+from esi_event_actions import journal
+from esi_event_actions import metrics
+from esi_event_actions import pipeline
+from esi_event_actions.tests import base
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests import httpserver
+
+FULFILL = 'esi_leap.lease.fulfill.end'
+RULES = '''
+[fulfill]
+events = esi_leap.lease.fulfill.end
+script = act.sh
+script_params = node_name,fulfill_time
+filter_params = {"purpose": "test"}
+
+[hook]
+events = esi_leap.lease.*.end
+action = webhook
+url = %s
+secret = s3cret
+headers = {"Authorization": "Bearer hunter2"}
+params = node_name
+
+[journal]
+connection = sqlite:///%s/journal.sqlite
+'''
+
+
+def bus_message(**data):
+    lease = esi_leap.lease_data(**data)
+    return {'message_id': 'm-1', 'publisher_id': 'esi-leap-manager.h',
+            'event_type': FULFILL, 'priority': 'INFO',
+            'payload': esi_leap.payload(lease),
+            'timestamp': '2026-11-26 10:00:00.000001'}, lease
+
+
+class DryRunTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.out = os.path.join(self.dir, 'ran')
+        self.script('act.sh', 'echo "$@" >> %s' % self.out)
+        self.server = self.useFixture(httpserver.HTTPServer())
+        self.config = self.write('t.conf', RULES % (self.server.url,
+                                                    self.dir))
+
+    def manage(self, *args, stdin=''):
+        out = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdout', io.StringIO())).new_value
+        self.useFixture(fixtures.MonkeyPatch('sys.stdin',
+                                             io.StringIO(stdin)))
+        rc = manage.main(['--config-file', self.config] + list(args),
+                         conf=type(self.conf)(), setup_logging=False)
+        return rc, out.getvalue()
+
+    def test_every_input_shape(self):
+        message, lease = bus_message()
+        raw = {'oslo.version': '2.0', 'oslo.message': json.dumps(message)}
+        row = {'id': 12, 'event_type': FULFILL,
+               'event_time': '2026-11-26T10:00:00', 'object_type': 'lease',
+               'object_uuid': lease['uuid'], 'resource_type': 'dummy_node',
+               'resource_uuid': lease['resource_uuid'], 'lessee_id': 'l',
+               'owner_id': 'o'}
+        cli_row = {'ID': 12, 'Event Type': FULFILL,
+                   'Event Time': '2026-11-26T10:00:00',
+                   'Object Type': 'lease', 'Object UUID': lease['uuid'],
+                   'Resource Type': 'dummy_node',
+                   'Resource UUID': lease['resource_uuid'],
+                   'Lessee ID': 'l', 'Owner ID': 'o'}
+        for doc, source in ((raw, 'notification'), (message, 'notification'),
+                            (row, 'history'), ([cli_row], 'history')):
+            events = dryrun.read_events(json.dumps(doc))
+            self.assertEqual([(FULFILL, source)],
+                             [(e.event_type, e.source) for e in events])
+        bare = dryrun.read_events(json.dumps(esi_leap.payload(lease)),
+                                  event_type=FULFILL)[0]
+        self.assertEqual(lease, bare.data)
+        self.assertEqual(lease, dryrun.read_events(
+            json.dumps(lease), event_type=FULFILL)[0].data)
+        for text in ('nope', '[1]', json.dumps(lease)):
+            self.assertRaises(dryrun.InputError, dryrun.read_events, text)
+
+    def test_text_report(self):
+        message, lease = bus_message(purpose='prod')
+        rc, out = self.manage('test-rule', stdin=json.dumps(message))
+        self.assertEqual(0, rc, out)
+        self.assertIn("[fulfill] no: filter: purpose is 'prod', wanted "
+                      '"test"', out)
+        self.assertIn('[hook] MATCH -> webhook', out)
+        self.assertIn('"Authorization": "***"', out)
+        self.assertNotIn('hunter2', out)
+        self.assertNotIn('s3cret', out)
+        self.assertFalse(os.path.exists(self.out))
+        self.assertEqual([], self.server.requests)
+
+    def test_json_report_and_execute(self):
+        message, lease = bus_message(node_name='n; $(id)')
+        path = self.write('msg.json', json.dumps(message))
+        rc, out = self.manage('test-rule', '-f', 'json', '--execute', path)
+        self.assertEqual(0, rc, out)
+        report = json.loads(out)[0]
+        rules = {r['rule']: r for r in report['rules']}
+        self.assertEqual([os.path.join(self.dir, 'act.sh'), 'n; $(id)', ''],
+                         rules['fulfill']['would']['argv'])
+        self.assertEqual('m-1', rules['fulfill']['would']['environment'][
+            'ESI_EVENT_ID'])
+        self.assertEqual({'node_name': 'n; $(id)'},
+                         rules['hook']['would']['body']['params'])
+        self.assertEqual('success: exit status 0',
+                         rules['fulfill']['result'])
+        self.assertTrue(rules['hook']['result'].startswith('success'))
+        with open(self.out) as f:
+            self.assertEqual('n; $(id) \n', f.read())
+        self.assertEqual(1, len(self.server.requests))
+
+    def test_bad_input(self):
+        self.assertEqual(2, self.manage('test-rule', stdin='{"x": 1}')[0])
+
+    def test_replay_jobs_and_files(self):
+        message, lease = bus_message()
+        self.load(open(self.config).read())
+        ruleset = config.check(self.conf)
+        store = journal.Journal('sqlite:///%s/journal.sqlite' % self.dir)
+        self.addCleanup(store.close)
+        jobs = pipeline.Pipeline(ruleset, store).accept(
+            dryrun.read_events(json.dumps(message)))
+        self.assertEqual(2, len(jobs))
+        rc, out = self.manage('replay', '--job', str(jobs[0].id))
+        self.assertEqual(0, rc, out)
+        self.assertIn('2 new job(s): 3 4', out)
+        path = self.write('m.json', json.dumps([message, message]))
+        rc, out = self.manage('replay', '--file', path)
+        self.assertIn('4 new job(s)', out)
+        rows = store.rows()
+        self.assertEqual(8, len(rows))
+        replays = [r for r in rows if r['event_id'].startswith('replay:')]
+        self.assertEqual(6, len(replays))
+        self.assertEqual({'replay'}, {json.loads(r['event'])['source']
+                                      for r in replays})
+        self.assertEqual(2, self.manage('replay')[0])
+
+
+class MetricsTest(base.TestCase):
+
+    class Source:
+        def __init__(self):
+            self.up = True
+
+        def consuming(self):
+            return self.up
+
+        def connected(self):
+            return self.up
+
+    def test_metrics_and_health_over_http(self):
+        self.script('act.sh', 'exit 0')
+        self.load('[r]\nevents = esi_leap.lease.*.end\nscript = act.sh\n'
+                  'max_attempts = 1\n')
+        store = journal.Journal('sqlite:///%s/j.sqlite' % self.dir)
+        self.addCleanup(store.close)
+        stats = metrics.Metrics()
+        source = self.Source()
+        stats.watch(store, source)
+        pipe = pipeline.Pipeline(config.check(self.conf), store,
+                                 metrics=stats, poll_interval=0.05)
+        pipe.start()
+        self.addCleanup(pipe.stop, 5)
+        pipe.accept(dryrun.read_events(json.dumps(bus_message()[0])))
+        self.assertTrue(pipe.pool.wait_idle(10))
+        server = metrics.StatusServer('127.0.0.1', 0, stats, store, source)
+        server.start()
+        self.addCleanup(server.stop)
+        url = 'http://127.0.0.1:%d' % server.port
+        text = urllib.request.urlopen(url + '/metrics').read().decode()
+        for line in (
+                'esi_event_actions_notifications_received_total{event_type='
+                '"esi_leap.lease.fulfill.end"} 1.0',
+                'esi_event_actions_rule_matches_total{rule="r"} 1.0',
+                'esi_event_actions_job_attempts_total{rule="r",state="done"} '
+                '1.0',
+                'esi_event_actions_action_duration_seconds_count{rule="r"} '
+                '1.0',
+                'esi_event_actions_journal_jobs{state="done"} 1.0',
+                'esi_event_actions_oldest_unfinished_job_age_seconds 0.0',
+                'esi_event_actions_source_connected 1.0'):
+            self.assertIn(line, text)
+        self.assertIn('esi_event_actions_seconds_since_last_event', text)
+        health = json.loads(urllib.request.urlopen(url + '/healthz').read())
+        self.assertEqual({'consuming': True, 'source_connected': True,
+                          'journal_writable': True}, health)
+        source.up = False
+        error = self.assertRaises(urllib.error.HTTPError,
+                                  urllib.request.urlopen, url + '/healthz')
+        self.assertEqual(503, error.code)
