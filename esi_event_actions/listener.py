@@ -174,9 +174,15 @@ class _Server(notify_listener.BatchNotificationServer):
 
     def connected(self):
         """Whether the broker connection is up; None if unknown."""
+        # The driver's connection context holds the driver's connection,
+        # which holds kombu's: only kombu's knows.
         conn = getattr(self._driver_listener, 'conn', None)
-        return getattr(getattr(conn, 'connection', None), 'connected',
-                       None)
+        for _ in range(3):
+            state = getattr(conn, 'connected', None)
+            if isinstance(state, bool):
+                return state
+            conn = getattr(conn, 'connection', None)
+        return None
 
 
 def targets(conf):

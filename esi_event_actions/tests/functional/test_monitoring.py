@@ -1,0 +1,97 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""What an operator sees of a running service: metrics, health, logs."""
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.functional import base
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class MonitoringTest(base.FunctionalTestCase):
+
+    private_broker = True
+
+    def get(self, path):
+        try:
+            response = urllib.request.urlopen(self.url + path, timeout=10)
+            return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def test_metrics_health_and_json_logs(self):
+        calls = self.recorder('act.sh')
+        port = free_port()
+        self.url = 'http://127.0.0.1:%d' % port
+        svc = self.service(self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            filter_params = {"purpose": "test"}
+            ''', extra='''
+            [DEFAULT]
+            use_json = true
+            [metrics]
+            enabled = true
+            port = %d
+            ''' % port))
+        svc.wait_listening()
+        lease = esi_leap.lease_data()
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(purpose='other'))
+        base.wait_for(calls.read, 60, 'the action')
+        base.wait_for(lambda: 'state="done"} 1.0' in self.get('/metrics')[1],
+                      30, 'the job in the metrics')
+        status, text = self.get('/metrics')
+        self.assertEqual(200, status)
+        for line in (
+                'esi_event_actions_notifications_received_total{event_type='
+                '"esi_leap.lease.fulfill.end"} 2.0',
+                'esi_event_actions_rule_matches_total{rule="act"} 1.0',
+                'esi_event_actions_journal_jobs{state="done"} 1.0',
+                'esi_event_actions_source_connected 1.0'):
+            self.assertIn(line, text)
+        self.assertEqual((200, {'consuming': True, 'journal_writable': True,
+                                'source_connected': True}),
+                         (self.get('/healthz')[0],
+                          json.loads(self.get('/healthz')[1])))
+
+        # The broker goes away: the health check says so.
+        self.broker.broker.ctl('stop_app')
+        base.wait_for(lambda: self.get('/healthz')[0] == 503, 60,
+                      'an unhealthy status')
+        self.assertIn('esi_event_actions_source_connected 0.0',
+                      self.get('/metrics')[1])
+        self.broker.broker.ctl('start_app')
+        base.wait_for(lambda: self.get('/healthz')[0] == 200, 120,
+                      'the reconnection')
+
+        # oslo.log's JSON output: one object per line, with the job's story.
+        records = [json.loads(line) for line in svc.log().splitlines()
+                   if line.startswith('{')]
+        messages = [r['message'] for r in records]
+        self.assertTrue(any(m.startswith('Received esi_leap.lease.fulfill.end')
+                            and lease['uuid'] in m for m in messages))
+        self.assertTrue(any(m.startswith('Job 1 rule act') and 'done' in m
+                            for m in messages))
