@@ -27,7 +27,6 @@ test runner can start one broker for a whole run with::
 """
 
 import argparse
-import atexit
 import json
 import os
 import re
@@ -38,12 +37,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from urllib import parse
 
 import fixtures
 
+from esi_event_actions.tests.functional import shared
 
 TRANSPORT_URL_ENV = 'ESI_TEST_TRANSPORT_URL'
 BIN_DIR_ENV = 'RABBITMQ_BIN_DIR'
@@ -609,15 +608,16 @@ class ExternalBroker(object):
         pass
 
 
-_shared = None
-_shared_lock = threading.Lock()
+def _start_shared():
+    url = os.environ.get(TRANSPORT_URL_ENV)
+    if url:
+        return ExternalBroker(url)
+    broker = PrivateBroker()
+    broker.start()
+    return broker
 
 
-def _stop_shared(owner_pid):
-    # A forked child inherits the atexit hook but must not stop the
-    # parent's broker.
-    if _shared is not None and os.getpid() == owner_pid:
-        _shared.stop()
+_SHARED = shared.ProcessWide(_start_shared)
 
 
 def shared_broker():
@@ -626,18 +626,7 @@ def shared_broker():
     Uses ``$ESI_TEST_TRANSPORT_URL`` if set; otherwise starts a
     :class:`PrivateBroker` on first use and stops it at interpreter exit.
     """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            url = os.environ.get(TRANSPORT_URL_ENV)
-            if url:
-                _shared = ExternalBroker(url)
-            else:
-                broker = PrivateBroker()
-                broker.start()
-                _shared = broker
-                atexit.register(_stop_shared, os.getpid())
-        return _shared
+    return _SHARED.get()
 
 
 class BrokerFixture(fixtures.Fixture):

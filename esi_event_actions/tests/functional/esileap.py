@@ -41,7 +41,6 @@ each other's notifications. For a manual look::
 """
 
 import argparse
-import atexit
 import datetime
 import fcntl
 import json
@@ -64,6 +63,7 @@ import fixtures
 
 from esi_event_actions.tests.functional import broker
 from esi_event_actions.tests.functional import esileap_stub
+from esi_event_actions.tests.functional import shared
 
 
 ESI_LEAP_VERSION = '1.0.0'
@@ -919,15 +919,13 @@ def _poll(predicate, timeout, what, interval=0.2):
         time.sleep(interval)
 
 
-_shared = None
-_shared_lock = threading.Lock()
+def _start_shared():
+    server = EsiLeap(broker.shared_broker().transport_url)
+    server.start()
+    return server
 
 
-def _stop_shared(owner_pid):
-    # A forked child inherits the atexit hook but must not stop the
-    # parent's esi-leap.
-    if _shared is not None and os.getpid() == owner_pid:
-        _shared.stop()
+_SHARED = shared.ProcessWide(_start_shared)
 
 
 def shared_esi_leap():
@@ -938,14 +936,7 @@ def shared_esi_leap():
     their own nodes and projects (:meth:`EsiLeap.add_node`,
     :meth:`EsiLeap.add_project`) and filter what they read by them.
     """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            server = EsiLeap(broker.shared_broker().transport_url)
-            server.start()
-            _shared = server
-            atexit.register(_stop_shared, os.getpid())
-        return _shared
+    return _SHARED.get()
 
 
 class EsiLeapFixture(fixtures.Fixture):

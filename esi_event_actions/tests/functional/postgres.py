@@ -32,7 +32,6 @@ instead. A shell test runner can start one server for a whole run with::
 """
 
 import argparse
-import atexit
 import glob
 import json
 import os
@@ -44,7 +43,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from urllib import parse
 import uuid
@@ -53,6 +51,7 @@ import fixtures
 
 # Generic process helpers shared with the RabbitMQ fixture.
 from esi_event_actions.tests.functional import broker as procs
+from esi_event_actions.tests.functional import shared
 
 
 POSTGRES_URL_ENV = 'ESI_TEST_POSTGRES_URL'
@@ -554,15 +553,14 @@ class ExternalPostgres(_Server):
             self.password = parse.unquote(parts.password)
 
 
-_shared = None
-_shared_lock = threading.Lock()
+def _start_shared():
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return ExternalPostgres(url)
+    return PrivatePostgres().start()
 
 
-def _stop_shared(owner_pid):
-    # A forked child inherits the atexit hook but must not stop the
-    # parent's server.
-    if _shared is not None and os.getpid() == owner_pid:
-        _shared.stop()
+_SHARED = shared.ProcessWide(_start_shared)
 
 
 def shared_postgres():
@@ -571,18 +569,7 @@ def shared_postgres():
     Uses ``$ESI_TEST_POSTGRES_URL`` if set; otherwise starts a
     :class:`PrivatePostgres` on first use and stops it at interpreter exit.
     """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            url = os.environ.get(POSTGRES_URL_ENV)
-            if url:
-                _shared = ExternalPostgres(url)
-            else:
-                server = PrivatePostgres()
-                server.start()
-                _shared = server
-                atexit.register(_stop_shared, os.getpid())
-        return _shared
+    return _SHARED.get()
 
 
 class PostgresFixture(fixtures.Fixture):
