@@ -13,8 +13,6 @@
 #    under the License.
 """esi-event-actions end to end: real broker, real process, real scripts."""
 
-import collections
-import json
 import os
 import signal
 import subprocess
@@ -83,50 +81,6 @@ class ServiceTest(base.FunctionalTestCase):
         self.assertEqual([[hostile, '', '$HOME']],
                          [c[2] for c in calls.read()])
         self.assertFalse(os.path.exists(pwned))
-
-    def test_kill_9_with_messages_in_flight_loses_and_repeats_nothing(self):
-        calls = self.recorder('act.sh')
-        config = self.config('''
-            [act]
-            events = esi_leap.lease.fulfill.end
-            script = act.sh
-            script_params = id
-            ''')
-        count = 500
-        sent = {}
-        for number in range(count):
-            lease = esi_leap.lease_data(
-                id=number, node_uuid='00000000-0000-4000-8000-%012d'
-                % (number % 50))
-            self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
-            sent[str(number)] = lease
-        svc = self.service(config)
-        svc.wait_listening()
-        base.wait_for(lambda: len(calls.read()) >= 100, 120,
-                      '100 actions before the crash')
-        svc.kill()
-        done_at_crash = {r['event_id'] for r in self.journal_rows(
-            state=journal.DONE)}
-        self.assertLess(len(done_at_crash), count)
-
-        svc.start()
-        base.wait_for(lambda: len(self.journal_rows(
-            state=journal.DONE)) == count, 180, 'every job done')
-        by_lease = collections.Counter(c[2][0] for c in calls.read())
-        self.assertEqual(set(sent), set(by_lease))
-        event_of = {r['event_id']: json_id(r) for r in self.journal_rows()}
-        self.assertEqual(count, len(event_of))
-        for event_id in done_at_crash:
-            self.assertEqual(1, by_lease[event_of[event_id]],
-                             'a job done before the crash ran again')
-        repeated = [k for k, n in by_lease.items() if n > 1]
-        # Only jobs running at the moment of the crash may run twice.
-        self.assertLessEqual(len(repeated), 8)
-
-
-def json_id(row):
-    """The lease id (our per-message counter) of a journal row."""
-    return str(json.loads(row['event'])['data']['id'])
 
 
 class ReloadTest(base.FunctionalTestCase):
