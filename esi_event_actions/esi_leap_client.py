@@ -15,6 +15,7 @@
 
 import os
 
+from keystoneauth1 import adapter as adapter_mod
 from keystoneauth1 import loading as ks_loading
 
 from esi_event_actions.conf import esi_leap as esi_leap_conf
@@ -45,9 +46,13 @@ def adapter(conf):
 def _cloud_adapter(conf, cloud):
     # Imported here: only tenants using clouds.yaml need openstacksdk.
     import openstack.config
-    options = conf[esi_leap_conf.GROUP]
+    service = esi_leap_conf.SERVICE_TYPE
     region = openstack.config.OpenStackConfig().get_one(cloud=cloud)
-    kwargs = {}
-    if options.endpoint_override:
-        kwargs['endpoint_override'] = options.endpoint_override
-    return region.get_session_client(esi_leap_conf.SERVICE_TYPE, **kwargs)
+    # A plain keystoneauth Adapter: openstacksdk's own clients need a whole
+    # SDK Connection.
+    return adapter_mod.Adapter(
+        session=region.get_session(), service_type=service,
+        interface=region.get_interface(service),
+        region_name=region.get_region_name(service),
+        endpoint_override=(conf[esi_leap_conf.GROUP].endpoint_override or
+                           region.get_endpoint(service)))

@@ -23,16 +23,25 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = 'esi_leap'
-group = cfg.OptGroup(GROUP, title='esi-leap API options',
-                     help='Authentication and endpoint of the esi-leap API '
-                          '(service type "lease"), for the tenant-mode '
-                          'poller.')
+
+
+def _group():
+    return cfg.OptGroup(GROUP, title='esi-leap API options',
+                        help='Authentication and endpoint of the esi-leap '
+                             'API (service type "lease"), for the '
+                             'tenant-mode poller.')
+
+
+group = _group()
 
 SERVICE_TYPE = 'lease'
 
 
 def register_opts(conf):
-    conf.register_group(group)
+    # A group of its own for each ConfigOpts: oslo.config keeps a group's
+    # options on the OptGroup object, and keystoneauth adds the auth
+    # plugin's options when it loads them.
+    conf.register_group(_group())
     ks_loading.register_session_conf_options(conf, GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
     ks_loading.register_adapter_conf_options(conf, GROUP)

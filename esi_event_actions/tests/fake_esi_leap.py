@@ -22,14 +22,53 @@ import urllib.parse
 import fixtures
 
 
+TOKEN = 'gAAAAA-fake-keystone-token'
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_POST(self):
+        # Just enough of Keystone v3 to issue a token for an application
+        # credential, with esi-leap (service type "lease") in the catalog.
+        api = self.server.owner
+        body = json.loads(self.rfile.read(int(
+            self.headers.get('Content-Length') or 0)))
+        with api.lock:
+            api.auth_requests.append(body)
+        if self.path != '/identity/v3/auth/tokens':
+            return self._reply(404, b'{}')
+        token = {'token': {
+            'methods': body['auth']['identity']['methods'],
+            'expires_at': '2099-01-01T00:00:00.000000Z',
+            'user': {'id': 'u1', 'name': 'tenant',
+                     'domain': {'id': 'default', 'name': 'Default'}},
+            'project': {'id': 'p1', 'name': 'tenant-project',
+                        'domain': {'id': 'default', 'name': 'Default'}},
+            'catalog': [{'type': 'lease', 'name': 'esi-leap', 'id': 's1',
+                         'endpoints': [{'id': 'e1', 'interface': 'public',
+                                        'region': 'RegionOne',
+                                        'region_id': 'RegionOne',
+                                        'url': api.url}]}]}}
+        data = json.dumps(token).encode()
+        self.send_response(201)
+        self.send_header('X-Subject-Token', TOKEN)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self):
         api = self.server.owner
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == '/identity/v3':
+            return self._reply(200, json.dumps({'version': {
+                'id': 'v3.14', 'status': 'stable',
+                'links': [{'rel': 'self',
+                           'href': api.url + '/identity/v3/'}]}}).encode())
         with api.lock:
             api.requests.append((url.path, query))
+            api.tokens.append(self.headers.get('X-Auth-Token'))
             fault = api.faults.pop(0) if api.faults else None
         if fault == 'hang':
             api.release.wait(30)
@@ -72,6 +111,8 @@ class FakeEsiLeapAPI(fixtures.Fixture):
         self.leases = {}
         self.faults = []
         self.requests = []
+        self.tokens = []
+        self.auth_requests = []
         self.lock = threading.Lock()
         self.release = threading.Event()
 

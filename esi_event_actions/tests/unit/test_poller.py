@@ -14,6 +14,9 @@
 
 import os
 
+import fixtures
+from oslo_config import cfg
+
 from esi_event_actions.cmd import poller as poller_cmd
 from esi_event_actions import config
 from esi_event_actions import esi_leap_client
@@ -48,7 +51,7 @@ class PollerTest(base.TestCase):
         self.calls = os.path.join(self.dir, 'calls')
         self.script('act.sh', 'echo "$ESI_EVENT_ID $*" >> %s' % self.calls)
 
-    def poller(self, extra='', filters='{"purpose": "ci"}'):
+    def configure(self, extra='', filters='{"purpose": "ci"}'):
         self.load('''
 [esi_leap]
 endpoint_override = %s
@@ -63,6 +66,9 @@ script = act.sh
 script_params = node_name,node_properties.vendor,fulfill_time,status
 filter_params = %s
 ''' % (self.api.url, self.dir, extra, filters))
+
+    def poller(self, extra='', filters='{"purpose": "ci"}'):
+        self.configure(extra, filters)
         ruleset = config.check(self.conf)
         store = journal.Journal(self.conf.journal.connection)
         self.addCleanup(store.close)
@@ -201,7 +207,8 @@ filter_params = %s
 
     def test_run_once(self):
         self.api.add(FULFILL, 'lease-1', 'node-1')
-        self.poller('start_from = beginning')
+        # No other pipeline: --once is the only process on its journal.
+        self.configure('start_from = beginning')
         client = history.HistoryClient(esi_leap_client.adapter(self.conf))
         rules = config.check(self.conf)
         self.assertEqual(0, poller_cmd.run_once(self.conf, rules, client))
@@ -209,3 +216,52 @@ filter_params = %s
                                          for a in self.actions()])
         self.api.faults.append(500)
         self.assertEqual(1, poller_cmd.run_once(self.conf, rules, client))
+
+
+class AuthTest(base.TestCase):
+    """The poller reaches esi-leap through Keystone, as a tenant would."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.useFixture(fake_esi_leap.FakeEsiLeapAPI())
+        self.api.add(FULFILL, 'lease-1', 'node-1')
+
+    def check(self, adapter):
+        rows = history.HistoryClient(adapter).events(0)
+        self.assertEqual([1], [r['id'] for r in rows])
+        self.assertEqual([fake_esi_leap.TOKEN], self.api.tokens)
+        credential = self.api.auth_requests[0]['auth']['identity']
+        self.assertEqual(['application_credential'], credential['methods'])
+        self.assertEqual({'id': 'cred-id', 'secret': 'cred-secret'},
+                         credential['application_credential'])
+        for text in ('cred-secret', fake_esi_leap.TOKEN):
+            self.assertNotIn(text, self.logger.output)
+
+    def test_application_credential_in_the_config(self):
+        self.load('''
+[esi_leap]
+auth_type = v3applicationcredential
+auth_url = %s/identity/v3
+application_credential_id = cred-id
+application_credential_secret = cred-secret
+''' % self.api.url)
+        self.check(esi_leap_client.adapter(self.conf))
+
+    def test_clouds_yaml_and_os_cloud(self):
+        clouds = self.write('clouds.yaml', '''
+clouds:
+  mycloud:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: %s/identity/v3
+      application_credential_id: cred-id
+      application_credential_secret: cred-secret
+    region_name: RegionOne
+''' % self.api.url)
+        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
+                                                     clouds))
+        conf = cfg.ConfigOpts()
+        conf.register_cli_opts(poller_cmd.cli_opts)
+        config.parse_args(['--os-cloud', 'mycloud'], conf,
+                          default_config_files=[])
+        self.check(esi_leap_client.adapter(conf))
