@@ -174,12 +174,14 @@ echo "    The journal (esi-event-actions-manage journal list):"
 manage journal list | indent | indent
 
 say "What the sample scripts printed (kept in the journal)"
-manage journal list -f json | "$PY" -c '
+manage journal list -f json | "$PY" -c "$(cat <<'EOF'
 import json, sys
 for job in json.load(sys.stdin):
     print("    job %d [%s] %s:" % (job["id"], job["rule"], job["state"]))
     for line in (job["output"] or "(no output)").splitlines():
-        print("        " + line)'
+        print("        " + line)
+EOF
+)"
 echo "    (esi-event-actions-manage journal show ID prints one job in full,"
 echo "    with its event)"
 

@@ -12,6 +12,7 @@ tools/setup-env.sh "$VENV"
 PY="$VENV/bin/python"
 
 state=$(mktemp -d)
+# shellcheck disable=SC2329  # run by the EXIT trap
 cleanup() {
     "$PY" -m esi_event_actions.tests.functional.broker stop \
         --state-file "$state/broker.json" >/dev/null 2>&1 || true

@@ -10,7 +10,9 @@ VENV=${1:-${VENV:-.venv}}
 PYTHON=${PYTHON:-python3}
 
 SUDO=
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+if [ "$(id -u)" != 0 ]; then
+    SUDO=sudo
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PYTHON" -m venv "$VENV"; then
