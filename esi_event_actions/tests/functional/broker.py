@@ -290,6 +290,11 @@ class PrivateBroker(object):
 
     @property
     def running(self):
+        server = self._server
+        if server is not None and server.pid == self.server_pid:
+            # Our own child: no pid reuse to guard against, and its
+            # environment only shows the node name once it has exec'd.
+            return server.poll() is None
         return _alive(self.server_pid, self._marker)
 
     @property
