@@ -25,8 +25,8 @@ import os
 import re
 
 from esi_event_actions.cmd import manage
-from esi_event_actions import config
 from esi_event_actions.conf import opts as conf_opts
+from esi_event_actions import config
 from esi_event_actions.tests import base
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
