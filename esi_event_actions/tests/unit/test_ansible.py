@@ -66,7 +66,7 @@ SLOW_PLAYBOOK = '''\
   gather_facts: false
   tasks:
     - name: Sleep
-      ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 60
+      ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 300
 '''  # noqa: E501
 
 # Not indented: the tests append options to it.
@@ -512,13 +512,14 @@ class AnsibleRunTest(AnsibleTestCase):
         self.assertIn('ERROR', result.detail)
 
     def test_timeout_kills_the_playbook_and_retries(self):
+        # Long enough for ansible to start the task on a loaded machine.
         rule = self.rule(playbook=SLOW_PLAYBOOK,
-                         extra='playbook_timeout = 2')
+                         extra='playbook_timeout = 15')
         started = time.monotonic()
         result = self.run_rule(rule, esi_leap.lease_data())
-        self.assertLess(time.monotonic() - started, 30)
+        self.assertLess(time.monotonic() - started, 120)
         self.assertEqual(action_base.RETRY, result.status)
-        self.assertEqual('timed out after 2s', result.detail)
+        self.assertEqual('timed out after 15s', result.detail)
         with open(os.path.join(self.dir, 'sleep.pid')) as f:
             child = int(f.read())
         for _ in range(50):
