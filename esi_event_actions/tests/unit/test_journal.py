@@ -112,12 +112,12 @@ class JournalTest(JournalTestCase):
     def test_a_retry_holds_its_node_until_due(self):
         jobs = self.add(('a1', 'A'), ('a2', 'A'), ('b1', 'B'))
         self.claim(limit=1)
-        soon = journal.utcnow() + datetime.timedelta(seconds=0.3)
+        soon = journal.utcnow() + datetime.timedelta(seconds=2)
         self.journal.finish(jobs[0].id, 'me', journal.RETRY, FAIL, 0.1,
                             next_attempt_at=soon)
         self.assertEqual(['b1'], self.claim())
         self.assertLessEqual(soon, self.journal.next_due())
-        time.sleep(0.4)
+        time.sleep(2.1)
         self.assertEqual(['a1'], self.claim())
         self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
 
@@ -143,10 +143,10 @@ class JournalTest(JournalTestCase):
 
     def test_renew_keeps_the_lease(self):
         self.add(('a1', 'A'))
-        self.journal.claim('me', 1, 0.3)
+        self.journal.claim('me', 1, 1.0)
         for _ in range(3):
-            time.sleep(0.15)
-            self.journal.renew('me', 0.3)
+            time.sleep(0.4)
+            self.journal.renew('me', 1.0)
         self.assertEqual([], self.claim(owner='other'))
 
     def test_release_returns_unstarted_claims(self):
@@ -347,15 +347,15 @@ class WorkerPoolTest(JournalTestCase):
 
     def test_lease_is_renewed_while_an_action_runs(self):
         def slow(job, attempt):
-            time.sleep(1.0)
+            time.sleep(3.0)
             return OK
-        pool = workers.WorkerPool(self.journal, slow, 1, lease=0.3,
+        pool = workers.WorkerPool(self.journal, slow, 1, lease=1.0,
                                   poll_interval=0.05)
         pool.start()
         self.addCleanup(pool.stop, 5)
         self.add(('m1', 'A'))
         pool.submit()
-        time.sleep(0.6)
+        time.sleep(2.0)
         self.assertEqual([], self.journal.claim('other', 1, 60))
         self.assertTrue(pool.wait_idle(10))
         self.assertEqual(1, self.journal.counts()[journal.DONE])
