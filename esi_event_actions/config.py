@@ -25,6 +25,7 @@ from esi_event_actions import conf as conf_pkg
 from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import configfiles
 from esi_event_actions import exception
+from esi_event_actions import journal
 from esi_event_actions import rules
 from esi_event_actions import version
 
@@ -72,6 +73,24 @@ def check(conf=cfg.CONF):
     if errors:
         raise exception.ConfigErrors(errors)
     return ruleset
+
+
+def check_journal(conf, lock=False):
+    """Open the journal once: its URL, schema version and reachability.
+
+    :param lock: also take the journal for this process (see
+        :func:`journal.lock_instance`) and return the lock.
+    :raises ConfigErrors: naming the [journal] connection option.
+    """
+    try:
+        journal.Journal(conf.journal.connection,
+                        conf.journal.sqlite_synchronous).close()
+        if lock:
+            return journal.lock_instance(conf.journal.connection)
+    except Exception as exc:
+        raise exception.ConfigErrors([exception.ConfigError(
+            'cannot open the journal: %s' % exc, section='journal',
+            key='connection')])
 
 
 def _is_set(conf, name, group=None):

@@ -25,6 +25,7 @@ claimed again by another once the lease has expired.
 import contextlib
 import dataclasses
 import datetime
+import fcntl
 import os
 import threading
 
@@ -47,6 +48,8 @@ FINAL_STATES = (DONE, DEAD)
 # a journal newer than it knows.
 SCHEMA_VERSION = 1
 _MIGRATIONS = {}
+# PostgreSQL advisory lock taken while creating or migrating the schema.
+_SCHEMA_LOCK_KEY = 0x45534945  # "ESIE"
 
 metadata = sa.MetaData()
 
@@ -156,6 +159,35 @@ def _job(row, **changes):
     return dataclasses.replace(job, **changes)
 
 
+def lock_instance(url):
+    """Make sure no other service process runs jobs from this journal.
+
+    A SQLite journal serves one instance, which at start takes every job
+    still marked running for one a crash interrupted: a second process
+    would run them again.  Returns the locked file, to keep open for as
+    long as the process (and the workers it forks, which inherit it)
+    lives; None for PostgreSQL, whose journals are shared by design.
+
+    :raises JournalError: another process holds the lock.
+    """
+    url = sa.engine.make_url(url)
+    if url.get_backend_name() != 'sqlite' or url.database in (
+            None, '', ':memory:'):
+        return None
+    path = os.path.abspath(url.database) + '.lock'
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lock_file = open(path, 'a')
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock_file.close()
+        raise JournalError(
+            'the journal %s is in use by another esi-event-actions process; '
+            'a SQLite journal serves one instance (use PostgreSQL to share '
+            'one)' % url.database)
+    return lock_file
+
+
 class Journal:
     """Durable job store on SQLAlchemy (SQLite or PostgreSQL)."""
 
@@ -199,6 +231,11 @@ class Journal:
 
     def _create_schema(self):
         with self._begin() as conn:
+            if self.dialect == 'postgresql':
+                # Instances starting together would otherwise race to
+                # create the same tables.
+                conn.execute(sa.text('SELECT pg_advisory_xact_lock(:key)'),
+                             {'key': _SCHEMA_LOCK_KEY})
             metadata.create_all(conn)
             row = conn.execute(sa.select(journal_meta.c.value).where(
                 journal_meta.c.key == 'schema_version')).first()
@@ -389,16 +426,18 @@ class Journal:
             return conn.execute(query).scalar()
 
     def retry(self, job_ids=None, all_dead=False):
-        """Make dead (or failed-and-waiting) jobs pending again now.
+        """Make the given dead or waiting jobs, or every dead one, pending.
 
         Their attempt count restarts, so they get every attempt again.
         Returns the number of jobs changed.
         """
-        where = [jobs.c.state.in_([DEAD, RETRY])]
-        if not all_dead:
-            where.append(jobs.c.id.in_(job_ids or []))
-        elif job_ids:
+        if all_dead and job_ids:
             raise ValueError('give job ids or all_dead, not both')
+        if all_dead:
+            where = [jobs.c.state == DEAD]
+        else:
+            where = [jobs.c.state.in_([DEAD, RETRY]),
+                     jobs.c.id.in_(job_ids or [])]
         with self._begin() as conn:
             return conn.execute(jobs.update().where(*where).values(
                 state=PENDING, attempts=0, next_attempt_at=None,
@@ -449,7 +488,7 @@ class Journal:
         return {state: found.get(state, 0) for state in STATES}
 
     def status(self):
-        """Counts, the oldest unfinished job and the newest event."""
+        """Counts, and when the oldest unfinished and newest jobs came."""
         unfinished = jobs.c.state.in_([PENDING, RUNNING, RETRY])
         with self.engine.connect() as conn:
             oldest = conn.execute(sa.select(sa.func.min(
@@ -457,7 +496,7 @@ class Journal:
             newest = conn.execute(sa.select(sa.func.max(
                 jobs.c.created_at))).scalar()
         return {'jobs': self.counts(), 'oldest_unfinished': oldest,
-                'last_event': newest}
+                'newest_job': newest}
 
     def close(self):
         self.engine.dispose()

@@ -109,7 +109,7 @@ class Action(metaclass=abc.ABCMeta):
         """``params`` as a {dot path: value} dict."""
         return dict(zip(self.param_paths(), params))
 
-    def preview(self, event, params):
+    def preview(self, event, params, attempt=1):
         """What :meth:`run` would do with ``event``, without doing it.
 
         A JSON-able dict for ``esi-event-actions-manage test-rule``: the

@@ -49,9 +49,9 @@ class LogAction(base.Action):
             'attempt': attempt, 'params': self.named_params(params),
         }, sort_keys=True)
 
-    def preview(self, event, params):
+    def preview(self, event, params, attempt=1):
         return {'level': self.options.log_level,
-                'line': 'esi-event %s' % self.line(event, params)}
+                'line': 'esi-event %s' % self.line(event, params, attempt)}
 
     def run(self, event, params, attempt=1):
         _LEVELS[self.options.log_level](

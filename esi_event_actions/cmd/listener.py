@@ -25,12 +25,21 @@ from esi_event_actions import service as listener_service
 LOG = logging.getLogger(__name__)
 
 
+# Held for the life of the process: see journal.lock_instance().
+_JOURNAL_LOCK = []
+
+
 def prepare(prog, argv, conf):
-    """Parse and check the configuration; the RuleSet, or None on error."""
+    """Parse and check the configuration; the RuleSet, or None on error.
+
+    Also takes the journal for this process, so that a second service on
+    the same SQLite journal stops here rather than run jobs twice.
+    """
     try:
         config.parse_args(sys.argv[1:] if argv is None else argv, conf)
         logging.setup(conf, config.PROJECT)
         ruleset = config.check(conf)
+        _JOURNAL_LOCK.append(config.check_journal(conf, lock=True))
     except (exception.ConfigErrors, cfg.Error) as exc:
         sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
         return None

@@ -31,6 +31,7 @@ def do_check_config(conf):
     """Load and validate everything; print each rule on one line."""
     try:
         ruleset = config.check(conf)
+        config.check_journal(conf)
     except exception.ConfigErrors as exc:
         print('Configuration has %d error(s):' % len(exc.errors))
         for error in exc.errors:
@@ -111,14 +112,14 @@ def do_journal_purge(conf):
 
 
 def do_status(conf):
-    """Counts by state, the oldest unfinished job, the last event."""
+    """Counts by state, the oldest unfinished job, the newest job."""
     status = _journal(conf).status()
     now = journal.utcnow()
-    oldest, last = status['oldest_unfinished'], status['last_event']
+    oldest, newest = status['oldest_unfinished'], status['newest_job']
     status['oldest_unfinished_age'] = (
         (now - oldest).total_seconds() if oldest else None)
-    status['seconds_since_last_event'] = (
-        (now - last).total_seconds() if last else None)
+    status['newest_job_age'] = (
+        (now - newest).total_seconds() if newest else None)
     if conf.command.format == 'json':
         print(json.dumps(status, indent=2, default=str, sort_keys=True))
         return 0
@@ -126,7 +127,7 @@ def do_status(conf):
         print('%-8s %d' % (state, count))
     print('oldest unfinished job: %s' % _age(
         status['oldest_unfinished_age']))
-    print('last event seen: %s' % _age(status['seconds_since_last_event']))
+    print('newest job: %s' % _age(status['newest_job_age']))
     return 0
 
 
@@ -268,7 +269,8 @@ def add_command_parsers(subparsers):
     parser.set_defaults(func=do_replay)
 
     parser = subparsers.add_parser(
-        'status', help='Jobs by state, oldest pending, last event.')
+        'status', help='Jobs by state, the oldest unfinished and the '
+        'newest job.')
     parser.add_argument('-f', '--format', choices=('table', 'json'),
                         default='table')
     parser.set_defaults(func=do_status)

@@ -33,6 +33,10 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
     def test_wal_mode(self):
         self.assertTrue(self.journal.shared)
 
+    def test_one_service_instance_per_sqlite_journal(self):
+        # Shared by design: every instance may claim from it.
+        self.assertIsNone(journal.lock_instance(self.url))
+
     def test_recover_after_a_crash(self):
         # A shared journal never assumes a running job is orphaned: only
         # an expired lease hands it to another instance.

@@ -84,9 +84,11 @@ class CrashTest(base.FunctionalTestCase):
         self.assertEqual([journal.RUNNING],
                          [r['state'] for r in self.journal_rows()])
         svc.start()
-        base.wait_for(calls.read, 60, 'the second attempt')
+        base.wait_for(lambda: self.journal_rows(state=journal.DONE), 60,
+                      'the second attempt')
         with open(started) as f:
             self.assertEqual(['1', '2'], f.read().split())
+        self.assertEqual(1, len(calls.read()))
         self.assertEqual([(journal.DONE, 2)],
                          [(r['state'], r['attempts'])
                           for r in self.journal_rows()])

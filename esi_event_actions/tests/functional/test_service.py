@@ -131,3 +131,33 @@ class ReloadTest(base.FunctionalTestCase):
         base.wait_for(lambda: len(two.read()) == 2, 60, 'rule two, kept')
         self.assertEqual(['second', 'third'], [c[2][0] for c in
                                                one.read()[1:]])
+
+
+class StartupTest(base.FunctionalTestCase):
+
+    def test_second_instance_on_one_sqlite_journal_is_refused(self):
+        self.recorder('act.sh')
+        config = self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            ''')
+        self.service(config).wait_listening()
+        proc = subprocess.run(base.SERVICE + ['--config-file', config],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(1, proc.returncode)
+        self.assertIn('[journal] connection: cannot open the journal: the '
+                      'journal', proc.stderr)
+        self.assertIn('is in use by another esi-event-actions process',
+                      proc.stderr)
+
+    def test_unusable_journal_stops_the_service_at_start(self):
+        config = self.write('bad.conf', '''
+            [journal]
+            connection = mysql://nobody@127.0.0.1/nothing
+            ''')
+        proc = subprocess.run(base.SERVICE + ['--config-file', config],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(1, proc.returncode)
+        self.assertIn("[journal] connection: cannot open the journal: "
+                      "unsupported journal database 'mysql'", proc.stderr)

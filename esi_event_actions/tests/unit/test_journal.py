@@ -190,8 +190,26 @@ class JournalTest(JournalTestCase):
         self.assertEqual(1, self.journal.purge(future))
         self.assertEqual(2, len(self.journal.rows()))
 
+    def test_retry_all_dead_leaves_waiting_jobs_alone(self):
+        jobs = self.add(('a1', 'A'), ('b1', 'B'))
+        self.claim()
+        later = journal.utcnow() + datetime.timedelta(hours=1)
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 1)
+        self.journal.finish(jobs[1].id, 'me', journal.RETRY, FAIL, 1,
+                            next_attempt_at=later)
+        self.assertEqual(1, self.journal.retry(all_dead=True))
+        self.assertEqual(journal.RETRY, self.journal.get(jobs[1].id)['state'])
+        self.assertEqual(1, self.journal.retry([jobs[1].id]))
+
+    def test_one_service_instance_per_sqlite_journal(self):
+        lock = journal.lock_instance(self.url)
+        self.assertRaises(journal.JournalError, journal.lock_instance,
+                          self.url)
+        lock.close()
+        journal.lock_instance(self.url).close()
+
     def test_status(self):
-        self.assertEqual(None, self.journal.status()['last_event'])
+        self.assertEqual(None, self.journal.status()['newest_job'])
         self.add(('a1', 'A'))
         status = self.journal.status()
         self.assertEqual(1, status['jobs'][journal.PENDING])
