@@ -15,7 +15,6 @@
 
 from oslo_config import cfg
 
-from esi_event_actions.actions import script
 from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
@@ -47,8 +46,7 @@ def list_opts():
         # keystoneauth registers the auth plugin's own options only when
         # it loads the plugin, so these are listed but not checked.
         (esi_leap.group, esi_leap.list_opts()),
-        (rule.EXAMPLE_GROUP, rule.list_opts() + script.ScriptAction.opts),
-    ]
+    ] + rule.example_groups()
 
 
 def set_lib_defaults():

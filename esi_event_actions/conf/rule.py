@@ -15,19 +15,13 @@
 
 Rules have no fixed group name: every section that sets ``events`` is a rule
 named after its section.  The chosen action registers its own options in the
-same section.  ``example_rule`` only documents them in the sample file.
+same section.  The ``example_*_rule`` groups only document them in the
+sample file.
 """
 
 from oslo_config import cfg
 
 from esi_event_actions.conf import types
-
-EXAMPLE_GROUP = cfg.OptGroup(
-    'example_rule',
-    title='A rule',
-    help='Any section that sets "events" is a rule, named after its '
-         'section (for example [fulfill]). The options of its action '
-         '(script_* for the script action) go in the same section.')
 
 opts = [
     cfg.Opt('events', type=types.List(item_type=types.String()),
@@ -53,6 +47,28 @@ opts = [
             help='Longest wait between attempts. Default: [worker] '
                  'retry_max_delay.'),
 ]
+
+
+def example_groups():
+    """(group, options) documenting a rule of each built-in action."""
+    # Imported here: the actions import this package's option types.
+    from esi_event_actions.actions import ansible
+    from esi_event_actions.actions import log
+    from esi_event_actions.actions import script
+    from esi_event_actions.actions import webhook
+    groups = []
+    for name, cls in (('script', script.ScriptAction),
+                      ('webhook', webhook.WebhookAction),
+                      ('ansible', ansible.AnsibleAction),
+                      ('log', log.LogAction)):
+        group = cfg.OptGroup(
+            'example_%s_rule' % name, title='A rule with the %s action' % name,
+            help='Any section that sets "events" is a rule, named after its '
+                 'section (for example [fulfill]). This one shows a rule '
+                 'whose action is %s: its options go in the same '
+                 'section.' % name)
+        groups.append((group, opts + cls.opts))
+    return groups
 
 
 def list_opts():
