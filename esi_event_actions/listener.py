@@ -18,8 +18,10 @@ import time
 from oslo_log import log as logging
 import oslo_messaging
 from oslo_messaging._drivers import amqp as amqp_driver
+from oslo_messaging._drivers import base as driver_base
 from oslo_messaging.notify import dispatcher as notify_dispatcher
 from oslo_messaging.notify import listener as notify_listener
+from oslo_utils import excutils
 
 from esi_event_actions import notification
 
@@ -31,6 +33,9 @@ _PRIORITIES = ('info', 'error')
 # A priority that no endpoint of ours handles: the dispatcher acknowledges
 # such a message silently, so our own log line is the only one about it.
 _DROP = 'sample'
+# Longest wait for a first message before the listener looks whether it was
+# stopped; the driver returns at once when a message arrives.
+_IDLE_POLL = 1.0
 
 
 class _LeaseEndpoint:
@@ -159,6 +164,34 @@ class _AcceptDuplicates(amqp_driver._MsgIdCache):
         message_data.pop(amqp_driver.UNIQUE_ID, None)
 
 
+class _Adapter(driver_base.PollStyleListenerAdapter):
+    """Waits for the first message of a batch without spinning.
+
+    oslo.messaging's adapter polls with the batch timeout even when the
+    queue is empty, waking a hundred times a second for a 10 ms timeout.
+    This one waits for a first message as long as the driver lets it, then
+    gathers what else arrives within the batch timeout.
+    """
+
+    @excutils.forever_retry_uncaught_exceptions
+    def _runner(self):
+        poll = self._poll_style_listener.poll
+        while self._started:
+            incoming = poll(batch_size=1, batch_timeout=_IDLE_POLL)
+            if incoming and self.batch_size > 1:
+                incoming += poll(batch_size=self.batch_size - 1,
+                                 batch_timeout=self.batch_timeout)
+            if incoming:
+                self.on_incoming_callback(incoming)
+        # Stopped: hand over what was consumed already, as oslo's does.
+        while True:
+            incoming = poll(batch_size=self.batch_size,
+                            batch_timeout=self.batch_timeout)
+            if not incoming:
+                return
+            self.on_incoming_callback(incoming)
+
+
 class _Server(notify_listener.BatchNotificationServer):
 
     _driver_listener = None
@@ -166,11 +199,14 @@ class _Server(notify_listener.BatchNotificationServer):
     def _create_listener(self):
         adapter = super()._create_listener()
         driver_listener = getattr(adapter, '_poll_style_listener', None)
+        if driver_listener is None:
+            return adapter
         if isinstance(getattr(driver_listener, 'msg_id_cache', None),
                       amqp_driver._MsgIdCache):
             driver_listener.msg_id_cache = _AcceptDuplicates()
         self._driver_listener = driver_listener
-        return adapter
+        return _Adapter(driver_listener, adapter.batch_size,
+                        adapter.batch_timeout)
 
     def connected(self):
         """Whether the broker connection is up; None if unknown."""

@@ -36,9 +36,12 @@ opts = [
                help='Most notifications handled, and journalled in one '
                     'transaction, at a time.'),
     cfg.FloatOpt('batch_timeout',
-                 default=0.01, min=0.001,
-                 help='Seconds to wait for a batch to fill before handling '
-                      'what has arrived. Bounds the latency a batch adds.'),
+                 default=0.005, min=0.001,
+                 help='Seconds to wait, after the first notification of a '
+                      'batch, for more to arrive before handling it. Bounds '
+                      'the latency a batch adds; when the listener is '
+                      'behind, the batch fills from what is already '
+                      'delivered without waiting.'),
     cfg.FloatOpt('requeue_delay',
                  default=1.0, min=0,
                  help='Seconds to wait before handing a batch back to the '
