@@ -703,9 +703,24 @@ def median_of(runs):
     return statistics.median(r['rate'] for r in runs)
 
 
+def source_version():
+    """The git commit of the esi-event-actions being measured, if known."""
+    import esi_event_actions
+    top = os.path.dirname(os.path.dirname(esi_event_actions.__file__))
+    try:
+        out = subprocess.run(
+            ['git', '-C', top, 'describe', '--always', '--dirty',
+             '--exclude', '*'], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.decode().strip() or None
+
+
 def benchmark(args):
     results = {'machine': {'cpus': os.cpu_count(),
                            'loadavg_start': os.getloadavg()},
+               'source': source_version(),
                'settings': {k: v for k, v in vars(args).items()
                             if k not in ('transport_url', 'json', 'quiet',
                                          'attach', 'table_from')}}
@@ -913,8 +928,9 @@ def table(results):
     out.append('%d notifications, %d nodes, median of %d runs, %d CPUs, '
                '%.0f s' % (args.messages, args.nodes, args.repeats,
                            machine['cpus'], results['seconds']))
-    out.append('load average %.2f at start, %.2f at end'
-               % (machine['loadavg_start'][0], machine['loadavg_end'][0]))
+    out.append('load average %.2f at start, %.2f at end; commit %s'
+               % (machine['loadavg_start'][0], machine['loadavg_end'][0],
+                  results.get('source') or 'unknown'))
     return '\n'.join(out)
 
 
