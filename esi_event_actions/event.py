@@ -80,7 +80,8 @@ class Event:
         return value if isinstance(value, str) else None
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The fields as a dict; ``data`` is shared, not copied."""
+        return {field: getattr(self, field) for field in _FIELDS}
 
     def to_json(self):
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -88,6 +89,9 @@ class Event:
     @classmethod
     def from_json(cls, text):
         return cls(**json.loads(text))
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(Event))
 
 
 def as_text(value):

@@ -14,12 +14,21 @@
 """The journal: every job the service owes, durable before it is acked.
 
 One row per (event id, rule).  The unique key makes a redelivered
-notification add nothing.  Rows are numbered in arrival order, which is the
-order jobs about one node must run in.  Workers claim jobs from here, so
-several service instances sharing one PostgreSQL journal share the work:
-a claim locks its rows (``FOR UPDATE SKIP LOCKED``) and holds them under a
-lease that its owner renews; the jobs of an owner that stops renewing are
-claimed again by another once the lease has expired.
+notification add nothing.  Jobs about one node run in the order of their
+event time, then of their row number (arrival).
+
+A job runs under a claim: an owner (one service instance), an attempt
+count and a lease that the owner renews.  The transaction that adds fresh
+jobs also claims them for the instance that adds them, when nothing else
+about their node is unfinished: the instance hands them to its workers
+in memory (see :mod:`esi_event_actions.workers`).  What memory cannot know
+is claimed with a query: jobs left running by a crash, retries falling due,
+jobs written by another process, and on a shared (PostgreSQL) journal the
+jobs of other instances, written behind theirs or abandoned when a lease
+expired.  A claim locks its rows (``FOR UPDATE SKIP LOCKED``).
+
+The ends of jobs are recorded in groups, one transaction for every job that
+finished since the last one (:meth:`Journal.record`).
 """
 
 import contextlib
@@ -118,6 +127,86 @@ journal_meta = sa.Table(
 
 _INSERTS = {'sqlite': sqlite.insert, 'postgresql': postgresql.insert}
 
+# The statements of the hot path, built once: building a statement costs
+# more than running it on a small batch.
+_IDS = sa.bindparam('ids', expanding=True)
+_OWNER = sa.bindparam('holder')
+_UNFINISHED = sa.text('jobs.' + _UNFINISHED_SQL)
+
+# PostgreSQL advisory locks on the nodes of a batch (the first key is a
+# namespace): instances adding jobs about one node take turns, so that
+# each sees what the other committed (see Journal.add).  Taken in key
+# order, so that two batches never wait for each other.
+_NODE_LOCK_SPACE = 0x45534946  # "ESIF"
+_LOCK_NODES = sa.text(
+    'SELECT pg_advisory_xact_lock(:space, k) FROM '
+    '(SELECT DISTINCT hashtext(n) AS k FROM unnest(CAST(:nodes AS text[])) '
+    'AS n ORDER BY k) AS keys')
+
+
+def _held_nodes_query(dead_blocks):
+    """Nodes among :nodes with unfinished jobs the holder is not running."""
+    held = _UNFINISHED
+    if dead_blocks:
+        held = sa.or_(held, jobs.c.state == DEAD)
+    return sa.select(jobs.c.node).distinct().where(
+        jobs.c.node.in_(sa.bindparam('nodes', expanding=True)), held,
+        sa.not_(sa.and_(jobs.c.state == RUNNING, jobs.c.owner == _OWNER)))
+
+
+def _claim_query(dead_blocks):
+    """Up to :limit runnable jobs, oldest first (see Journal.claim)."""
+    earlier = jobs.alias('earlier')
+    # Jobs without a node have no order to keep: NULL equals nothing.
+    # The state tests repeat the partial indexes' conditions word for
+    # word, which is what lets the database use them.
+    blocked = sa.exists().where(
+        earlier.c.node == jobs.c.node,
+        sa.or_(sa.text('earlier.' + _UNFINISHED_SQL),
+               earlier.c.state == DEAD) if dead_blocks
+        else sa.text('earlier.' + _UNFINISHED_SQL),
+        sa.or_(earlier.c.event_time < jobs.c.event_time,
+               sa.and_(earlier.c.event_time == jobs.c.event_time,
+                       earlier.c.id < jobs.c.id)))
+    now = sa.bindparam('now')
+    due = sa.or_(
+        jobs.c.state == PENDING,
+        sa.and_(jobs.c.state == RETRY, jobs.c.next_attempt_at <= now),
+        sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires_at < now))
+    return sa.select(
+        jobs.c.id, jobs.c.rule, jobs.c.node, jobs.c.event, jobs.c.attempts,
+        jobs.c.event_time).where(_UNFINISHED, due, ~blocked).order_by(
+            jobs.c.event_time, jobs.c.id).limit(
+                sa.bindparam('limit')).with_for_update(skip_locked=True)
+
+
+_HELD_NODES = {flag: _held_nodes_query(flag) for flag in (False, True)}
+_CLAIMABLE = {flag: _claim_query(flag) for flag in (False, True)}
+_TAKE = jobs.update().where(jobs.c.id.in_(_IDS)).values(
+    state=RUNNING, owner=_OWNER, attempts=jobs.c.attempts + 1,
+    lease_expires_at=sa.bindparam('expires'))
+# The jobs among :ids that the holder still holds, locked until the end of the
+# transaction that records them.
+_OWNED = sa.select(jobs.c.id).where(
+    jobs.c.id.in_(_IDS), jobs.c.owner == _OWNER,
+    jobs.c.state == RUNNING).with_for_update()
+_RECORD_END = jobs.update().where(
+    jobs.c.id == sa.bindparam('b_id'), jobs.c.owner == sa.bindparam('b_owner'),
+    jobs.c.state == RUNNING).values(
+        state=sa.bindparam('b_state'),
+        exit_status=sa.bindparam('b_exit_status'),
+        duration=sa.bindparam('b_duration'),
+        detail=sa.bindparam('b_detail'), output=sa.bindparam('b_output'),
+        next_attempt_at=sa.bindparam('b_next'),
+        started_at=sa.bindparam('b_started'),
+        finished_at=sa.bindparam('b_finished'), lease_expires_at=None)
+# Claimed, never started: the attempt did not happen.
+_RELEASE = jobs.update().where(
+    jobs.c.id.in_(_IDS), jobs.c.owner == _OWNER,
+    jobs.c.state == RUNNING).values(
+        state=PENDING, owner=None, lease_expires_at=None,
+        attempts=jobs.c.attempts - 1)
+
 
 @dataclasses.dataclass
 class Checkpoint:
@@ -139,7 +228,11 @@ class JournalError(Exception):
 
 @dataclasses.dataclass
 class Job:
-    """A job as the workers see it."""
+    """A job as the workers see it.
+
+    ``state`` is RUNNING for a job claimed by whoever got it from the
+    journal, PENDING for one that waits for a claim.
+    """
 
     id: int
     rule: str
@@ -147,6 +240,25 @@ class Job:
     node: str = None
     state: str = PENDING
     attempts: int = 0
+    event_time: datetime.datetime = None
+
+    @property
+    def order(self):
+        """The key jobs about one node run in."""
+        return (self.event_time or datetime.datetime.min, self.id)
+
+
+@dataclasses.dataclass
+class End:
+    """How one attempt at a job ended, for :meth:`Journal.record`."""
+
+    job: Job
+    state: str
+    result: object
+    duration: float
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    next_attempt_at: datetime.datetime = None
 
 
 def utcnow():
@@ -167,8 +279,18 @@ def _sqlite_pragmas(synchronous):
 def _job(row, **changes):
     job = Job(id=row.id, rule=row.rule, node=row.node,
               event=event_mod.Event.from_json(row.event),
-              attempts=row.attempts)
+              attempts=row.attempts, event_time=row.event_time)
     return dataclasses.replace(job, **changes)
+
+
+def _end_row(end, owner):
+    result = end.result
+    return {'b_id': end.job.id, 'b_owner': owner, 'b_state': end.state,
+            'b_exit_status': result.exit_status, 'b_duration': end.duration,
+            'b_detail': result.detail, 'b_output': result.output,
+            'b_next': end.next_attempt_at, 'b_started': end.started_at,
+            'b_finished': end.finished_at if end.state in FINAL_STATES
+            else None}
 
 
 def lock_instance(url):
@@ -222,6 +344,9 @@ class Journal:
         # no such help.
         self._write_lock = (threading.Lock() if self.dialect == 'sqlite'
                             else contextlib.nullcontext())
+        self._insert = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
+            index_elements=['event_id', 'rule']).returning(
+                jobs.c.id, jobs.c.event_id, jobs.c.rule)
         self._create_schema()
 
     @property
@@ -266,38 +391,75 @@ class Journal:
                     journal_meta.c.key == 'schema_version').values(
                         value=str(SCHEMA_VERSION)))
 
-    def add(self, entries, checkpoint=None):
+    def add(self, entries, checkpoint=None, owner=None, lease=60.0,
+            dead_blocks=False):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
         :class:`Checkpoint`) if given, so that jobs and position are
-        stored together or not at all.  Returns the new jobs in arrival order;
-        jobs already present (a redelivery) are not returned.
+        stored together or not at all.  Jobs already present (a
+        redelivery) are not stored again and not returned.
+
+        With ``owner``, the transaction also claims the new jobs for it
+        (RUNNING, attempt 1, a lease of ``lease`` seconds), except those
+        whose node has unfinished jobs (or, with ``dead_blocks``, dead
+        ones) that ``owner`` is not running: those wait for a claim,
+        PENDING, behind what holds their node.
+
+        :returns: the new jobs, in the order they must run.
         """
         now = utcnow()
+        claim = dict(state=RUNNING, owner=owner, attempts=1,
+                     lease_expires_at=now + datetime.timedelta(
+                         seconds=lease)) if owner else dict(
+            state=PENDING, owner=None, attempts=0, lease_expires_at=None)
         rows, events = [], {}
         for event, rules in entries:
             events[event.id] = event
             text = event.to_json()
             happened = event.time or now
             for rule in rules:
-                rows.append(dict(event_id=event.id, rule=rule,
+                rows.append(dict(claim, event_id=event.id, rule=rule,
                                  event_type=event.event_type,
                                  node=event.node, event=text,
-                                 state=PENDING, attempts=0,
                                  created_at=now, event_time=happened))
-        stmt = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
-            index_elements=['event_id', 'rule']).returning(
-                jobs.c.id, jobs.c.event_id, jobs.c.rule)
-        added = []
+        new = []
         with self._begin() as conn:
             if rows:
-                added = conn.execute(stmt, rows).all()
+                self._lock_nodes(conn, {e.node for e in events.values()})
+                new = sorted((Job(
+                    id=r.id, rule=r.rule, event=events[r.event_id],
+                    node=events[r.event_id].node, state=claim['state'],
+                    attempts=claim['attempts'],
+                    event_time=events[r.event_id].time or now)
+                    for r in conn.execute(self._insert, rows)),
+                    key=lambda job: job.order)
+            if owner and new:
+                self._unclaim_held(conn, new, owner, dead_blocks)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint)
-        return sorted((Job(id=r.id, rule=r.rule, event=events[r.event_id],
-                           node=events[r.event_id].node) for r in added),
-                      key=lambda job: job.id)
+        return new
+
+    def _lock_nodes(self, conn, nodes):
+        nodes = sorted(n for n in nodes if n is not None)
+        if nodes and self.dialect == 'postgresql':
+            conn.execute(_LOCK_NODES, {'space': _NODE_LOCK_SPACE,
+                                       'nodes': nodes})
+
+    @staticmethod
+    def _unclaim_held(conn, new, owner, dead_blocks):
+        nodes = sorted({job.node for job in new if job.node is not None})
+        if not nodes:
+            return
+        held = set(conn.execute(_HELD_NODES[dead_blocks], {
+            'nodes': nodes, 'holder': owner}).scalars())
+        waiting = [job for job in new if job.node in held]
+        if not waiting:
+            return
+        conn.execute(_RELEASE, {'ids': [job.id for job in waiting],
+                                'holder': owner})
+        for job in waiting:
+            job.state, job.attempts = PENDING, 0
 
     def _set_checkpoint(self, conn, checkpoint):
         insert = _INSERTS[self.dialect]
@@ -342,79 +504,63 @@ class Journal:
             node until an operator retries or purges it.
         """
         now = utcnow()
-        blocking = [PENDING, RUNNING, RETRY]
-        if dead_blocks:
-            blocking.append(DEAD)
-        earlier = jobs.alias('earlier')
-        # Jobs without a node have no order to keep: NULL equals nothing.
-        # The state tests repeat the partial indexes' conditions word for
-        # word, which is what lets the database use them.
-        blocked = sa.exists().where(
-            earlier.c.node == jobs.c.node,
-            sa.text('earlier.' + _UNFINISHED_SQL) if not dead_blocks
-            else earlier.c.state.in_(blocking),
-            sa.or_(earlier.c.event_time < jobs.c.event_time,
-                   sa.and_(earlier.c.event_time == jobs.c.event_time,
-                           earlier.c.id < jobs.c.id)))
-        due = sa.or_(
-            jobs.c.state == PENDING,
-            sa.and_(jobs.c.state == RETRY, jobs.c.next_attempt_at <= now),
-            sa.and_(jobs.c.state == RUNNING, jobs.c.lease_expires_at < now))
-        query = sa.select(jobs.c.id, jobs.c.rule, jobs.c.node,
-                          jobs.c.event, jobs.c.attempts).where(
-            sa.text('jobs.' + _UNFINISHED_SQL), due, ~blocked).order_by(
-                jobs.c.event_time, jobs.c.id).limit(limit).with_for_update(
-                    skip_locked=True)
         with self._begin() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_CLAIMABLE[bool(dead_blocks)], {
+                'now': now, 'limit': limit}).all()
             if not rows:
                 return []
-            conn.execute(jobs.update().where(
-                jobs.c.id.in_([r.id for r in rows])).values(
-                    state=RUNNING, owner=owner,
-                    attempts=jobs.c.attempts + 1, started_at=now,
-                    lease_expires_at=now + datetime.timedelta(
-                        seconds=lease)))
+            conn.execute(_TAKE, {
+                'ids': [r.id for r in rows], 'holder': owner,
+                'expires': now + datetime.timedelta(seconds=lease)})
         return [_job(r, state=RUNNING, attempts=r.attempts + 1)
                 for r in rows]
 
     def renew(self, owner, lease):
-        """Extend the lease on every job ``owner`` is running."""
+        """Extend the lease on every job ``owner`` holds."""
         with self._begin() as conn:
             conn.execute(jobs.update().where(
                 jobs.c.owner == owner, jobs.c.state == RUNNING).values(
                     lease_expires_at=utcnow() + datetime.timedelta(
                         seconds=lease)))
 
+    def record(self, owner, ends=(), releases=()):
+        """Record how attempts ended, and hand back jobs never started.
+
+        One transaction, and so one fsync, for all of them: the workers'
+        group commit.  ``ends`` are :class:`End` records; ``releases`` the
+        ids of jobs ``owner`` claimed but did not start, which wait for a
+        claim again.
+
+        :returns: the ids ``owner`` no longer held.  Another instance
+            claimed them when their lease expired, and its record wins.
+        """
+        ids = [end.job.id for end in ends] + list(releases)
+        if not ids:
+            return set()
+        with self._begin() as conn:
+            owned = set(conn.execute(_OWNED, {
+                'ids': ids, 'holder': owner}).scalars())
+            rows = [_end_row(end, owner) for end in ends
+                    if end.job.id in owned]
+            if rows:
+                conn.execute(_RECORD_END, rows)
+            back = [job_id for job_id in releases if job_id in owned]
+            if back:
+                conn.execute(_RELEASE, {'ids': back, 'holder': owner})
+        return set(ids) - owned
+
     def finish(self, job_id, owner, state, result, duration,
                next_attempt_at=None):
-        """Record how an attempt ended; False if ``owner`` lost the job.
-
-        A job whose lease expired may have been claimed by another
-        instance meanwhile; that instance's record wins.
-        """
-        values = dict(state=state, exit_status=result.exit_status,
-                      duration=duration, detail=result.detail,
-                      output=result.output, next_attempt_at=next_attempt_at,
-                      lease_expires_at=None)
-        if state in FINAL_STATES:
-            values['finished_at'] = utcnow()
-        with self._begin() as conn:
-            count = conn.execute(jobs.update().where(
-                jobs.c.id == job_id, jobs.c.owner == owner,
-                jobs.c.state == RUNNING).values(**values)).rowcount
-        return count == 1
+        """Record how one attempt ended; False if ``owner`` lost the job."""
+        now = utcnow()
+        end = End(Job(id=job_id, rule=None, event=None), state, result,
+                  duration, now - datetime.timedelta(seconds=duration), now,
+                  next_attempt_at)
+        return not self.record(owner, [end])
 
     def release(self, owner, job_ids):
         """Hand claimed jobs that never started back to the pool."""
-        if not job_ids:
-            return
-        with self._begin() as conn:
-            conn.execute(jobs.update().where(
-                jobs.c.id.in_(job_ids), jobs.c.owner == owner,
-                jobs.c.state == RUNNING).values(
-                    state=PENDING, owner=None, lease_expires_at=None,
-                    attempts=jobs.c.attempts - 1))
+        self.record(owner, releases=job_ids)
 
     def recover(self):
         """At start: run again what a crash interrupted.
@@ -431,15 +577,6 @@ class Journal:
                 jobs.c.state == RUNNING).values(
                     state=PENDING, owner=None,
                     lease_expires_at=None)).rowcount
-
-    def next_due(self):
-        """When the earliest retry or expired lease falls due, or None."""
-        query = sa.select(sa.func.min(sa.case(
-            (jobs.c.state == RETRY, jobs.c.next_attempt_at),
-            else_=jobs.c.lease_expires_at))).where(
-                jobs.c.state.in_([RETRY, RUNNING]))
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
 
     def retry(self, job_ids=None, all_dead=False):
         """Make the given dead or waiting jobs, or every dead one, pending.

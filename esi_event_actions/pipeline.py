@@ -48,35 +48,52 @@ class Pipeline:
         self.pool.start()
 
     def stop(self, timeout=None):
+        """Stop the workers; every end so far is committed on return."""
         return self.pool.stop(timeout)
 
     def accept(self, events, checkpoint=None):
         """Journal one job per matching rule of each event; run them.
 
+        The new jobs go to the workers in memory, claimed by the very
+        transaction that journals them.
+
         :param checkpoint: (name, last id) of the source, stored in the
             same transaction as the jobs.
         """
-        entries = []
-        for event in events:
-            rules = [rule.name for rule in self.ruleset.match(event)]
+        matches = [(event, self._match(event)) for event in events]
+        entries = [match for match in matches if match[1]]
+        if not entries:
+            if checkpoint is not None:
+                self.journal.add([], checkpoint=checkpoint)
+            self._count(matches)
+            return []
+        with self.pool.handoff() as handoff:
+            jobs = self.journal.add(entries, checkpoint=checkpoint,
+                                    **handoff.claim_args)
+            handoff(jobs)
+        self._count(matches)
+        return jobs
+
+    def _match(self, event):
+        rules = [rule.name for rule in self.ruleset.match(event)]
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('Received %(type)s %(id)s node %(node)s lease '
+                      '%(lease)s: %(rules)s',
+                      {'type': event.event_type, 'id': event.id,
+                       'node': event.node, 'lease': event.lease,
+                       'rules': ('rule(s) ' + ','.join(rules)) if rules
+                       else 'no rule matches'})
+            for name, why in self.ruleset.explain(event):
+                LOG.debug('Rule %s skips %s: %s', name, event.id, why)
+        return rules
+
+    def _count(self, matches):
+        # Counted once stored: a batch handed back to the broker comes
+        # again and would count twice.
+        for event, rules in matches:
             self.metrics.received(event)
             for rule in rules:
                 self.metrics.matched(rule)
-            LOG.info('Received %(type)s %(id)s node %(node)s lease '
-                     '%(lease)s: %(rules)s',
-                     {'type': event.event_type, 'id': event.id,
-                      'node': event.node, 'lease': event.lease,
-                      'rules': ('rule(s) ' + ','.join(rules)) if rules
-                      else 'no rule matches'})
-            if LOG.isEnabledFor(logging.DEBUG):
-                for name, why in self.ruleset.explain(event):
-                    LOG.debug('Rule %s skips %s: %s', name, event.id, why)
-            if rules:
-                entries.append((event, rules))
-        jobs = self.journal.add(entries, checkpoint=checkpoint)
-        if jobs:
-            self.pool.submit()
-        return jobs
 
     def retry_policy(self, job):
         rule = self.ruleset.by_name.get(job.rule)

@@ -11,11 +11,34 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Workers: run journal jobs, in order per node, in parallel across nodes."""
+"""Workers: run journal jobs, in order per node, in parallel across nodes.
 
+Jobs reach the workers in memory.  The transaction that journals fresh jobs
+also claims them for this instance (see :meth:`Journal.add`), and the
+source hands them straight to the pool (:meth:`WorkerPool.handoff`): no
+query takes them from the journal again.  A dispatcher thread claims, with
+a query, only what memory cannot know: jobs left running by a crash,
+retries falling due, jobs written by another process (``manage replay``,
+``journal retry``) and, on a shared journal, jobs other instances wrote
+behind theirs or abandoned.
+
+A recorder thread writes the ends of jobs in groups: one transaction, and
+so one fsync, for every job that finished since the last one, within
+:data:`COMMIT_WINDOW`.  A job whose end was not committed when the service
+died runs again at the next start (at-least-once).  At most ``size`` jobs
+run at once and a worker starts no job while ``2 * size`` are running or
+waiting for their end to be committed, so a crash reruns at most
+``2 * size`` jobs.
+
+Memory is bounded: at most :data:`QUEUED_PER_WORKER` jobs per worker wait
+in memory.  A source with more waits for room, up to :data:`HANDOFF_WAIT`,
+then leaves its jobs in the journal for a claim.
+"""
+
+import collections
+import contextlib
 import dataclasses
 import datetime
-import queue
 import socket
 import threading
 import time
@@ -27,6 +50,7 @@ import tenacity
 
 from esi_event_actions.actions import base
 from esi_event_actions import journal as journal_mod
+from esi_event_actions import metrics as metrics_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +59,14 @@ LOG = logging.getLogger(__name__)
 _JOURNAL_RETRY_DELAY = 1.0
 # How often done jobs older than the retention are deleted.
 _PRUNE_INTERVAL = 3600.0
+#: Longest a finished job waits before its end is committed.
+COMMIT_WINDOW = 0.005
+#: Jobs per worker that may wait in memory to start.
+QUEUED_PER_WORKER = 16
+#: Longest a source waits for room in memory before it leaves its jobs to
+#: the journal's claims: a stuck action must not hold a batch of
+#: notifications unacknowledged.
+HANDOFF_WAIT = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,24 +105,41 @@ def new_owner():
     return '%s:%s' % (socket.gethostname(), uuid.uuid4().hex[:12])
 
 
-class WorkerPool:
-    """A bounded pool of threads running jobs claimed from the journal.
+class _Handoff:
+    """One source's hand-off of the jobs of one journal transaction.
 
-    A dispatcher thread claims as many runnable jobs as there are idle
-    workers; the journal only offers the oldest unfinished job of each
-    node, so jobs about one node run strictly one after the other, in
-    arrival order, even across retries and across service instances.
+    ``claim_args`` are the :meth:`Journal.add` arguments that claim the
+    new jobs for the pool, or nothing when the pool cannot take them now;
+    calling the hand-off with what ``add`` returned gives them to the
+    workers.
+    """
+
+    def __init__(self, pool, claim_args, epoch):
+        self._pool = pool
+        self.claim_args = claim_args
+        self.epoch = epoch
+
+    def __call__(self, jobs):
+        self._pool._take(jobs, self.epoch)
+
+
+class WorkerPool:
+    """A bounded pool of threads running jobs, in order per node.
+
+    Jobs about one node run one after the other, by event time then
+    arrival, even across retries and across service instances; jobs about
+    different nodes run in parallel.
 
     :param runner: callable ``(job, attempt) -> Result``.
     :param policy: callable ``(job) -> RetryPolicy``.
-    :param lease: seconds a claim holds a job; renewed while it runs.
+    :param lease: seconds a claim holds a job; renewed while it is held.
     :param retention: seconds done jobs are kept, or None for ever.
     """
 
     def __init__(self, journal, runner, size, output_limit=4096,
                  policy=None, lease=60.0, poll_interval=1.0,
                  dead_blocks=False, owner=None, retention=None,
-                 metrics=None):
+                 metrics=metrics_mod.NO_METRICS):
         self._journal = journal
         self._runner = runner
         self._size = size
@@ -100,108 +149,385 @@ class WorkerPool:
         self._poll = poll_interval
         self._dead_blocks = dead_blocks
         self.owner = owner or new_owner()
-        self._cond = threading.Condition()
-        self._work = queue.SimpleQueue()
-        self._busy = 0
-        self._woken = True
-        self._drained = False
-        self._stopping = False
-        self._threads = []
-        self._last_renew = time.monotonic()
         self._retention = retention
         self._metrics = metrics
+        self.capacity = size * QUEUED_PER_WORKER
+        lock = threading.Lock()
+        self._lock = lock
+        self._work = threading.Condition(lock)      # workers wait here
+        self._ended = threading.Condition(lock)     # the recorder
+        self._claims = threading.Condition(lock)    # the dispatcher
+        self._changed = threading.Condition(lock)   # sources, wait_idle
+        # Jobs in memory by node (a job without a node is its own), in
+        # run order; the head of a busy node is running.
+        self._nodes = {}
+        self._busy = set()
+        self._ready = collections.deque()
+        self._queued = 0
+        self._running = 0
+        self._unrecorded = 0
+        self._ends = []
+        self._releases = []
+        self._recording = 0
+        # Nodes whose jobs the journal may hold: after one of their ends
+        # is committed, a claim may find their next job.
+        self._journal_nodes = set()
+        # Nodes whose queue went back to the journal behind a retry, by
+        # the number of the commit that records it (see _take).
+        self._parked = {}
+        self._taken = self._committed = 0
+        self._epochs = collections.Counter()
+        self._claim_due = True
+        self._claiming = False
+        self._started = self._stopping = self._closed = False
+        self._threads = []
+        self._last_renew = time.monotonic()
         self._last_prune = float('-inf')
 
     def start(self):
         for index in range(self._size):
             self._spawn(self._worker, 'esi-worker-%d' % index)
         self._spawn(self._dispatch, 'esi-dispatcher')
+        self._recorder_thread = self._spawn(self._record, 'esi-recorder')
+        self._started = True
 
     def _spawn(self, target, name):
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
-    def submit(self, jobs=None):
-        """Tell the pool that the journal has new jobs."""
-        with self._cond:
-            self._woken = True
-            self._cond.notify_all()
+    # What sources call.
 
-    def stop(self, timeout=None):
-        """Claim nothing more; wait up to ``timeout`` for running jobs.
+    @contextlib.contextmanager
+    def handoff(self, wait=HANDOFF_WAIT):
+        """A :class:`_Handoff` for one journal transaction.
 
-        Returns False if some action was still running at the deadline;
-        its job stays marked running and runs again later.
+        Waits up to ``wait`` seconds for room in memory first.
         """
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        for _ in range(self._size):
-            self._work.put(None)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            left = None if deadline is None else max(
-                0, deadline - time.monotonic())
-            thread.join(left)
-        return not any(t.is_alive() for t in self._threads)
+        with self._lock:
+            room = self._started and self._changed.wait_for(
+                lambda: self._stopping or self._queued < self.capacity,
+                wait) and not self._stopping
+            epoch = self._committed
+            self._epochs[epoch] += 1
+        claim_args = dict(owner=self.owner, lease=self._lease,
+                          dead_blocks=self._dead_blocks) if room else {}
+        try:
+            yield _Handoff(self, claim_args, epoch)
+        finally:
+            with self._lock:
+                self._epochs[epoch] -= 1
+                if not self._epochs[epoch]:
+                    del self._epochs[epoch]
+                self._forget_parked()
+
+    def submit(self):
+        """Tell the pool that the journal has jobs for a claim."""
+        with self._lock:
+            self._want_claim()
 
     def wait_idle(self, timeout=None):
-        """Block until nothing is running and nothing is runnable now."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: not self._busy and self._drained and
-                not self._woken, timeout)
+        """Block until nothing runs or is runnable now, all recorded."""
+        with self._lock:
+            return self._changed.wait_for(
+                lambda: not self._nodes and self._flushed() and
+                not self._claim_due and not self._claiming, timeout)
 
-    # The dispatcher.
+    def flush(self, timeout=None):
+        """Block until every end so far is committed."""
+        with self._lock:
+            return self._changed.wait_for(self._flushed, timeout)
+
+    def stop(self, timeout=None):
+        """Start nothing more; wait up to ``timeout`` for running jobs.
+
+        Jobs waiting in memory go back to the journal, and every end is
+        committed before this returns.  Returns False if some action was
+        still running at the deadline; its job stays marked running and
+        runs again later.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._stopping = True
+            for cond in (self._work, self._claims, self._ended,
+                         self._changed):
+                cond.notify_all()
+        others = [t for t in self._threads
+                  if t is not getattr(self, '_recorder_thread', None)]
+        for thread in others:
+            thread.join(_left(deadline))
+        with self._lock:
+            self._release_queued()
+            self._closed = True
+            self._ended.notify()
+        for thread in self._threads:
+            thread.join(_left(deadline))
+        return not any(t.is_alive() for t in self._threads)
+
+    # In memory, under the lock.
+
+    def _take(self, jobs, epoch):
+        with self._lock:
+            for job in jobs:
+                if job.state != journal_mod.RUNNING:
+                    if job.node:
+                        self._journal_nodes.add(job.node)
+                    self._want_claim()
+                elif self._parked.get(job.node, 0) > epoch:
+                    # The transaction that claimed it looked at the journal
+                    # before the retry holding its node was recorded there.
+                    self._releases.append(job.id)
+                    self._ended.notify()
+                else:
+                    self._enqueue(job)
+
+    def _enqueue(self, job):
+        key = job.node or ('job', job.id)
+        queue = self._nodes.get(key)
+        if queue is None:
+            self._nodes[key] = collections.deque([job])
+            self._ready.append(key)
+            self._work.notify()
+        else:
+            # Mostly the newest; an older event goes before the later ones
+            # that have not started.
+            index = len(queue)
+            first = 1 if key in self._busy else 0
+            while index > first and queue[index - 1].order > job.order:
+                index -= 1
+            queue.insert(index, job)
+        self._queued += 1
+
+    def _next_of(self, key, end):
+        """After ``end``: what its node runs next, if anything."""
+        queue = self._nodes[key]
+        queue.popleft()
+        self._busy.discard(key)
+        if end.state == journal_mod.RETRY or (
+                end.state == journal_mod.DEAD and self._dead_blocks):
+            # The rest of the node waits behind it in the journal.
+            self._releases.extend(job.id for job in queue)
+            self._queued -= len(queue)
+            queue.clear()
+            if end.job.node:
+                self._journal_nodes.add(end.job.node)
+                self._parked[end.job.node] = self._taken + 1
+        if queue:
+            self._ready.append(key)
+            self._work.notify()
+        else:
+            del self._nodes[key]
+
+    def _release_queued(self):
+        for key, queue in self._nodes.items():
+            waiting = list(queue)[1:] if key in self._busy else list(queue)
+            self._releases.extend(job.id for job in waiting)
+        self._nodes = {key: collections.deque([queue[0]])
+                       for key, queue in self._nodes.items()
+                       if key in self._busy}
+        self._ready.clear()
+        self._queued = 0
+
+    def _want_claim(self):
+        self._claim_due = True
+        self._claims.notify()
+
+    def _forget_parked(self):
+        # A parked node matters to transactions that began before the
+        # commit recording why it is parked, and to no later one.
+        oldest = min(self._epochs, default=self._committed)
+        self._parked = {node: number for node, number in
+                        self._parked.items() if number > oldest}
+
+    def _flushed(self):
+        return not (self._ends or self._releases or self._recording)
+
+    def _may_start(self):
+        return self._stopping or (
+            self._ready and
+            self._running + self._unrecorded < 2 * self._size)
+
+    # The workers.
+
+    def _worker(self):
+        while True:
+            with self._lock:
+                self._work.wait_for(self._may_start)
+                if self._stopping:
+                    return
+                key = self._ready.popleft()
+                job = self._nodes[key][0]
+                self._busy.add(key)
+                self._queued -= 1
+                self._running += 1
+                self._changed.notify_all()
+            end = self._process(job)
+            with self._lock:
+                self._running -= 1
+                self._unrecorded += 1
+                self._ends.append(end)
+                self._next_of(key, end)
+                if len(self._ends) == 1 or self._commit_now():
+                    self._ended.notify()
+
+    def _process(self, job):
+        started_at = journal_mod.utcnow()
+        started = time.monotonic()
+        try:
+            result = self._runner(job, job.attempts)
+        except Exception as exc:
+            LOG.exception('Action of rule %s crashed on job %d',
+                          job.rule, job.id)
+            result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
+        duration = time.monotonic() - started
+        result.output = (result.output or '')[:self._output_limit]
+        state, next_at = self._outcome(job, result)
+        self._log(job, state, result, duration, next_at)
+        self._metrics.finished(job.rule, state, duration)
+        return journal_mod.End(
+            job, state, result, duration, started_at,
+            started_at + datetime.timedelta(seconds=duration), next_at)
+
+    def _outcome(self, job, result):
+        if result.ok:
+            return journal_mod.DONE, None
+        policy = self._policy(job)
+        if result.status == base.FAILURE or (
+                job.attempts >= policy.max_attempts):
+            return journal_mod.DEAD, None
+        return journal_mod.RETRY, journal_mod.utcnow() + datetime.timedelta(
+            seconds=policy.delay(job.attempts))
+
+    @staticmethod
+    def _log(job, state, result, duration, next_at):
+        log = LOG.info if state == journal_mod.DONE else LOG.warning
+        retry = (' next attempt at %sZ' % next_at.isoformat(
+            timespec='seconds')) if next_at else ''
+        log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
+            '%(node)s lease %(lease)s attempt %(attempt)d: %(state)s in '
+            '%(duration).3fs (%(detail)s)%(retry)s',
+            {'job': job.id, 'rule': job.rule, 'type': job.event.event_type,
+             'event': job.event.id, 'node': job.node,
+             'lease': job.event.lease, 'attempt': job.attempts,
+             'state': state, 'duration': duration,
+             'detail': result.detail, 'retry': retry})
+
+    # The recorder: the group commit of ends.
+
+    def _commit_now(self):
+        return self._stopping or len(self._ends) >= self._size or (
+            self._running + self._unrecorded >= 2 * self._size)
+
+    def _record(self):
+        while True:
+            with self._lock:
+                self._ended.wait_for(
+                    lambda: self._ends or self._releases or self._closed)
+                if not (self._ends or self._releases):
+                    return
+                self._ended.wait_for(self._commit_now, COMMIT_WINDOW)
+                ends, self._ends = self._ends, []
+                releases, self._releases = self._releases, []
+                self._recording = len(ends) + len(releases)
+                self._taken += 1
+            self._commit(ends, releases)
+            with self._lock:
+                self._committed = self._taken
+                self._recording = 0
+                self._unrecorded -= len(ends)
+                if self._journal_nodes.intersection(
+                        end.job.node for end in ends):
+                    self._want_claim()
+                self._forget_parked()
+                self._work.notify(len(ends))
+                self._changed.notify_all()
+
+    def _commit(self, ends, releases):
+        failures = 0
+        while True:
+            try:
+                lost = self._journal.record(self.owner, ends, releases)
+                break
+            except Exception as exc:
+                failures += 1
+                if self._gave_up(failures, exc, len(ends) + len(releases)):
+                    return
+        if failures:
+            LOG.info('The journal is back: the end of %d job(s) recorded',
+                     len(ends))
+        for job_id in sorted(lost):
+            LOG.warning('Job %d was taken over by another instance while '
+                        'it ran (lease expired)', job_id)
+
+    def _gave_up(self, failures, exc, count):
+        # Until recorded, the jobs stay "running" under our lease: keep
+        # trying rather than let them run again needlessly, but when
+        # stopping, leave them to the next start.
+        if failures == 1:
+            LOG.debug('Cannot record %d job(s)', count, exc_info=True)
+        LOG.warning('Cannot record the end of %d job(s) in the journal '
+                    '(attempt %d): %s', count, failures, exc)
+        if self._stopping:
+            return True
+        time.sleep(_JOURNAL_RETRY_DELAY)
+        return False
+
+    # The dispatcher: claims, lease renewal, pruning.
 
     def _dispatch(self):
         while True:
-            with self._cond:
-                self._cond.wait_for(
+            with self._lock:
+                self._claims.wait_for(
                     lambda: self._stopping or (
-                        self._woken and self._busy < self._size),
+                        self._claim_due and self._queued < self.capacity),
                     self._wait_time())
                 if self._stopping:
                     return
-                idle = self._size - self._busy
-                self._woken = False
-                # Until this claim says otherwise, work may be waiting.
-                self._drained = False
+                # Woken or not: retries fall due and other processes add
+                # jobs without telling us.
+                limit = self.capacity - self._queued
+                if limit > 0:
+                    self._claim_due = False
+                self._claiming = True
+                probed = set(self._journal_nodes)
             self._renew()
             self._prune()
-            claimed = self._claim(idle)
-            with self._cond:
-                self._busy += len(claimed)
-                if idle:
-                    # A full claim may have left more behind: look again.
-                    self._woken = self._woken or len(claimed) == idle
-                    self._drained = not claimed
-                if self._stopping:
-                    self._busy -= len(claimed)
-                    self._journal.release(self.owner,
-                                          [j.id for j in claimed])
-                    return
-                self._cond.notify_all()
-            for job in claimed:
-                self._work.put(job)
+            claimed = self._claim(limit) if limit > 0 else []
+            with self._lock:
+                self._claiming = False
+                self._claimed(claimed, limit, probed)
+                self._changed.notify_all()
+
+    def _claimed(self, claimed, limit, probed):
+        if self._stopping:
+            self._releases.extend(job.id for job in claimed)
+            self._ended.notify()
+            return
+        for job in claimed:
+            if job.node:
+                self._journal_nodes.add(job.node)
+            self._enqueue(job)
+        if claimed and len(claimed) == limit:
+            # A full claim may have left more behind.
+            self._claim_due = True
+        found = {job.node for job in claimed}
+        self._journal_nodes -= {node for node in probed
+                                if node not in found and
+                                node not in self._nodes}
 
     def _wait_time(self):
-        # Retries fall due and other instances add jobs without telling
-        # us, so look at the journal now and then even when not woken.
         wait = self._poll
-        if self._busy:
+        if self._nodes:
             wait = min(wait, self._lease / 3.0)
         return wait
 
     def _claim(self, limit):
-        if limit <= 0:
-            return []
         try:
             return self._journal.claim(self.owner, limit, self._lease,
                                        self._dead_blocks)
-        except Exception:
-            LOG.exception('Cannot claim jobs from the journal')
+        except Exception as exc:
+            LOG.warning('Cannot claim jobs from the journal: %s', exc)
             time.sleep(_JOURNAL_RETRY_DELAY)
             self.submit()
             return []
@@ -222,82 +548,15 @@ class WorkerPool:
             LOG.info('Pruned %d done job(s) older than %s', count, cutoff)
 
     def _renew(self):
-        if not self._busy or (time.monotonic() - self._last_renew <
-                              self._lease / 3.0):
+        if not (self._nodes or self._unrecorded) or (
+                time.monotonic() - self._last_renew < self._lease / 3.0):
             return
         try:
             self._journal.renew(self.owner, self._lease)
             self._last_renew = time.monotonic()
-        except Exception:
-            LOG.exception('Cannot renew the lease on running jobs')
-
-    # The workers.
-
-    def _worker(self):
-        while True:
-            job = self._work.get()
-            if job is None:
-                return
-            try:
-                self._process(job)
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    # Its node may now have a runnable job.
-                    self._woken = True
-                    self._cond.notify_all()
-
-    def _process(self, job):
-        started = time.monotonic()
-        try:
-            result = self._runner(job, job.attempts)
         except Exception as exc:
-            LOG.exception('Action of rule %s crashed on job %d',
-                          job.rule, job.id)
-            result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
-        duration = time.monotonic() - started
-        result.output = (result.output or '')[:self._output_limit]
-        state, next_at = self._outcome(job, result)
-        self._log(job, state, result, duration, next_at)
-        if self._metrics is not None:
-            self._metrics.finished(job.rule, state, duration)
-        self._record(job, state, result, duration, next_at)
+            LOG.warning('Cannot renew the lease on held jobs: %s', exc)
 
-    def _outcome(self, job, result):
-        if result.ok:
-            return journal_mod.DONE, None
-        policy = self._policy(job)
-        if result.status == base.FAILURE or (
-                job.attempts >= policy.max_attempts):
-            return journal_mod.DEAD, None
-        return journal_mod.RETRY, journal_mod.utcnow() + datetime.timedelta(
-            seconds=policy.delay(job.attempts))
 
-    def _record(self, job, state, result, duration, next_at):
-        while True:
-            try:
-                if not self._journal.finish(job.id, self.owner, state,
-                                            result, duration, next_at):
-                    LOG.warning('Job %d was taken over by another instance '
-                                'while it ran (lease expired)', job.id)
-                return
-            except Exception:
-                # Until recorded, the job stays "running" under our lease:
-                # keep trying rather than let it run again needlessly.
-                LOG.exception('Cannot record the end of job %d', job.id)
-                if self._stopping:
-                    return
-                time.sleep(_JOURNAL_RETRY_DELAY)
-
-    @staticmethod
-    def _log(job, state, result, duration, next_at):
-        log = LOG.info if state == journal_mod.DONE else LOG.warning
-        retry = (' next attempt at %sZ' % next_at.isoformat(
-            timespec='seconds')) if next_at else ''
-        log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
-            '%(node)s attempt %(attempt)d: %(state)s in %(duration).3fs '
-            '(%(detail)s)%(retry)s',
-            {'job': job.id, 'rule': job.rule, 'type': job.event.event_type,
-             'event': job.event.id, 'node': job.node,
-             'attempt': job.attempts, 'state': state, 'duration': duration,
-             'detail': result.detail, 'retry': retry})
+def _left(deadline):
+    return None if deadline is None else max(0, deadline - time.monotonic())

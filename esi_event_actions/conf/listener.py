@@ -36,12 +36,11 @@ opts = [
                help='Most notifications handled, and journalled in one '
                     'transaction, at a time.'),
     cfg.FloatOpt('batch_timeout',
-                 default=0.005, min=0.001,
+                 default=0.0, min=0,
                  help='Seconds to wait, after the first notification of a '
-                      'batch, for more to arrive before handling it. Bounds '
-                      'the latency a batch adds; when the listener is '
-                      'behind, the batch fills from what is already '
-                      'delivered without waiting.'),
+                      'batch, for more to arrive. 0: a batch is what has '
+                      'arrived already, with no added latency; under load '
+                      'batches fill from what the broker has delivered.'),
     cfg.FloatOpt('requeue_delay',
                  default=1.0, min=0,
                  help='Seconds to wait before handing a batch back to the '

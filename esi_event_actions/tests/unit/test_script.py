@@ -12,11 +12,17 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import errno
 import json
 import os
+import signal
 import time
 
+import fixtures
+import testtools
+
 from esi_event_actions.actions import base as action_base
+from esi_event_actions.actions import script
 from esi_event_actions import event
 from esi_event_actions import rules
 from esi_event_actions.tests import base
@@ -42,6 +48,27 @@ class ScriptActionTest(base.TestCase):
         evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
         return rule.action.run(evt, rule.params(evt), attempt)
 
+    def read_pid(self, pidfile):
+        with open(pidfile) as f:
+            return int(f.read())
+
+    def kill_at_cleanup(self, pidfile):
+        def kill():
+            try:
+                os.kill(self.read_pid(pidfile), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        self.addCleanup(kill)
+
+    def assert_ends(self, pid):
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        self.fail('process %d survived the timeout' % pid)
+
     def test_params_null_missing_and_json(self):
         rule = self.rule('exit 0', params='node_name,fulfill_time,nope,'
                          'node_properties.cpus,properties,id')
@@ -66,8 +93,12 @@ class ScriptActionTest(base.TestCase):
         self.assertFalse(os.path.exists('/tmp/pwned'))
 
     def test_environment_and_stdin(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'SCRIPT_TEST_INHERITED', 'at load'))
         out = os.path.join(self.dir, 'env')
         rule = self.rule('cat > %s.json; env > %s' % (out, out))
+        # The environment is the one the rule was loaded with.
+        os.environ['SCRIPT_TEST_INHERITED'] = 'later'
         data = esi_leap.lease_data()
         self.assertTrue(self.run_rule(rule, data, attempt=3).ok)
         with open(out) as f:
@@ -77,6 +108,8 @@ class ScriptActionTest(base.TestCase):
         self.assertEqual('msg-1', env['ESI_EVENT_ID'])
         self.assertEqual('act', env['ESI_RULE'])
         self.assertEqual('3', env['ESI_ATTEMPT'])
+        self.assertEqual('at load', env['SCRIPT_TEST_INHERITED'])
+        self.assertEqual(os.environ['PATH'], env['PATH'])
         with open(out + '.json') as f:
             sent = json.load(f)
         self.assertEqual(data, sent['data'])
@@ -92,23 +125,89 @@ class ScriptActionTest(base.TestCase):
 
     def test_timeout_kills_the_whole_process_group(self):
         pidfile = os.path.join(self.dir, 'child.pid')
-        rule = self.rule('sleep 300 & echo $! > %s; wait' % pidfile,
-                         timeout=5)
+        rule = self.rule('echo started; sleep 300 & echo $! > %s; wait'
+                         % pidfile, timeout=5)
+        self.kill_at_cleanup(pidfile)
         started = time.monotonic()
         result = self.run_rule(rule, esi_leap.lease_data())
         self.assertLess(time.monotonic() - started, 60)
         self.assertEqual(action_base.RETRY, result.status)
-        self.assertIn('timed out', result.detail)
-        with open(pidfile) as f:
-            child = int(f.read())
-        for _ in range(50):
-            try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            self.fail('the script\'s child survived the timeout')
+        self.assertEqual('timed out after 5s', result.detail)
+        self.assertEqual('started\n', result.output)
+        self.assert_ends(self.read_pid(pidfile))
+
+    def test_large_stdin_arrives_byte_exact(self):
+        out = os.path.join(self.dir, 'stdin')
+        # Bigger than a pipe buffer, and not all ASCII.
+        blob = ''.join(chr(32 + i % 2000) for i in range(1 << 20))
+        rule = self.rule('cat > ' + out)
+        evt = event.Event('esi_leap.lease.fulfill.end',
+                          esi_leap.lease_data(properties={'blob': blob}),
+                          id='msg-1')
+        self.assertTrue(rule.action.run(evt, rule.params(evt)).ok)
+        with open(out, 'rb') as f:
+            self.assertEqual(script.ScriptAction.stdin(evt), f.read())
+
+    def test_large_output_is_read_only_up_to_the_limit(self):
+        rule = self.rule('yes | head -c 1048576; echo oops >&2; exit 1')
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual('exit status 1: oops', result.detail)
+        self.assertEqual('y\n' * (script._READ_LIMIT // 2) + 'oops\n',
+                         result.output)
+
+    def test_background_child_holding_stdout_does_not_hold_the_job(self):
+        pidfile = os.path.join(self.dir, 'child.pid')
+        rule = self.rule('sleep 300 & echo $! > %s; echo done' % pidfile)
+        self.kill_at_cleanup(pidfile)
+        started = time.monotonic()
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertTrue(result.ok, result)
+        self.assertEqual('done\n', result.output)
+
+    def test_without_pidfd_the_exit_and_the_timeout_still_count(self):
+        self.useFixture(fixtures.MockPatchObject(
+            os, 'pidfd_open', side_effect=OSError(errno.ENOSYS, 'no')))
+        result = self.run_rule(self.rule('echo hi; exit 2'),
+                               esi_leap.lease_data())
+        self.assertEqual((action_base.RETRY, 2, 'hi\n'),
+                         (result.status, result.exit_status, result.output))
+        result = self.run_rule(self.rule('sleep 300', timeout=1),
+                               esi_leap.lease_data())
+        self.assertEqual('timed out after 1s', result.detail)
+
+    def test_without_memfd_unlinked_temporary_files_serve(self):
+        self.useFixture(fixtures.MockPatchObject(
+            os, 'memfd_create', side_effect=OSError(errno.ENOSYS, 'no')))
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.MockPatchObject(script.tempfile, 'tempdir',
+                                                 tmp))
+        rule = self.rule('cat; echo err >&2; exit 1')
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual('exit status 1: err', result.detail)
+        self.assertIn('"msg-1"', result.output)
+        self.assertEqual([], os.listdir(tmp))
+
+    def test_a_wait_longer_than_one_poll_goes_on_polling(self):
+        self.useFixture(fixtures.MockPatchObject(script, '_MAX_POLL_MS',
+                                                 100))
+        started = time.monotonic()
+        result = self.run_rule(self.rule('sleep 300', timeout=1),
+                               esi_leap.lease_data())
+        self.assertGreaterEqual(time.monotonic() - started, 1)
+        self.assertEqual('timed out after 1s', result.detail)
+        self.assertTrue(self.run_rule(self.rule('sleep 0.3'),
+                                      esi_leap.lease_data()).ok)
+
+    @testtools.skipUnless(os.path.isdir('/proc/self/fd'), 'needs /proc')
+    def test_no_descriptor_is_left_open(self):
+        rule = self.rule('cat; echo err >&2; exit 1')
+        before = len(os.listdir('/proc/self/fd'))
+        self.run_rule(rule, esi_leap.lease_data())
+        self.run_rule(rule, esi_leap.lease_data(node_name='a\0b'))
+        os.unlink(rule.action.path)
+        self.run_rule(rule, esi_leap.lease_data())
+        self.assertEqual(before, len(os.listdir('/proc/self/fd')))
 
     def test_missing_script_at_run_time_fails(self):
         rule = self.rule('exit 0')
