@@ -12,7 +12,7 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Benchmark esi-event-actions against a bare oslo.messaging listener.
+"""Benchmark esi-event-actions against what its parts alone can do.
 
 On one machine, against a private RabbitMQ on a free loopback port (or the
 broker given by --transport-url), this:
@@ -23,19 +23,50 @@ broker given by --transport-url), this:
    over --nodes uuids, and publishes them once to esi-leap's exchange.
    Every drain run consumes its own queue, bound to the topic before the
    publication, so that all runs read exactly the same messages;
-2. drains them with (1) a bare oslo.messaging notification listener whose
-   endpoint does nothing, (2) the esi-event-actions command with one rule
-   and the log action, (3) the same with the script action running a
-   two-line shell script that appends its arguments to a file, each
-   --repeats times, interleaved, keeping the median;
+2. drains them, each scenario --repeats times, the scenarios alternating
+   within each repeat, keeping the median:
+
+   (0) no broker and no journal: a pool of [worker] workers threads
+       spawns the script of (3) once per notification as the script
+       action does (argv, environment, the event as JSON on stdin;
+       subprocess.Popen with three pipes, start_new_session and
+       close_fds, then communicate()): the most spawning gives here;
+   (1) a bare oslo.messaging notification listener whose endpoint does
+       nothing;
+   (2) the esi-event-actions command with one rule and the log action,
+       its SQLite journal at the service's sqlite_synchronous (and, for
+       information, again at NORMAL);
+   (3) the same with the script action running a two-line shell script
+       that appends its arguments to a file;
+   (6) (2) with a private PostgreSQL (fsync on) as the journal, a new
+       database for each run: one instance, and two instances in one
+       listener pool, which consume the same queue;
+
+   (0) and (1) run in child processes of this script;
 3. measures (4) the latency from esi-leap's Notifier call to the start of
    the action, at a steady --rate for --duration seconds, and (5) the
-   peak RSS of the service's processes and their CPU use while idle.
+   memory and idle CPU of the service: the PSS of its launcher plus
+   worker, sampled every 0.5 s during every service run and during a
+   backlog run, --backlog-messages notifications behind a script that
+   sleeps 0.2 s, stopped after --backlog-seconds; and the CPU both use
+   over --idle seconds once the first service drain is done (without
+   one, after the latency run).
 
 Drain rate: N divided by the time from the first message taken from the
 queue (the bare listener's first endpoint call; the service's first
-journal insert, created_at) to the last one acted on (the bare listener's
-Nth call; the service's last finished_at, once every job is done).
+journal insert, created_at; the first spawn) to the last one acted on
+(the bare listener's Nth call; the service's last finished_at, once every
+job is done, over the jobs of both instances with two; the end of the
+last script).
+
+CPU per notification: the user and system time over that same span of
+the service's launcher and worker (of both instances), of the bare
+listener, or of the spawning process, divided by N; the scripts' (the
+reaped children's) and PostgreSQL's are counted apart.
+
+Per-node order: each job of a node started after the previous one, in
+event order, finished (in the journal), and the script was called for
+every lease once, in node order (in the file it appends to).
 
 Latency: from the moment before Notifier.info() is called to the first
 command of the action script (bash, timestamped by $EPOCHREALTIME, no
@@ -50,6 +81,7 @@ wait is bounded, and everything started is stopped at the end.
 """
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -61,37 +93,82 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
+from unittest import mock
 import uuid
+import warnings
 
 import kombu
 from oslo_config import cfg
 from oslo_context import context as oslo_context
+from oslo_service import backend
+import sqlalchemy as sa
+
+# Importing oslo.messaging makes oslo.service pick a concurrency backend:
+# choose threading first, as the service's commands do, here and in the
+# children, and hide the deprecation warning of eventlet, which libraries
+# import even unused.
+if backend.get_backend_type() is None:
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    backend.init_backend(backend.BackendType.THREADING)
 import oslo_messaging
 
+from esi_event_actions.conf import worker as worker_conf
+from esi_event_actions import notification
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import broker as broker_mod
+from esi_event_actions.tests.functional import postgres as postgres_mod
 from esi_event_actions.tests.functional import raw
 
 EVENT_TYPE = 'esi_leap.lease.fulfill.end'
 HOST = 'esi-leap-host'
 PUBLISHER_ID = 'esi-leap-manager.%s' % HOST
+RULE = 'bench'
 MB = 1024 * 1024
+HZ = os.sysconf('SC_CLK_TCK')
+PSS_INTERVAL = 0.5
 
-# The action of scenario (3): two lines, as the benchmark's brief says.
+# The action of scenarios (0) and (3): two lines, as the benchmark's brief
+# says.
 APPEND_SCRIPT = '#!/bin/sh\necho "$@" >> %s\n'
 # The action of scenario (4): its first command timestamps the start.
 # $EPOCHREALTIME is a bash builtin variable: no fork.
 STAMP_SCRIPT = '#!/bin/bash\necho "$EPOCHREALTIME $*" >> %s\n'
+# The action of the backlog run: slow, so that the journal fills up.
+SLEEP_SCRIPT = '#!/bin/sh\nsleep 0.2\n'
 
-SCENARIOS = ('bare', 'log', 'script')
+# The drain scenarios, in their order within each repeat.
+DRAINS = ('spawn', 'bare', 'log', 'log-normal', 'script', 'postgres',
+          'postgres-2')
+SCENARIOS = DRAINS + ('latency', 'backlog')
+# Run in child processes of this script, the others by the service.
+CHILDREN = ('spawn', 'bare')
+# Service instances sharing one PostgreSQL journal.
+POSTGRES = {'postgres': 1, 'postgres-2': 2}
+# What each drain rate is divided by: the ratio column.
+REFERENCE = {'log': 'bare', 'log-normal': 'bare', 'script': 'spawn',
+             'postgres': 'log', 'postgres-2': 'log'}
 TITLES = {
+    'spawn': '(0) spawn limit',
     'bare': '(1) bare oslo listener',
     'log': '(2) service, log action',
+    'log-normal': '(2) log, sync NORMAL',
     'script': '(3) service, script',
+    'postgres': '(6) PostgreSQL, 1 inst.',
+    'postgres-2': '(6) PostgreSQL, 2 inst.',
     'latency': '(4) latency, script',
+    'backlog': '(5) backlog, sleep 0.2',
 }
+SHORT = {'spawn': '(0)', 'bare': '(1)', 'log': '(2)',
+         'log-normal': '(2) NORMAL', 'script': '(3)', 'postgres': '(6) x1',
+         'postgres-2': '(6) x2'}
+
+# The functional tests' server trades durability for speed; a production
+# journal does not: every commit waits for its WAL to reach the disk.
+DURABLE_SETTINGS = ('fsync=on', 'synchronous_commit=on',
+                    'full_page_writes=on', 'max_connections=200')
 
 
 def _command(name, module):
@@ -124,9 +201,13 @@ def percentile(values, pct):
     return ordered[int(rank) - 1]
 
 
-def epoch(text):
-    """A naive UTC datetime from the journal as seconds since the epoch."""
-    value = datetime.datetime.fromisoformat(text)
+def epoch(value):
+    """A naive UTC time of a journal as seconds since the epoch.
+
+    SQLite gives it as ISO text, PostgreSQL as a datetime.
+    """
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
     return value.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
@@ -193,6 +274,27 @@ def wait_until(predicate, timeout, interval=0.2):
         time.sleep(interval)
 
 
+def rusage_cpu(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_script(directory, name, text):
+    path = os.path.join(directory, name + '.sh')
+    with open(path, 'w') as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+def worker_count(args):
+    """[worker] workers: the benchmark's --workers, or the service's."""
+    if args.workers:
+        return args.workers
+    return next(opt.default for opt in worker_conf.opts
+                if opt.name == 'workers')
+
+
 # The notifications.
 
 def request_context():
@@ -206,6 +308,10 @@ def node_uuids(count):
             range(count)]
 
 
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
 def build_bodies(count, nodes):
     """N messagingv2 bodies, as esi-leap's Notifier would publish them.
 
@@ -214,8 +320,7 @@ def build_bodies(count, nodes):
     jobs of one node is the order of i.
     """
     ctxt = request_context()
-    base = datetime.datetime.now(datetime.timezone.utc).replace(
-        tzinfo=None)
+    base = utcnow()
     bodies = []
     for index in range(count):
         data = esi_leap.lease_data(node_uuid=nodes[index % len(nodes)],
@@ -235,9 +340,6 @@ class Broker:
         self.exchange = kombu.Exchange(raw.EXCHANGE, type='topic',
                                        durable=False, auto_delete=False)
         self.queues = []
-
-    def _channel(self, conn):
-        return conn.channel()
 
     def bind(self, names, topic):
         """Declare queues as an oslo listener pool would, bound to topic."""
@@ -267,15 +369,135 @@ class Broker:
                 except Exception:
                     channel = conn.channel()
 
+    def fill(self, names, topic, bodies):
+        """Publish bodies once to each of the queues names."""
+        self.bind(names, topic)
+        started = time.monotonic()
+        raw.publish(self.url, topic, bodies)
+        elapsed = time.monotonic() - started
+        # raw.publish declared the topic's own queue: nobody reads it.
+        self.delete([raw.routing_key(topic)])
+        for name in names:
+            depth = self.depth(name)
+            if depth != len(bodies):
+                raise BenchError('queue %s holds %d messages, not %d'
+                                 % (name, depth, len(bodies)))
+        return len(bodies) / elapsed
+
     def cleanup(self):
         self.delete(self.queues)
         self.queues = []
 
 
-# (1) The bare listener, run as a child process of this script.
+# (0) and (1): child processes of this script.
+
+def run_child(args, what, argv):
+    """Run ``benchmark.py ARGV``; the JSON object it prints last."""
+    cmd = [sys.executable, os.path.abspath(__file__)] + [str(a) for a in argv]
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE,
+                              timeout=args.drain_timeout + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError('%s did not finish' % what)
+    try:
+        return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise BenchError('%s failed:\n%s'
+                         % (what, proc.stderr.decode()[-2000:]))
+
+
+def spawn_jobs(script, count, nodes):
+    """(argv, environment additions, stdin) of the script action, N times.
+
+    As the service gives them for the notifications of build_bodies():
+    the Event the listener makes of each message, the argv of a rule with
+    script_params = node_uuid,name.
+    """
+    uuids = node_uuids(nodes)
+    base = utcnow()
+    jobs = collections.deque()
+    for index in range(count):
+        node, name = uuids[index % nodes], 'bench-%07d' % index
+        data = esi_leap.lease_data(node_uuid=node, name=name)
+        event = notification.to_event({
+            'event_type': EVENT_TYPE, 'publisher_id': PUBLISHER_ID,
+            'payload': esi_leap.payload(data),
+            'metadata': {'message_id': str(uuid.uuid4()), 'timestamp': str(
+                base + datetime.timedelta(microseconds=index))}}, 'info')
+        env = {'ESI_EVENT_TYPE': event.event_type, 'ESI_EVENT_ID': event.id,
+               'ESI_RULE': RULE, 'ESI_ATTEMPT': '1'}
+        jobs.append(([script, node, name], env, event.to_json().encode()))
+    return jobs
+
+
+def spawn(argv, extra_env, stdin):
+    """Run a script as the script action originally did; its status."""
+    env = dict(os.environ)
+    env.update(extra_env)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=env, close_fds=True,
+        start_new_session=True)
+    proc.communicate(stdin)
+    return proc.returncode
+
+
+def spawn_child(argv):
+    """``benchmark.py _spawn SCRIPT COUNT NODES WORKERS TIMEOUT``: (0)."""
+    script, count, nodes, workers, timeout = argv
+    jobs = spawn_jobs(script, int(count), int(nodes))
+    failed = []
+    go = threading.Event()
+    deadline = time.monotonic() + float(timeout)
+
+    def work():
+        go.wait()
+        while time.monotonic() < deadline:
+            try:
+                job = jobs.popleft()
+            except IndexError:
+                return
+            if spawn(*job) != 0:
+                failed.append(job[0])
+
+    threads = [threading.Thread(target=work) for _ in range(int(workers))]
+    for thread in threads:
+        thread.start()
+    cpu = (rusage_cpu(resource.RUSAGE_SELF),
+           rusage_cpu(resource.RUSAGE_CHILDREN))
+    started = time.monotonic()
+    go.set()
+    for thread in threads:
+        thread.join()
+    result = {'done': int(count) - len(jobs), 'failed': len(failed),
+              'seconds': time.monotonic() - started,
+              'cpu_seconds': rusage_cpu(resource.RUSAGE_SELF) - cpu[0],
+              'script_cpu_seconds': rusage_cpu(resource.RUSAGE_CHILDREN) -
+              cpu[1],
+              'peak_rss': resource.getrusage(
+                  resource.RUSAGE_SELF).ru_maxrss * 1024}
+    sys.stdout.write(json.dumps(result) + '\n')
+    return 0
+
+
+def run_spawn(args, workdir, run):
+    name = 'spawn-%d' % run
+    calls = os.path.join(workdir, name + '.calls')
+    script = write_script(workdir, name, APPEND_SCRIPT % calls)
+    workers = worker_count(args)
+    seen = run_child(args, 'the spawn pool (0)', [
+        '_spawn', script, args.messages, args.nodes, workers,
+        args.drain_timeout])
+    if seen['failed'] or not seen['done']:
+        raise BenchError('(0) ran %d scripts, %d of them failed'
+                         % (seen['done'], seen['failed']))
+    return dict(seen, rate=seen['done'] / seen['seconds'], workers=workers,
+                complete=seen['done'] == args.messages)
+
 
 def bare_child(argv):
-    """``benchmark.py _bare URL TOPIC POOL COUNT TIMEOUT PREFETCH``."""
+    """``benchmark.py _bare URL TOPIC POOL COUNT TIMEOUT PREFETCH``: (1)."""
     url, topic, pool, count, timeout, prefetch = argv
     count, timeout = int(count), float(timeout)
     conf = cfg.ConfigOpts()
@@ -321,20 +543,9 @@ def bare_child(argv):
 
 
 def run_bare(args, pool, topic):
-    cmd = [sys.executable, os.path.abspath(__file__), '_bare',
-           args.transport_url, topic, pool, str(args.messages),
-           str(args.drain_timeout), str(args.bare_prefetch)]
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE,
-                              timeout=args.drain_timeout + 60)
-    except subprocess.TimeoutExpired:
-        raise BenchError('the bare listener did not finish')
-    try:
-        seen = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise BenchError('the bare listener failed:\n%s'
-                         % proc.stderr.decode()[-2000:])
+    seen = run_child(args, 'the bare listener', [
+        '_bare', args.transport_url, topic, pool, args.messages,
+        args.drain_timeout, args.bare_prefetch])
     if seen['count'] != args.messages:
         raise BenchError('the bare listener received %d of %d messages'
                          % (seen['count'], args.messages))
@@ -345,26 +556,13 @@ def run_bare(args, pool, topic):
             'peak_rss': seen['peak_rss']}
 
 
-# (2), (3), (4): the service.
+# The journals, as the benchmark reads them.
 
 class Journal:
-    """Read-only look at a service's SQLite journal."""
+    """Read-only look at the jobs of a service's journal."""
 
-    def __init__(self, path):
-        self.path = path
-
-    def query(self, sql, *params):
-        if not os.path.exists(self.path):
-            return None
-        try:
-            conn = sqlite3.connect('file:%s?mode=ro' % self.path, uri=True,
-                                   timeout=5)
-            try:
-                return conn.execute(sql, params).fetchall()
-            finally:
-                conn.close()
-        except sqlite3.OperationalError:
-            return None
+    def query(self, sql):
+        raise NotImplementedError
 
     def finished(self):
         rows = self.query("SELECT count(*) FROM jobs WHERE state IN "
@@ -382,6 +580,89 @@ class Journal:
         keys = ('id', 'node', 'event_time', 'created_at', 'started_at',
                 'finished_at', 'attempts', 'state', 'event')
         return [dict(zip(keys, row)) for row in rows or []]
+
+    def server_cpu(self):
+        """CPU seconds of a journal server so far: 0 without one."""
+        return 0.0
+
+    def close(self):
+        pass
+
+
+class SQLiteJournal(Journal):
+
+    def __init__(self, path, synchronous=None):
+        self.path = path
+        self.synchronous = synchronous
+
+    def config(self):
+        lines = ['connection = sqlite:///%s' % self.path]
+        if self.synchronous:
+            lines.append('sqlite_synchronous = %s' % self.synchronous)
+        return lines
+
+    def query(self, sql):
+        if not os.path.exists(self.path):
+            return None
+        try:
+            conn = sqlite3.connect('file:%s?mode=ro' % self.path, uri=True,
+                                   timeout=5)
+            try:
+                return conn.execute(sql).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.OperationalError:
+            return None
+
+
+class PostgresJournal(Journal):
+    """A database of its own on a PostgreSQL server, dropped at close."""
+
+    def __init__(self, server, name):
+        self.server = server
+        self.name = name
+        self.url = server.create_database(name)
+        self.engine = sa.create_engine(
+            self.url, connect_args={'connect_timeout': 10})
+
+    def config(self):
+        return ['connection = %s' % self.url]
+
+    def query(self, sql):
+        # Before the service creates the table, and on any error: None.
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.text(sql)).fetchall()
+        except sa.exc.SQLAlchemyError:
+            return None
+
+    def server_cpu(self):
+        """The server's processes, the live ones and those it reaped."""
+        pid = self.server.server_pid
+        fields = proc_stat(pid)
+        ticks = sum(fields[11:15]) + sum(cpu_ticks(child)
+                                         for child in children(pid))
+        return ticks / HZ
+
+    def close(self):
+        self.engine.dispose()
+        self.server.drop_database(self.name)
+
+
+class DurablePostgres(postgres_mod.PrivatePostgres):
+    """The functional tests' private server, with fsync on."""
+
+    def _spawn_server(self):
+        with mock.patch.object(postgres_mod, 'SERVER_SETTINGS',
+                               DURABLE_SETTINGS):
+            super()._spawn_server()
+
+    def start(self):
+        super().start()
+        if self.psql('SHOW fsync').strip() != 'on':
+            self.stop()
+            raise BenchError('the private PostgreSQL runs without fsync')
+        return self
 
 
 def ordering_kept(jobs):
@@ -417,45 +698,54 @@ def calls_in_order(path, count):
     return total == count and len(names) == count
 
 
-class Service:
+# (2) to (6): the service.
+
+def service_config(args, state_dir, topic, rule, journal, pool):
+    """The text of a service configuration."""
+    lines = ['[DEFAULT]',
+             'transport_url = %s' % args.transport_url,
+             'state_path = %s' % state_dir,
+             'debug = %s' % ('true' if args.service_debug else 'false'),
+             '[listener]',
+             'topics = %s' % topic]
+    if pool:
+        lines.append('pool = %s' % pool)
+    for opt in ('batch_size', 'batch_timeout'):
+        if getattr(args, opt) is not None:
+            lines.append('%s = %s' % (opt, getattr(args, opt)))
+    lines += ['[journal]'] + journal.config() + ['[worker]']
+    if args.workers:
+        lines.append('workers = %d' % args.workers)
+    if args.prefetch is not None:
+        lines += ['[oslo_messaging_rabbit]',
+                  'rabbit_qos_prefetch_count = %d' % args.prefetch]
+    lines += ['[%s]' % RULE, 'events = %s' % EVENT_TYPE] + rule
+    text = '\n'.join(lines) + '\n'
+    if args.extra_config:
+        with open(args.extra_config) as f:
+            text += f.read()
+    return text
+
+
+def log_rule(args):
+    return ['action = log', 'params = node_uuid,name',
+            'log_level = %s' % args.log_action_level]
+
+
+def script_rule(script):
+    return ['script = %s' % script, 'script_params = node_uuid,name']
+
+
+class Instance:
     """One esi-event-actions process with a generated configuration."""
 
-    def __init__(self, args, workdir, name, topic, rule, pool=None):
+    def __init__(self, args, state_dir, config_text):
         self.args = args
-        self.dir = os.path.join(workdir, name)
-        os.makedirs(self.dir)
-        self.journal = Journal(os.path.join(self.dir, 'journal.sqlite'))
-        self.log_file = os.path.join(self.dir, 'service.log')
-        self.config = os.path.join(self.dir, 'service.conf')
-        lines = ['[DEFAULT]',
-                 'transport_url = %s' % args.transport_url,
-                 'state_path = %s' % self.dir,
-                 'debug = %s' % ('true' if args.service_debug else 'false'),
-                 '[listener]',
-                 'topics = %s' % topic]
-        if pool:
-            lines.append('pool = %s' % pool)
-        for opt in ('batch_size', 'batch_timeout'):
-            if getattr(args, opt) is not None:
-                lines.append('%s = %s' % (opt, getattr(args, opt)))
-        lines += ['[journal]',
-                  'connection = sqlite:///%s' % self.journal.path]
-        if args.sqlite_synchronous:
-            lines.append('sqlite_synchronous = %s' % args.sqlite_synchronous)
-        lines.append('[worker]')
-        if args.workers:
-            lines.append('workers = %d' % args.workers)
-        if args.prefetch is not None:
-            lines += ['[oslo_messaging_rabbit]',
-                      'rabbit_qos_prefetch_count = %d' % args.prefetch]
-        lines += ['[bench]', 'events = %s' % EVENT_TYPE]
-        lines += rule
-        text = '\n'.join(lines) + '\n'
-        if args.extra_config:
-            with open(args.extra_config) as f:
-                text += f.read()
+        os.makedirs(state_dir)
+        self.log_file = os.path.join(state_dir, 'service.log')
+        self.config = os.path.join(state_dir, 'service.conf')
         with open(self.config, 'w') as f:
-            f.write(text)
+            f.write(config_text)
         self.proc = None
         self.attached = None
 
@@ -481,8 +771,11 @@ class Service:
                              % self.tail())
         return found[0]
 
+    def pids(self):
+        return [self.proc.pid, self.worker()]
+
     def running(self):
-        return self.proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None
 
     def tail(self, lines=30):
         try:
@@ -491,53 +784,20 @@ class Service:
         except OSError:
             return ''
 
-    def wait_started(self, timeout):
-        """Wait for the first job in the journal."""
-        started = wait_until(
-            lambda: not self.running() or self.journal.query(
-                'SELECT 1 FROM jobs LIMIT 1'), timeout, interval=0.02)
-        if not self.running() or not started:
-            raise BenchError('the service did not start consuming:\n%s'
-                             % self.tail())
-
-    def wait_finished(self, count, timeout):
-        """Wait for ``count`` finished jobs; False at the time limit."""
-        done = wait_until(
-            lambda: not self.running() or self.journal.finished() >= count,
-            timeout)
+    def pss(self):
+        """PSS of the launcher plus its worker, or None (not both up)."""
         if not self.running():
-            raise BenchError('the service exited %s:\n%s'
-                             % (self.proc.returncode, self.tail()))
-        return bool(done)
-
-    def cpu(self):
-        """CPU seconds used so far: (service processes, reaped scripts)."""
-        hz = os.sysconf('SC_CLK_TCK')
-        own = kids = 0
-        for pid in (self.proc.pid, self.worker()):
-            fields = proc_stat(pid)
-            own += fields[11] + fields[12]
-            kids += fields[13] + fields[14]
-        return own / hz, kids / hz
+            return None
+        pids = [self.proc.pid] + children(self.proc.pid)[:1]
+        values = [proc_pss(pid) for pid in pids]
+        return sum(values) if len(pids) == 2 and None not in values else None
 
     def memory(self):
-        parent, worker = self.proc.pid, self.worker()
+        parent, worker = self.pids()
         peak = {'parent': proc_status(parent, 'VmHWM'),
                 'worker': proc_status(worker, 'VmHWM')}
         peak['total'] = peak['parent'] + peak['worker']
-        pss = [proc_pss(pid) for pid in (parent, worker)]
-        peak['pss_total'] = sum(pss) if None not in pss else None
         return peak
-
-    def idle_cpu(self, seconds):
-        """Percent of one core used by both processes over ``seconds``."""
-        pids = (self.proc.pid, self.worker())
-        hz = os.sysconf('SC_CLK_TCK')
-        before = sum(cpu_ticks(pid) for pid in pids)
-        start = time.monotonic()
-        time.sleep(seconds)
-        used = (sum(cpu_ticks(pid) for pid in pids) - before) / hz
-        return 100.0 * used / (time.monotonic() - start)
 
     def stop(self):
         if self.proc is None:
@@ -558,15 +818,121 @@ class Service:
                 self.attached.wait()
 
 
-def drain_result(args, svc, complete):
-    jobs = svc.journal.jobs()
+class Service:
+    """The instances of one run: one journal, one listener pool."""
+
+    def __init__(self, args, run_dir, topic, rule, journal, pool=None,
+                 instances=1):
+        self.name = os.path.basename(run_dir)
+        self.journal = journal
+        self.instances = []
+        for index in range(instances):
+            state_dir = os.path.join(run_dir, 'instance-%d' % index)
+            self.instances.append(Instance(args, state_dir, service_config(
+                args, state_dir, topic, rule, journal, pool)))
+
+    def start(self):
+        for index, instance in enumerate(self.instances):
+            instance.start('%s-%d' % (self.name, index))
+
+    def running(self):
+        return all(i.running() for i in self.instances)
+
+    def tail(self):
+        return '\n'.join(i.tail() for i in self.instances)
+
+    def wait_started(self, timeout):
+        """Wait for the first job in the journal."""
+        started = wait_until(
+            lambda: not self.running() or self.journal.query(
+                'SELECT 1 FROM jobs LIMIT 1'), timeout, interval=0.02)
+        if not self.running() or not started:
+            raise BenchError('the service did not start consuming:\n%s'
+                             % self.tail())
+
+    def wait_finished(self, count, timeout):
+        """Wait for ``count`` finished jobs; False at the time limit."""
+        done = wait_until(
+            lambda: not self.running() or self.journal.finished() >= count,
+            timeout)
+        if not self.running():
+            raise BenchError('the service exited %s:\n%s' % (
+                [i.proc.returncode for i in self.instances], self.tail()))
+        return bool(done)
+
+    def cpu(self):
+        """CPU seconds so far: (service processes, scripts, journal)."""
+        own = kids = 0
+        for pid in self.pids():
+            fields = proc_stat(pid)
+            own += fields[11] + fields[12]
+            kids += fields[13] + fields[14]
+        return own / HZ, kids / HZ, self.journal.server_cpu()
+
+    def pids(self):
+        return [pid for i in self.instances for pid in i.pids()]
+
+    def pss(self):
+        return [i.pss() for i in self.instances]
+
+    def memory(self):
+        """Peak RSS (VmHWM): the largest of any instance."""
+        peaks = [i.memory() for i in self.instances]
+        return {key: max(p[key] for p in peaks) for key in peaks[0]}
+
+    def idle_cpu(self, seconds):
+        """Percent of one core used by all processes over ``seconds``."""
+        pids = self.pids()
+        before = sum(cpu_ticks(pid) for pid in pids)
+        start = time.monotonic()
+        time.sleep(seconds)
+        used = (sum(cpu_ticks(pid) for pid in pids) - before) / HZ
+        return 100.0 * used / (time.monotonic() - start)
+
+    def stop(self):
+        for instance in self.instances:
+            instance.stop()
+
+
+class PssSampler:
+    """The largest PSS of an instance's launcher plus worker.
+
+    Sampled every PSS_INTERVAL seconds in a thread, while in the block.
+    """
+
+    def __init__(self, service):
+        self.service = service
+        self.peak = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self):
+        while True:
+            for value in self.service.pss():
+                if value is not None and (self.peak is None
+                                          or value > self.peak):
+                    self.peak = value
+            if self._stop.wait(PSS_INTERVAL):
+                return
+
+
+def drain_result(args, journal, complete):
+    jobs = journal.jobs()
     done = [j for j in jobs if j['state'] == 'done']
     if complete and len(done) != args.messages:
         raise BenchError('%d of %d jobs done: %s'
-                         % (len(done), args.messages, svc.journal.counts()))
+                         % (len(done), args.messages, journal.counts()))
     if not done:
         raise BenchError('no job done after %ss: %s'
-                         % (args.drain_timeout, svc.journal.counts()))
+                         % (args.drain_timeout, journal.counts()))
     first = min(epoch(j['created_at']) for j in jobs)
     last = max(epoch(j['finished_at']) for j in done)
     return {'rate': len(done) / (last - first), 'seconds': last - first,
@@ -575,91 +941,139 @@ def drain_result(args, svc, complete):
             'retried': sum(1 for j in jobs if j['attempts'] > 1)}
 
 
-def run_service(args, workdir, scenario, run, topic, pool, idle):
-    name = '%s-%d' % (scenario, run)
-    if scenario == 'log':
-        rule = ['action = log', 'params = node_uuid,name',
-                'log_level = %s' % args.log_action_level]
-        calls = None
-    else:
-        calls = os.path.join(workdir, name + '.calls')
-        script = os.path.join(workdir, name + '.sh')
-        with open(script, 'w') as f:
-            f.write(APPEND_SCRIPT % calls)
-        os.chmod(script, 0o755)
-        rule = ['script = %s' % script, 'script_params = node_uuid,name']
-    svc = Service(args, workdir, name, topic, rule, pool=pool)
-    try:
-        svc.start(name)
+def cpu_used(before, after):
+    return dict(zip(('cpu_seconds', 'script_cpu_seconds',
+                     'journal_cpu_seconds'),
+                    (b - a for a, b in zip(before, after))))
+
+
+def drain(args, svc, idle):
+    """Start the service, wait until it has acted on every message."""
+    with PssSampler(svc) as pss:
+        svc.start()
         # The drain's CPU use counts from its first journal insert: the
         # start-up before it is not the drain's.
         svc.wait_started(60)
         cpu_before = svc.cpu()
         complete = svc.wait_finished(args.messages, args.drain_timeout)
         cpu_after = svc.cpu()
-        result = drain_result(args, svc, complete)
-        result['cpu_seconds'] = cpu_after[0] - cpu_before[0]
-        result['script_cpu_seconds'] = cpu_after[1] - cpu_before[1]
-        if calls:
-            result['ordered'] = (result['ordered'] and calls_in_order(
-                calls, args.messages if complete else None))
-        # Idle only once the backlog is done: a run cut short still works.
-        if idle and complete:
-            result['idle_cpu'] = svc.idle_cpu(args.idle)
-        result['memory'] = svc.memory()
-    finally:
-        svc.stop()
+    result = drain_result(args, svc.journal, complete)
+    result.update(cpu_used(cpu_before, cpu_after), pss_max=pss.peak,
+                  memory=svc.memory())
+    # Idle only once the backlog is done: a run cut short still works.
+    if idle and complete:
+        result['idle_cpu'] = svc.idle_cpu(args.idle)
     return result
 
 
-def run_latency(args, workdir):
+def open_journal(args, scenario, run_dir, postgres):
+    if scenario in POSTGRES:
+        name = 'bench_' + os.path.basename(run_dir).replace('-', '_')
+        return PostgresJournal(postgres, name)
+    synchronous = ('NORMAL' if scenario == 'log-normal'
+                   else args.sqlite_synchronous)
+    return SQLiteJournal(os.path.join(run_dir, 'journal.sqlite'),
+                         synchronous)
+
+
+def run_service(args, workdir, scenario, run, topic, pool, postgres, idle):
+    run_dir = os.path.join(workdir, '%s-%d' % (scenario, run))
+    os.makedirs(run_dir)
+    calls = None
+    if scenario == 'script':
+        calls = os.path.join(run_dir, 'script.calls')
+        rule = script_rule(write_script(run_dir, 'script',
+                                        APPEND_SCRIPT % calls))
+    else:
+        rule = log_rule(args)
+    journal = open_journal(args, scenario, run_dir, postgres)
+    try:
+        svc = Service(args, run_dir, topic, rule, journal, pool=pool,
+                      instances=POSTGRES.get(scenario, 1))
+        try:
+            result = drain(args, svc, idle)
+        finally:
+            svc.stop()
+    finally:
+        journal.close()
+    if calls:
+        result['ordered'] = result['ordered'] and calls_in_order(
+            calls, args.messages if result['complete'] else None)
+    return result
+
+
+def run_drain(args, workdir, scenario, run, topic, pool, postgres, idle):
+    if scenario == 'spawn':
+        return run_spawn(args, workdir, run)
+    if scenario == 'bare':
+        return run_bare(args, pool, topic)
+    return run_service(args, workdir, scenario, run, topic, pool, postgres,
+                       idle)
+
+
+def live_service(args, workdir, name, topic, text, pool=None):
+    """A service on its own SQLite journal running the script text."""
+    run_dir = os.path.join(workdir, name)
+    os.makedirs(run_dir)
+    script = write_script(run_dir, name, text)
+    journal = SQLiteJournal(os.path.join(run_dir, 'journal.sqlite'),
+                            args.sqlite_synchronous)
+    return Service(args, run_dir, topic, script_rule(script), journal,
+                   pool=pool)
+
+
+def publish_steadily(args, notifier, nodes):
+    """(4)'s notifications at --rate; {name: time.time() of the call}."""
+    total = int(args.rate * args.duration)
+    log(args, '(4) publishing %d notifications at %s/s', total, args.rate)
+    sent = {}
+    start = time.monotonic()
+    late = 0
+    for index in range(total):
+        due = start + index / args.rate
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        elif wait < -0.005:
+            late += 1
+        name = 'lat-%07d' % index
+        data = esi_leap.lease_data(node_uuid=nodes[index % len(nodes)],
+                                   name=name)
+        sent[name] = time.time()
+        notifier.emit(EVENT_TYPE, data)
+    achieved = total / (time.monotonic() - start)
+    return sent, {'messages': total, 'rate': achieved, 'late_sends': late}
+
+
+def run_latency(args, workdir, idle):
     """(4): the service under a steady flow from esi-leap's Notifier."""
     topic = 'bench_%s_live' % uuid.uuid4().hex[:8]
     calls = os.path.join(workdir, 'latency.calls')
-    script = os.path.join(workdir, 'latency.sh')
-    with open(script, 'w') as f:
-        f.write(STAMP_SCRIPT % calls)
-    os.chmod(script, 0o755)
-    svc = Service(args, workdir, 'latency', topic,
-                  ['script = %s' % script, 'script_params = node_uuid,name'])
+    svc = live_service(args, workdir, 'latency', topic, STAMP_SCRIPT % calls)
     conf = cfg.ConfigOpts()
     conf([], project='esi-event-actions-bench', default_config_files=[])
     transport = oslo_messaging.get_notification_transport(
         conf, url=args.transport_url)
     notifier = esi_leap.EsiLeap(transport, topic=topic, host=HOST)
     nodes = node_uuids(args.nodes)
-    warmup, total = 10, int(args.rate * args.duration)
-    sent = {}
+    warmup = 10
     try:
-        svc.start('latency')
-        # The Notifier declares the queue the service consumes: the
-        # warm-up waits for nothing but for the service to act on it.
-        for index in range(warmup):
-            notifier.emit(EVENT_TYPE, esi_leap.lease_data(
-                node_uuid=nodes[index % len(nodes)],
-                name='warm-%07d' % index))
-        if not svc.wait_finished(warmup, 60):
-            raise BenchError('the warm-up notifications were not acted on')
-        log(args, '(4) publishing %d notifications at %s/s', total,
-            args.rate)
-        start = time.monotonic()
-        late = 0
-        for index in range(total):
-            due = start + index / args.rate
-            wait = due - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -0.005:
-                late += 1
-            name = 'lat-%07d' % index
-            data = esi_leap.lease_data(node_uuid=nodes[index % len(nodes)],
-                                       name=name)
-            sent[name] = time.time()
-            notifier.emit(EVENT_TYPE, data)
-        achieved = total / (time.monotonic() - start)
-        svc.wait_finished(warmup + total, 60)
-        memory = svc.memory()
-        idle = svc.idle_cpu(args.idle) if args.idle else None
+        with PssSampler(svc) as pss:
+            svc.start()
+            # The Notifier declares the queue the service consumes: the
+            # warm-up waits for nothing but for the service to act on it.
+            for index in range(warmup):
+                notifier.emit(EVENT_TYPE, esi_leap.lease_data(
+                    node_uuid=nodes[index % len(nodes)],
+                    name='warm-%07d' % index))
+            if not svc.wait_finished(warmup, 60):
+                raise BenchError('the warm-up notifications were not acted '
+                                 'on')
+            sent, result = publish_steadily(args, notifier, nodes)
+            svc.wait_finished(warmup + len(sent), 60)
+        result.update(memory=svc.memory(), pss_max=pss.peak)
+        if idle:
+            result['idle_cpu'] = svc.idle_cpu(args.idle)
     finally:
         svc.stop()
         transport.cleanup()
@@ -668,13 +1082,19 @@ def run_latency(args, workdir):
                 [raw.routing_key(topic, p) for p in ('info', 'error')])
         except Exception:
             pass
+    result.update(latencies(sent, calls, svc.journal))
+    return result
+
+
+def latencies(sent, calls, journal):
+    """From each Notifier call to the script, the insert and the claim."""
     started = {}
     with open(calls) as f:
         for line in f:
             stamp, _node, name = line.split()
             started[name] = float(stamp)
     journalled, claimed = {}, {}
-    for job in svc.journal.jobs():
+    for job in journal.jobs():
         name = json.loads(job['event'])['data']['name']
         journalled[name] = epoch(job['created_at'])
         claimed[name] = epoch(job['started_at'])
@@ -689,12 +1109,39 @@ def run_latency(args, workdir):
         return {'p50': percentile(values, 50), 'p95': percentile(values, 95),
                 'p99': percentile(values, 99), 'max': max(values)}
 
-    return {'messages': total, 'rate': achieved, 'late_sends': late,
-            'not_acted_on': missing,
-            'action_start_ms': summary(started),
+    return {'not_acted_on': missing, 'action_start_ms': summary(started),
             'journalled_ms': summary(journalled),
-            'claimed_ms': summary(claimed),
-            'memory': memory, 'idle_cpu': idle}
+            'claimed_ms': summary(claimed)}
+
+
+def run_backlog(args, workdir, queues):
+    """(5): a large backlog behind a slow script, for a bounded time."""
+    topic = 'bench_%s_backlog' % uuid.uuid4().hex[:8]
+    pool = topic + '.backlog'
+    log(args, '(5) publishing a backlog of %d notifications',
+        args.backlog_messages)
+    queues.fill([pool], topic, build_bodies(args.backlog_messages,
+                                            node_uuids(args.nodes)))
+    svc = live_service(args, workdir, 'backlog', topic, SLEEP_SCRIPT,
+                       pool=pool)
+    try:
+        with PssSampler(svc) as pss:
+            svc.start()
+            svc.wait_started(60)
+            cpu_before, started = svc.cpu(), time.monotonic()
+            svc.wait_finished(args.backlog_messages, args.backlog_seconds)
+            cpu_after, elapsed = svc.cpu(), time.monotonic() - started
+        counts = svc.journal.counts()
+        result = dict(cpu_used(cpu_before, cpu_after), pss_max=pss.peak,
+                      seconds=elapsed,
+                      done=counts.get('done', 0),
+                      journalled=sum(counts.values()),
+                      messages=args.backlog_messages, memory=svc.memory())
+    finally:
+        svc.stop()
+        queues.delete([pool])
+    result['rate'] = result['done'] / result['seconds']
+    return result
 
 
 # The whole benchmark.
@@ -717,7 +1164,44 @@ def source_version():
     return out.stdout.decode().strip() or None
 
 
-def benchmark(args):
+def publish_drains(args, queues, topic, scenarios):
+    """The queues of every drain run, each with the N notifications."""
+    pools = {(s, r): '%s.%s-%d' % (topic, s, r)
+             for s in scenarios if s != 'spawn'
+             for r in range(args.repeats)}
+    if not pools:
+        return pools, None
+    log(args, 'Building %d notifications over %d nodes', args.messages,
+        args.nodes)
+    bodies = build_bodies(args.messages, node_uuids(args.nodes))
+    log(args, 'Publishing them once to %d queues', len(pools))
+    return pools, queues.fill(sorted(pools.values()), topic, bodies)
+
+
+def run_drains(args, workdir, queues, postgres):
+    """Every drain scenario, alternating, --repeats times; their runs."""
+    scenarios = [s for s in DRAINS if s in args.scenarios]
+    topic = 'bench_%s' % uuid.uuid4().hex[:8]
+    pools, publish_rate = publish_drains(args, queues, topic, scenarios)
+    runs = {s: [] for s in scenarios}
+    # Idle CPU once, after the first service drain that completes.
+    idle_due = bool(args.idle)
+    for run in range(args.repeats):
+        for scenario in scenarios:
+            pool = pools.get((scenario, run))
+            result = run_drain(args, workdir, scenario, run, topic, pool,
+                               postgres, idle_due)
+            idle_due = idle_due and 'idle_cpu' not in result
+            runs[scenario].append(result)
+            if pool:
+                queues.delete([pool])
+            log(args, '%s run %d: %.0f msg/s, %.2f ms CPU/msg',
+                TITLES[scenario], run + 1, result['rate'],
+                1000.0 * result['cpu_seconds'] / result['done'])
+    return runs, publish_rate, idle_due
+
+
+def benchmark(args, postgres):
     results = {'machine': {'cpus': os.cpu_count(),
                            'loadavg_start': os.getloadavg()},
                'source': source_version(),
@@ -728,46 +1212,17 @@ def benchmark(args):
     queues = Broker(args.transport_url)
     began = time.monotonic()
     try:
-        scenarios = [s for s in SCENARIOS if s in args.scenarios]
-        topic = 'bench_%s' % uuid.uuid4().hex[:8]
-        pools = {(s, r): '%s.%s-%d' % (topic, s, r)
-                 for s in scenarios for r in range(args.repeats)}
-        if scenarios:
-            log(args, 'Building %d notifications over %d nodes',
-                args.messages, args.nodes)
-            bodies = build_bodies(args.messages, node_uuids(args.nodes))
-            queues.bind(sorted(pools.values()), topic)
-            log(args, 'Publishing them once to %d queues', len(pools))
-            started = time.monotonic()
-            raw.publish(args.transport_url, topic, bodies)
-            results['publish_rate'] = args.messages / (
-                time.monotonic() - started)
-            # raw.publish declared the topic's own queue: nobody reads it.
-            queues.delete([raw.routing_key(topic)])
-            for pool in pools.values():
-                depth = queues.depth(pool)
-                if depth != args.messages:
-                    raise BenchError('queue %s holds %d messages, not %d'
-                                     % (pool, depth, args.messages))
-            del bodies
-        runs = {s: [] for s in scenarios}
-        for run in range(args.repeats):
-            for scenario in scenarios:
-                pool = pools[scenario, run]
-                if scenario == 'bare':
-                    result = run_bare(args, pool, topic)
-                else:
-                    result = run_service(args, workdir, scenario, run, topic,
-                                         pool, idle=args.idle and run == 0)
-                runs[scenario].append(result)
-                queues.delete([pool])
-                log(args, '%s run %d: %.0f msg/s', TITLES[scenario],
-                    run + 1, result['rate'])
-        results['drain'] = {s: summarize(s, runs) for s in scenarios}
+        runs, results['publish_rate'], idle_due = run_drains(
+            args, workdir, queues, postgres)
+        results['drain'] = {s: summarize(s, runs) for s in runs}
         if 'latency' in args.scenarios:
             log(args, '(4) latency at %s msg/s for %ss', args.rate,
                 args.duration)
-            results['latency'] = run_latency(args, workdir)
+            results['latency'] = run_latency(args, workdir, idle_due)
+        if 'backlog' in args.scenarios:
+            results['backlog'] = run_backlog(args, workdir, queues)
+            log(args, '(5) backlog: %d jobs done in %.0f s',
+                results['backlog']['done'], results['backlog']['seconds'])
     finally:
         queues.cleanup()
         if args.keep:
@@ -779,134 +1234,181 @@ def benchmark(args):
     return results
 
 
+def per_message(runs, key):
+    """The median over runs of a CPU time per message done, in ms."""
+    return statistics.median(1000.0 * r[key] / r['done'] for r in runs)
+
+
 def summarize(scenario, runs):
     mine = runs[scenario]
     entry = {'runs': mine, 'median_rate': median_of(mine),
              'partial': not all(r['complete'] for r in mine),
-             'cpu_ms_per_message': statistics.median(
-                 1000.0 * r['cpu_seconds'] / r['done'] for r in mine)}
-    if 'bare' in runs:
-        entry['vs_bare'] = entry['median_rate'] / median_of(runs['bare'])
-    if scenario == 'bare':
-        entry['peak_rss_total'] = max(r['peak_rss'] for r in mine)
+             'cpu_ms_per_message': per_message(mine, 'cpu_seconds')}
+    reference = REFERENCE.get(scenario)
+    if reference in runs:
+        entry['reference'] = reference
+        entry['ratio'] = entry['median_rate'] / median_of(runs[reference])
+    for key in ('script_cpu', 'journal_cpu'):
+        if mine[0].get(key + '_seconds'):
+            entry[key + '_ms_per_message'] = per_message(
+                mine, key + '_seconds')
+    if scenario in CHILDREN:
+        entry['peak_rss'] = max(r['peak_rss'] for r in mine)
         return entry
     entry['ordered'] = all(r['ordered'] for r in mine)
-    entry['peak_rss_worker'] = max(r['memory']['worker'] for r in mine)
+    entry['pss_max'] = max((r['pss_max'] for r in mine if r['pss_max']),
+                           default=None)
     entry['peak_rss_total'] = max(r['memory']['total'] for r in mine)
-    entry['idle_cpu'] = mine[0].get('idle_cpu')
-    if scenario == 'script':
-        entry['script_cpu_ms_per_message'] = statistics.median(
-            1000.0 * r['script_cpu_seconds'] / r['done'] for r in mine)
+    entry['idle_cpu'] = next((r['idle_cpu'] for r in mine
+                              if 'idle_cpu' in r), None)
     return entry
+
+
+def ratio_targets(drain, args):
+    found = []
+    entry = drain.get('log', {})
+    if 'ratio' in entry:
+        found.append(('(2)/(1) >= 1.0, synchronous %s'
+                      % (args.sqlite_synchronous or 'default'),
+                      '%.2f' % entry['ratio'], entry['ratio'] >= 1.0))
+    entry = drain.get('script', {})
+    if 'ratio' in entry:
+        found.append(('(3)/(0) >= 0.6, per-node order kept',
+                      '%.2f, order %s' % (entry['ratio'], kept(entry)),
+                      entry['ratio'] >= 0.6 and entry['ordered']))
+    entry = drain.get('postgres', {})
+    if 'ratio' in entry:
+        found.append(('(6) 1 instance / (2) >= 0.6', '%.2f' % entry['ratio'],
+                      entry['ratio'] >= 0.6))
+    entry = drain.get('postgres-2')
+    if entry:
+        found.append(('(6) 2 instances, per-node order kept',
+                      'order %s' % kept(entry), entry['ordered']))
+    return found
+
+
+def memory_targets(results, idle_seconds):
+    drain, lat = results.get('drain', {}), results.get('latency')
+    backlog = results.get('backlog')
+    found = []
+    peaks = [e['pss_max'] for s, e in drain.items() if s not in CHILDREN]
+    if lat:
+        peaks.append(lat['pss_max'])
+    peaks = [p for p in peaks if p]
+    if peaks:
+        found.append(('(5) PSS <= 150 MB, drains and (4)',
+                      '%.0f MB' % (max(peaks) / MB), max(peaks) <= 150 * MB))
+    if backlog and backlog['pss_max']:
+        found.append(('(5) PSS <= 150 MB, %d backlog' % backlog['messages'],
+                      '%.0f MB' % (backlog['pss_max'] / MB),
+                      backlog['pss_max'] <= 150 * MB))
+    idles = [e['idle_cpu'] for e in drain.values()
+             if e.get('idle_cpu') is not None]
+    if lat and lat.get('idle_cpu') is not None:
+        idles.append(lat['idle_cpu'])
+    if idles:
+        found.append(('(5) idle CPU <= 0.2 %% of a core, %g s'
+                      % idle_seconds, '%.2f %%' % max(idles),
+                      max(idles) <= 0.2))
+    return found
 
 
 def targets(results):
     """(target, value, met) for every target that was measured."""
     args = argparse.Namespace(**results['settings'])
-    found = []
-    drain = results.get('drain', {})
-    if 'log' in drain and 'vs_bare' in drain['log']:
-        ratio = drain['log']['vs_bare']
-        found.append(('(2)/(1) >= 1.0', '%.2f' % ratio, ratio >= 1.0))
-    if 'script' in drain:
-        rate = drain['script']['median_rate']
-        ordered = drain['script']['ordered']
-        found.append(('(3) >= 900/s, per-node order kept',
-                      '%.0f/s, order %s' % (rate, 'kept' if ordered
-                                            else 'BROKEN'),
-                      rate >= 900 and ordered))
+    found = ratio_targets(results.get('drain', {}), args)
     lat = results.get('latency')
     if lat:
         p99 = lat['action_start_ms']['p99']
-        found.append(('(4) p99 <= 20 ms at %g msg/s' % args.rate,
-                      '%.1f ms' % p99, p99 <= 20))
-    for key, what in (('worker', 'worker'), ('total', 'launcher + worker')):
-        peaks = [e['peak_rss_' + key] for s, e in drain.items()
-                 if s != 'bare']
-        if lat:
-            peaks.append(lat['memory'][key])
-        if peaks:
-            found.append(('(5) RSS <= 150 MB, %s' % what,
-                          '%.0f MB' % (max(peaks) / MB),
-                          max(peaks) <= 150 * MB))
-    idles = [e['idle_cpu'] for s, e in drain.items()
-             if e.get('idle_cpu') is not None]
-    if lat and lat.get('idle_cpu') is not None:
-        idles.append(lat['idle_cpu'])
-    if idles:
-        found.append(('(5) idle CPU ~ 0 (< 1 % of a core)',
-                      '%.2f %%' % max(idles), max(idles) < 1.0))
-    return found
+        found.append(('(4) p99 <= 10 ms at %g msg/s' % args.rate,
+                      '%.1f ms' % p99, p99 <= 10))
+    return found + memory_targets(results, args.idle)
+
+
+def kept(entry):
+    return 'kept' if entry['ordered'] else 'BROKEN'
 
 
 # 75 columns: the table fits an indented block of 79.
-ROW = '%-24s %6s %5s %5s %5s %5s %6s %6s %5s'
+WIDTH = 75
+ROW = '%-24s %6s %6s %5s %5s %5s %5s %5s %5s'
 
 
-def table(results):
-    """The results as text no wider than 75 columns."""
-    args = argparse.Namespace(**results['settings'])
+def mb(value):
+    return '%.0f' % (value / MB) if value else '-'
 
-    def mb(value):
-        return '%.0f' % (value / MB) if value else '-'
 
-    def opt(fmt, value):
-        return fmt % value if value is not None else '-'
+def opt(fmt, value):
+    return fmt % value if value is not None else '-'
 
-    out = [ROW % ('', 'drain', 'vs', 'p50', 'p95', 'p99', 'RSS', 'RSS',
+
+def table_rows(results, args):
+    """The lines of the table proper, scenario by scenario."""
+    out = [ROW % ('', 'drain', 'CPU', 'ratio', 'p50', 'p95', 'p99', 'PSS',
                   'idle'),
-           ROW % ('', 'msg/s', '(1)', 'ms', 'ms', 'ms', 'worker', 'total',
+           ROW % ('', 'msg/s', 'ms/msg', '', 'ms', 'ms', 'ms', 'MB',
                   'CPU%')]
     out.insert(0, '=' * len(out[0]))
     out.append(out[0])
     drain = results.get('drain', {})
-    for scenario in SCENARIOS:
-        if scenario not in drain:
-            continue
+    for scenario in (s for s in DRAINS if s in drain):
         entry = drain[scenario]
         out.append(ROW % (
             TITLES[scenario],
             '%.0f%s' % (entry['median_rate'], '*' if entry['partial']
                         else ''),
-            opt('%.2f', entry.get('vs_bare')), '-', '-', '-',
-            mb(entry.get('peak_rss_worker')), mb(entry['peak_rss_total']),
-            opt('%.2f', entry.get('idle_cpu'))))
+            '%.2f' % entry['cpu_ms_per_message'],
+            opt('%.2f', entry.get('ratio')), '-', '-', '-',
+            mb(entry.get('pss_max')), opt('%.2f', entry.get('idle_cpu'))))
     lat = results.get('latency')
     if lat:
         start = lat['action_start_ms']
         out.append(ROW % (
-            '%s %g/s' % (TITLES['latency'], args.rate), '-', '-',
+            '%s %g/s' % (TITLES['latency'], args.rate), '-', '-', '-',
             '%.1f' % start['p50'], '%.1f' % start['p95'],
-            '%.1f' % start['p99'], mb(lat['memory']['worker']),
-            mb(lat['memory']['total']), opt('%.2f', lat.get('idle_cpu'))))
+            '%.1f' % start['p99'], mb(lat['pss_max']),
+            opt('%.2f', lat.get('idle_cpu'))))
+    backlog = results.get('backlog')
+    if backlog:
+        out.append(ROW % (
+            TITLES['backlog'], '%.0f' % backlog['rate'],
+            '%.2f' % (1000.0 * backlog['cpu_seconds'] / backlog['done'])
+            if backlog['done'] else '-', '-', '-', '-', '-',
+            mb(backlog['pss_max']), '-'))
     out.append(out[0])
-    out.append('RSS: peak (VmHWM) in MB of the worker process, and of '
-               'the launcher plus')
-    pss = [r['memory'].get('pss_total') for e in drain.values()
-           for r in e['runs'] if 'memory' in r]
-    if lat:
-        pss.append(lat['memory'].get('pss_total'))
-    pss = [p for p in pss if p]
-    out.append('its worker%s.' % (
-        ' (their PSS, shared pages counted once: <= %.0f MB)'
-        % (max(pss) / MB) if pss else ''))
-    for scenario in SCENARIOS:
-        if scenario not in drain:
-            continue
+    return out
+
+
+def drain_notes(drain, args):
+    out = []
+    for scenario in (s for s in DRAINS if s in drain):
         entry = drain[scenario]
-        runs = ', '.join('%.0f%s' % (r['rate'], '' if r['complete'] else '*')
-                         for r in entry['runs'])
-        line = '%s runs %s msg/s; CPU %.2f ms/msg' % (
-            TITLES[scenario][:3], runs, entry['cpu_ms_per_message'])
+        out.append('%s runs %s msg/s' % (SHORT[scenario], ', '.join(
+            '%.0f%s' % (r['rate'], '' if r['complete'] else '*')
+            for r in entry['runs'])))
+        details = ['CPU %.2f ms/msg' % entry['cpu_ms_per_message']]
         if 'script_cpu_ms_per_message' in entry:
-            line += ' +%.2f scripts' % entry['script_cpu_ms_per_message']
-        out.append(line)
-        if scenario != 'bare':
-            out.append('    per-node order %s' % (
-                'kept' if entry['ordered'] else 'BROKEN'))
+            details[0] += ' +%.2f scripts' % entry[
+                'script_cpu_ms_per_message']
+        if 'journal_cpu_ms_per_message' in entry:
+            details[0] += ' +%.2f PostgreSQL' % entry[
+                'journal_cpu_ms_per_message']
+        if scenario == 'spawn':
+            details.append('%d threads' % entry['runs'][0]['workers'])
+        if scenario in CHILDREN:
+            details.append('peak RSS %s MB' % mb(entry['peak_rss']))
+        else:
+            details.append('per-node order %s' % kept(entry))
+        out.append('    ' + ', '.join(details))
     if any(e['partial'] for e in drain.values()):
         out.append('* partial: not all done within %gs; rate of the jobs '
                    'done' % args.drain_timeout)
+    return out
+
+
+def other_notes(results):
+    out = []
+    lat, backlog = results.get('latency'), results.get('backlog')
     if lat:
         out.append('(4) from the Notifier call to, in ms (p50 / p95 / p99 '
                    '/ max):')
@@ -919,19 +1421,49 @@ def table(results):
         out.append('    %d sent at %.1f/s, %d late by > 5 ms, %d never '
                    'acted on' % (lat['messages'], lat['rate'],
                                  lat['late_sends'], lat['not_acted_on']))
-    out.append('')
+    if backlog:
+        out.append('(5) backlog: %d of %d journalled, %d done in %.0f s, '
+                   'then stopped' % (backlog['journalled'],
+                                     backlog['messages'], backlog['done'],
+                                     backlog['seconds']))
+    rss = [r['memory']['total'] for e in results.get('drain', {}).values()
+           for r in e['runs'] if 'memory' in r]
+    rss += [x['memory']['total'] for x in (lat, backlog) if x]
+    if rss:
+        out.append('RSS (VmHWM) of launcher plus worker, shared pages '
+                   'twice: up to %s MB' % mb(max(rss)))
+    return out
+
+
+def table(results):
+    """The results as text no wider than 75 columns."""
+    args = argparse.Namespace(**results['settings'])
+    out = table_rows(results, args)
+    out += ['ratio: to (1) for (2), to (0) for (3), to (2) for (6).',
+            'CPU: per message, of the spawning process (0), the listener '
+            '(1), the',
+            'service\'s launchers and workers (2) to (6).  PSS: the largest '
+            'of one',
+            'launcher plus its worker, sampled every %g s.' % PSS_INTERVAL]
+    out += drain_notes(results.get('drain', {}), args)
+    out += other_notes(results)
+    lines = []
+    for line in out:
+        lines += (textwrap.wrap(line, WIDTH, subsequent_indent='    ')
+                  if len(line) > WIDTH else [line])
+    lines.append('')
     for name, value, met in targets(results):
-        out.append('%-38s %-24s %s' % (name, value,
-                                       'met' if met else 'NOT MET'))
+        lines.append('%-38s %-24s %s' % (name, value,
+                                         'met' if met else 'NOT MET'))
     machine = results['machine']
-    out.append('')
-    out.append('%d notifications, %d nodes, median of %d runs, %d CPUs, '
-               '%.0f s' % (args.messages, args.nodes, args.repeats,
-                           machine['cpus'], results['seconds']))
-    out.append('load average %.2f at start, %.2f at end; commit %s'
-               % (machine['loadavg_start'][0], machine['loadavg_end'][0],
-                  results.get('source') or 'unknown'))
-    return '\n'.join(out)
+    lines.append('')
+    lines.append('%d notifications, %d nodes, median of %d runs, %d CPUs, '
+                 '%.0f s' % (args.messages, args.nodes, args.repeats,
+                             machine['cpus'], results['seconds']))
+    lines.append('load average %.2f at start, %.2f at end; commit %s'
+                 % (machine['loadavg_start'][0], machine['loadavg_end'][0],
+                    results.get('source') or 'unknown'))
+    return '\n'.join(lines)
 
 
 def parse_args(argv):
@@ -952,11 +1484,15 @@ def parse_args(argv):
                         help='Notifications per second of the latency run.')
     parser.add_argument('--duration', type=float, default=30.0,
                         help='Seconds of the latency run.')
-    parser.add_argument('--idle', type=float, default=10.0,
+    parser.add_argument('--idle', type=float, default=60.0,
                         help='Seconds of idle CPU measurement (0: skip).')
-    parser.add_argument('--scenarios', default='bare,log,script,latency',
+    parser.add_argument('--backlog-messages', type=int, default=20000,
+                        help='Notifications of the backlog run.')
+    parser.add_argument('--backlog-seconds', type=float, default=60.0,
+                        help='How long the backlog run works on them.')
+    parser.add_argument('--scenarios', default=','.join(SCENARIOS),
                         type=lambda s: s.split(','),
-                        help='Which of bare, log, script, latency to run.')
+                        help='Which of %s to run.' % ', '.join(SCENARIOS))
     parser.add_argument('--drain-timeout', type=float, default=120.0,
                         help='Longest wait for one drain run; a run cut '
                              'short reports the rate of what it did, '
@@ -964,7 +1500,7 @@ def parse_args(argv):
     group = parser.add_argument_group(
         'service settings', 'Unset: the service\'s defaults.')
     group.add_argument('--workers', type=int,
-                       help='[worker] workers.')
+                       help='[worker] workers; also the threads of (0).')
     group.add_argument('--batch-size', type=int,
                        help='[listener] batch_size.')
     group.add_argument('--batch-timeout', type=float,
@@ -973,11 +1509,13 @@ def parse_args(argv):
                        help='[oslo_messaging_rabbit] '
                             'rabbit_qos_prefetch_count.')
     group.add_argument('--sqlite-synchronous', choices=('FULL', 'NORMAL'),
-                       help='[journal] sqlite_synchronous.')
+                       help='[journal] sqlite_synchronous, but for '
+                            'log-normal (NORMAL).')
     group.add_argument('--log-action-level', default='info',
                        choices=('debug', 'info', 'warning'),
-                       help='log_level of the log action of (2); the '
-                            'service logs at INFO unless --service-debug.')
+                       help='log_level of the log action of (2) and (6); '
+                            'the service logs at INFO unless '
+                            '--service-debug.')
     group.add_argument('--service-debug', action='store_true',
                        help='Run the service with debug = true.')
     group.add_argument('--extra-config',
@@ -988,9 +1526,9 @@ def parse_args(argv):
                              'oslo.messaging\'s, unlimited).')
     parser.add_argument('--attach',
                         help='A shell command started beside each service '
-                             'run, e.g. a profiler; {pid} is the service\'s '
+                             'instance, e.g. a profiler; {pid} is its '
                              'worker process, {parent} its launcher, '
-                             '{label} the run.')
+                             '{label} the run and instance.')
     parser.add_argument('--keep', action='store_true',
                         help='Keep the working directory (configurations, '
                              'journals, logs).')
@@ -1002,36 +1540,48 @@ def parse_args(argv):
     parser.add_argument('-q', '--quiet', action='store_true',
                         help='No progress messages on standard error.')
     args = parser.parse_args(argv)
-    unknown = set(args.scenarios) - set(SCENARIOS + ('latency',))
+    unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error('unknown scenario(s): %s' % ', '.join(sorted(unknown)))
-    if args.messages < 1 or args.repeats < 1 or args.nodes < 1:
-        parser.error('--messages, --repeats and --nodes must be positive')
+    if min(args.messages, args.repeats, args.nodes,
+           args.backlog_messages) < 1 or args.backlog_seconds <= 0:
+        parser.error('--messages, --repeats, --nodes, --backlog-messages '
+                     'and --backlog-seconds must be positive')
     return args
+
+
+CHILD_COMMANDS = {'_bare': bare_child, '_spawn': spawn_child}
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ['_bare']:
-        return bare_child(argv[1:])
+    if argv[:1] and argv[0] in CHILD_COMMANDS:
+        return CHILD_COMMANDS[argv[0]](argv[1:])
     args = parse_args(argv)
     if args.table_from:
         with open(args.table_from) as f:
             print(table(json.load(f)))
         return 0
-    broker = None
+    servers = []
     try:
         if not args.transport_url:
             log(args, 'Starting a private RabbitMQ')
-            broker = broker_mod.PrivateBroker().start()
-            args.transport_url = broker.transport_url
-        results = benchmark(args)
-    except BenchError as exc:
+            servers.append(broker_mod.PrivateBroker().start())
+            args.transport_url = servers[-1].transport_url
+        postgres = None
+        if set(POSTGRES) & set(args.scenarios):
+            log(args, 'Starting a private PostgreSQL, fsync on')
+            postgres = DurablePostgres()
+            servers.append(postgres)
+            postgres.start()
+        results = benchmark(args, postgres)
+    except (BenchError, broker_mod.BrokerError,
+            postgres_mod.PostgresError) as exc:
         sys.stderr.write('benchmark failed: %s\n' % exc)
         return 1
     finally:
-        if broker is not None:
-            broker.stop()
+        for server in reversed(servers):
+            server.stop()
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
