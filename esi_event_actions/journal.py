@@ -190,6 +190,9 @@ _TAKE = jobs.update().where(jobs.c.id.in_(_IDS)).values(
 _OWNED = sa.select(jobs.c.id).where(
     jobs.c.id.in_(_IDS), jobs.c.owner == _OWNER,
     jobs.c.state == RUNNING).with_for_update()
+_NOT_HELD = sa.select(jobs.c.id).where(
+    jobs.c.id.in_(_IDS), sa.or_(jobs.c.owner.is_(None),
+                                jobs.c.owner != _OWNER))
 _RECORD_END = jobs.update().where(
     jobs.c.id == sa.bindparam('b_id'), jobs.c.owner == sa.bindparam('b_owner'),
     jobs.c.state == RUNNING).values(
@@ -331,7 +334,9 @@ class Journal:
         if self.dialect not in _INSERTS:
             raise JournalError('unsupported journal database %r (use '
                                'sqlite or postgresql)' % self.dialect)
-        kwargs = {'pool_pre_ping': True}
+        # A server may drop connections (a restart); a file does not, and a
+        # ping before every transaction would cost a statement each.
+        kwargs = {'pool_pre_ping': self.dialect != 'sqlite'}
         if self.dialect == 'sqlite':
             self._make_sqlite_dir()
             kwargs['connect_args'] = {'check_same_thread': False}
@@ -538,16 +543,29 @@ class Journal:
         if not ids:
             return set()
         with self._begin() as conn:
-            owned = set(conn.execute(_OWNED, {
-                'ids': ids, 'holder': owner}).scalars())
-            rows = [_end_row(end, owner) for end in ends
-                    if end.job.id in owned]
-            if rows:
-                conn.execute(_RECORD_END, rows)
+            owned = self._record_ends(conn, owner, ids, ends)
             back = [job_id for job_id in releases if job_id in owned]
             if back:
                 conn.execute(_RELEASE, {'ids': back, 'holder': owner})
         return set(ids) - owned
+
+    def _record_ends(self, conn, owner, ids, ends):
+        """Record the ``ends`` that ``owner`` holds; the ids it holds."""
+        rows = [_end_row(end, owner) for end in ends]
+        if self.shared:
+            owned = set(conn.execute(_OWNED, {
+                'ids': ids, 'holder': owner}).scalars())
+            rows = [row for row in rows if row['b_id'] in owned]
+            if rows:
+                conn.execute(_RECORD_END, rows)
+            return owned
+        # One instance per SQLite journal, so its jobs are all its own:
+        # one statement records them, and its own condition skips any
+        # that are not.
+        if rows and conn.execute(_RECORD_END, rows).rowcount == len(rows):
+            return set(ids)
+        return set(ids) - set(conn.execute(_NOT_HELD, {
+            'ids': ids, 'holder': owner}).scalars())
 
     def finish(self, job_id, owner, state, result, duration,
                next_attempt_at=None):

@@ -39,11 +39,6 @@ _IDLE_POLL = 1.0
 # The socket timeout of a look for messages that have arrived already: long
 # enough to read a frame the broker has sent, too short to wait for one.
 _ARRIVED = 0.0002
-#: Threads handling batches.  One batch at a time, in arrival order: the
-#: journal takes one writer at a time anyway, and the workers receive each
-#: node's jobs in the order their batches came.  The polling thread gathers
-#: the next batch meanwhile.
-EXECUTOR_THREADS = 1
 
 
 class _LeaseEndpoint:
@@ -212,8 +207,21 @@ class _Adapter(driver_base.PollStyleListenerAdapter):
 
 
 class _Server(notify_listener.BatchNotificationServer):
+    """Handles each batch on the polling thread.
+
+    oslo.messaging hands every batch to an executor thread, whose
+    acknowledgements then wait for the polling thread to come round, often
+    a socket timeout later: with a finite prefetch the broker sends nothing
+    meanwhile.  Handled on the polling thread, a batch is acknowledged at
+    the very next poll, batches are journalled one at a time in arrival
+    order, and no thread hand-off is paid per batch.  What the broker sends
+    meanwhile waits in the socket, within the prefetch.
+    """
 
     _driver_listener = None
+
+    def _on_incoming(self, incoming):
+        self._process_incoming(incoming)
 
     def _create_listener(self):
         adapter = super()._create_listener()

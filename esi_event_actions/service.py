@@ -151,7 +151,7 @@ class ListenerService(_PipelineService):
         self.transport = config.notification_transport(conf)
         self.listener = listener_mod.build(conf, self.transport,
                                            self.pipeline)
-        self.listener.start(override_pool_size=listener_mod.EXECUTOR_THREADS)
+        self.listener.start()
         self._listening = True
         LOG.info('Listening on %(topics)s (exchange %(exchange)s) with '
                  '%(rules)d rule(s)',
