@@ -14,6 +14,9 @@
 #    under the License.
 """Read a subunit v2 stream on stdin; print "N passed, N failed".
 
+Tests may report a figure in a detail whose name starts with "report"
+(the reruns after a kill -9, say): it is printed, pass or fail.
+
 Exits 1 when a test failed or none ran, so that a runner that silently ran
 nothing is not mistaken for a green run.
 """
@@ -26,9 +29,13 @@ import testtools
 
 def main():
     counts = {'success': 0, 'fail': 0, 'skip': 0}
-    failed = []
+    failed, reports = [], []
 
     def on_test(test):
+        for name, detail in sorted(test['details'].items()):
+            if name.startswith('report'):
+                reports.append('%s: %s' % (test['id'].rsplit('.', 1)[-1],
+                                           detail.as_text().strip()))
         status = test['status']
         if status in ('success', 'xfail'):
             counts['success'] += 1
@@ -46,6 +53,8 @@ def main():
         stream.run(result)
     finally:
         result.stopTestRun()
+    for report in reports:
+        print(report)
     for test_id in failed:
         print('FAILED: %s' % test_id)
     line = '%d passed, %d failed' % (counts['success'], counts['fail'])

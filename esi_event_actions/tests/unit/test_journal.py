@@ -274,8 +274,8 @@ class WorkerPoolTest(JournalTestCase):
     def pool(self, size=4, **kw):
         kw.setdefault('policy', lambda job: workers.RetryPolicy(
             max_attempts=3, base_delay=0.05, max_delay=0.1))
-        pool = workers.WorkerPool(self.journal, self.runner, size,
-                                  poll_interval=0.05, **kw)
+        kw.setdefault('poll_interval', 0.05)
+        pool = workers.WorkerPool(self.journal, self.runner, size, **kw)
         pool.start()
         self.addCleanup(pool.stop, 5)
         return pool
@@ -363,6 +363,170 @@ class WorkerPoolTest(JournalTestCase):
         self.assertEqual((1, 2, 0), (counts[journal.DONE],
                                      counts[journal.PENDING],
                                      counts[journal.RUNNING]))
+
+    def handoff(self, pool, *specs, wait=workers.HANDOFF_WAIT):
+        """Journal and hand over jobs as the pipeline does."""
+        with pool.handoff(wait) as handoff:
+            jobs = self.journal.add([(_event(m, n), ['r']) for m, n in specs],
+                                    **handoff.claim_args)
+            handoff(jobs)
+        return jobs
+
+    def count_calls(self, name):
+        """Count the calls to one journal method; the list of results."""
+        results = []
+        real = getattr(self.journal, name)
+
+        def counted(*args, **kwargs):
+            result = real(*args, **kwargs)
+            results.append(result)
+            return result
+        setattr(self.journal, name, counted)
+        return results
+
+    def test_fresh_jobs_go_to_the_workers_without_a_claim(self):
+        claims = self.count_calls('claim')
+        pool = self.pool()
+        self.assertTrue(pool.wait_idle(10))
+        gate = threading.Event()
+        runner = self.runner
+
+        def held(job, attempt):
+            gate.wait(10)
+            return runner(job, attempt)
+        pool._runner = held
+        jobs = self.handoff(pool, *[('%s-%d' % (n, i), n)
+                                    for i in range(3) for n in 'ab'])
+        # Claimed by the transaction that wrote them: running, attempt 1.
+        self.assertEqual({(journal.RUNNING, pool.owner, 1)}, {
+            (r['state'], r['owner'], r['attempts'])
+            for r in self.journal.rows()})
+        gate.set()
+        self.assertEqual(6, self.run_all(pool, 6)[journal.DONE])
+        self.assertEqual([], [job for claimed in claims for job in claimed])
+        for node in 'ab':
+            self.assertEqual(['%s-%d' % (node, i) for i in range(3)],
+                             [e for n, e, _ in self.log if n == node])
+        self.assertEqual(sorted(j.id for j in jobs),
+                         [r['id'] for r in self.journal.rows()])
+        for row in self.journal.rows():
+            self.assertLessEqual(row['started_at'], row['finished_at'])
+            self.assertEqual(1, row['attempts'])
+
+    def test_ends_are_committed_in_groups(self):
+        records = self.count_calls('record')
+        pool = self.pool(size=4)
+        self.handoff(pool, *[('m%02d' % i, 'n%02d' % i) for i in range(40)])
+        self.run_all(pool, 40)
+        self.assertTrue(pool.flush(10))
+        self.assertLess(len(records), 40)
+        self.assertEqual(40, self.journal.counts()[journal.DONE])
+
+    def test_no_more_than_twice_the_workers_await_their_record(self):
+        stalled, started = threading.Event(), []
+        real = self.journal.record
+
+        def slow_record(*args, **kwargs):
+            stalled.wait(10)
+            return real(*args, **kwargs)
+        self.journal.record = slow_record
+        pool = self.pool(size=2)
+        pool._runner = lambda job, attempt: started.append(job) or OK
+        self.handoff(pool, *[('m%02d' % i, 'n%02d' % i) for i in range(20)])
+        time.sleep(0.5)
+        # A crash now would rerun what ran but is not recorded.
+        self.assertEqual(4, len(started))
+        stalled.set()
+        self.run_all(pool, 20)
+
+    def test_a_node_the_journal_holds_waits_for_the_claim(self):
+        pool = self.pool(poll_interval=60)
+        self.assertTrue(pool.wait_idle(10))
+        # Written by another process (manage replay): the pool was not told.
+        self.add(('replayed', 'A'))
+        jobs = self.handoff(pool, ('fresh', 'A'), ('other', 'B'))
+        self.assertEqual({'fresh': journal.PENDING, 'other': journal.RUNNING},
+                         {j.event.id: j.state for j in jobs})
+        self.run_all(pool, 3)
+        self.assertEqual(['replayed', 'fresh'],
+                         [e for n, e, _ in self.log if n == 'A'])
+
+    def test_a_retry_sends_the_rest_of_its_node_back_to_the_journal(self):
+        self.fail_until = {'a1': 1}
+        pool = self.pool()
+        self.handoff(pool, ('a1', 'A'), ('a2', 'A'), ('a3', 'A'), ('b1', 'B'))
+        self.run_all(pool, 4)
+        self.assertEqual([('a1', 1), ('a1', 2), ('a2', 1), ('a3', 1)],
+                         [(e, a) for n, e, a in self.log if n == 'A'])
+        self.assertEqual({'a1': 2, 'a2': 1, 'a3': 1, 'b1': 1},
+                         {r['event_id']: r['attempts']
+                          for r in self.journal.rows()})
+
+    def test_a_claim_that_missed_a_retry_waits_behind_it(self):
+        # The transaction claiming a2 reads the journal while a1 still runs
+        # there; a1 then fails, and its retry is recorded before the pool
+        # receives a2.  a2 must not overtake a1's retry.
+        gate = threading.Event()
+        self.fail_until = {'a1': 1}
+        runner = self.runner
+
+        def gated(job, attempt):
+            if job.event.id == 'a1' and attempt == 1:
+                gate.wait(10)
+            return runner(job, attempt)
+        pool = self.pool(policy=lambda job: workers.RetryPolicy(
+            max_attempts=3, base_delay=0.3, max_delay=0.3))
+        pool._runner = gated
+        self.handoff(pool, ('a1', 'A'))
+        with pool.handoff() as handoff:
+            jobs = self.journal.add([(_event('a2', 'A'), ['r'])],
+                                    **handoff.claim_args)
+            self.assertEqual([journal.RUNNING], [j.state for j in jobs])
+            gate.set()
+            base_deadline = time.monotonic() + 10
+            while self.journal.rows(state=journal.RETRY) == [] and (
+                    time.monotonic() < base_deadline):
+                time.sleep(0.01)
+            self.assertTrue(pool.flush(10))
+            handoff(jobs)
+        self.run_all(pool, 2)
+        self.assertEqual([('a1', 1), ('a1', 2), ('a2', 1)],
+                         [(e, a) for _, e, a in self.log])
+
+    def test_what_memory_cannot_hold_waits_in_the_journal(self):
+        gate = threading.Event()
+        runner = self.runner
+
+        def held(job, attempt):
+            gate.wait(10)
+            return runner(job, attempt)
+        pool = self.pool(size=1)
+        pool._runner = held
+        full = pool.capacity + 1
+        self.handoff(pool, *[('a%03d' % i, 'A') for i in range(full)])
+        jobs = self.handoff(pool, ('late', 'A'), ('b1', 'B'), wait=0.1)
+        self.assertEqual({journal.PENDING}, {j.state for j in jobs})
+        gate.set()
+        self.run_all(pool, full + 2)
+        self.assertEqual(['a%03d' % i for i in range(full)] + ['late'],
+                         [e for n, e, _ in self.log if n == 'A'])
+
+    def test_stop_commits_every_end_and_hands_back_the_rest(self):
+        started = threading.Event()
+
+        def slow(job, attempt):
+            started.set()
+            time.sleep(0.3)
+            return OK
+        pool = workers.WorkerPool(self.journal, slow, 1, poll_interval=0.05)
+        pool.start()
+        self.handoff(pool, ('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
+        self.assertTrue(started.wait(10))
+        self.assertTrue(pool.stop(10))
+        rows = self.journal.rows()
+        self.assertEqual([journal.DONE, journal.PENDING, journal.PENDING],
+                         [r['state'] for r in rows])
+        self.assertEqual([1, 0, 0], [r['attempts'] for r in rows])
 
     def test_lease_is_renewed_while_an_action_runs(self):
         def slow(job, attempt):
