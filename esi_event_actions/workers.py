@@ -181,6 +181,7 @@ class WorkerPool:
         self._claiming = False
         self._started = self._stopping = self._closed = False
         self._threads = []
+        self._recorder = None
         self._last_renew = time.monotonic()
         self._last_prune = float('-inf')
 
@@ -188,7 +189,7 @@ class WorkerPool:
         for index in range(self._size):
             self._spawn(self._worker, 'esi-worker-%d' % index)
         self._spawn(self._dispatch, 'esi-dispatcher')
-        self._recorder_thread = self._spawn(self._record, 'esi-recorder')
+        self._recorder = self._spawn(self._record, 'esi-recorder')
         self._started = True
 
     def _spawn(self, target, name):
@@ -253,9 +254,8 @@ class WorkerPool:
             for cond in (self._work, self._claims, self._ended,
                          self._changed):
                 cond.notify_all()
-        others = [t for t in self._threads
-                  if t is not getattr(self, '_recorder_thread', None)]
-        for thread in others:
+        # The recorder last: it commits what the others leave.
+        for thread in [t for t in self._threads if t is not self._recorder]:
             thread.join(_left(deadline))
         with self._lock:
             self._release_queued()
