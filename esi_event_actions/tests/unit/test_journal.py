@@ -346,23 +346,45 @@ class WorkerPoolTest(JournalTestCase):
         self.assertEqual(journal.DEAD, row['state'])
         self.assertIn('plugin bug', row['detail'])
 
-    def test_stop_waits_for_running_jobs_and_releases_the_rest(self):
+    def stop_midway(self, give):
+        """Stop a one-worker pool in the first of three jobs; the rows."""
         started = threading.Event()
 
         def slow(job, attempt):
             started.set()
-            time.sleep(0.5)
+            time.sleep(0.3)
             return OK
         pool = workers.WorkerPool(self.journal, slow, 1, poll_interval=0.05)
         pool.start()
-        self.add(('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
-        pool.submit()
+        give(pool, ('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
         self.assertTrue(started.wait(10))
         self.assertTrue(pool.stop(10))
-        counts = self.journal.counts()
-        self.assertEqual((1, 2, 0), (counts[journal.DONE],
-                                     counts[journal.PENDING],
-                                     counts[journal.RUNNING]))
+        return self.journal.rows()
+
+    def test_stop_waits_for_running_jobs_and_releases_the_rest(self):
+        def claimed(pool, *specs):
+            self.add(*specs)
+            pool.submit()
+        self.assertEqual([journal.DONE, journal.PENDING, journal.PENDING],
+                         [r['state'] for r in self.stop_midway(claimed)])
+
+    def test_stop_commits_every_end_and_hands_back_the_rest(self):
+        rows = self.stop_midway(self.handoff)
+        self.assertEqual([journal.DONE, journal.PENDING, journal.PENDING],
+                         [r['state'] for r in rows])
+        self.assertEqual([1, 0, 0], [r['attempts'] for r in rows])
+
+    def gate(self, pool, held=lambda job, attempt: True):
+        """Make the pool's jobs that ``held`` names wait for the event."""
+        gate = threading.Event()
+        runner = self.runner
+
+        def gated(job, attempt):
+            if held(job, attempt):
+                gate.wait(10)
+            return runner(job, attempt)
+        pool._runner = gated
+        return gate
 
     def handoff(self, pool, *specs, wait=workers.HANDOFF_WAIT):
         """Journal and hand over jobs as the pipeline does."""
@@ -388,13 +410,7 @@ class WorkerPoolTest(JournalTestCase):
         claims = self.count_calls('claim')
         pool = self.pool()
         self.assertTrue(pool.wait_idle(10))
-        gate = threading.Event()
-        runner = self.runner
-
-        def held(job, attempt):
-            gate.wait(10)
-            return runner(job, attempt)
-        pool._runner = held
+        gate = self.gate(pool)
         jobs = self.handoff(pool, *[('%s-%d' % (n, i), n)
                                     for i in range(3) for n in 'ab'])
         # Claimed by the transaction that wrote them: running, attempt 1.
@@ -466,17 +482,11 @@ class WorkerPoolTest(JournalTestCase):
         # The transaction claiming a2 reads the journal while a1 still runs
         # there; a1 then fails, and its retry is recorded before the pool
         # receives a2.  a2 must not overtake a1's retry.
-        gate = threading.Event()
         self.fail_until = {'a1': 1}
-        runner = self.runner
-
-        def gated(job, attempt):
-            if job.event.id == 'a1' and attempt == 1:
-                gate.wait(10)
-            return runner(job, attempt)
         pool = self.pool(policy=lambda job: workers.RetryPolicy(
             max_attempts=3, base_delay=0.3, max_delay=0.3))
-        pool._runner = gated
+        gate = self.gate(pool, lambda job, attempt: (job.event.id, attempt)
+                         == ('a1', 1))
         self.handoff(pool, ('a1', 'A'))
         with pool.handoff() as handoff:
             jobs = self.journal.add([(_event('a2', 'A'), ['r'])],
@@ -494,14 +504,8 @@ class WorkerPoolTest(JournalTestCase):
                          [(e, a) for _, e, a in self.log])
 
     def test_what_memory_cannot_hold_waits_in_the_journal(self):
-        gate = threading.Event()
-        runner = self.runner
-
-        def held(job, attempt):
-            gate.wait(10)
-            return runner(job, attempt)
         pool = self.pool(size=1)
-        pool._runner = held
+        gate = self.gate(pool)
         full = pool.capacity + 1
         self.handoff(pool, *[('a%03d' % i, 'A') for i in range(full)])
         jobs = self.handoff(pool, ('late', 'A'), ('b1', 'B'), wait=0.1)
@@ -510,23 +514,6 @@ class WorkerPoolTest(JournalTestCase):
         self.run_all(pool, full + 2)
         self.assertEqual(['a%03d' % i for i in range(full)] + ['late'],
                          [e for n, e, _ in self.log if n == 'A'])
-
-    def test_stop_commits_every_end_and_hands_back_the_rest(self):
-        started = threading.Event()
-
-        def slow(job, attempt):
-            started.set()
-            time.sleep(0.3)
-            return OK
-        pool = workers.WorkerPool(self.journal, slow, 1, poll_interval=0.05)
-        pool.start()
-        self.handoff(pool, ('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
-        self.assertTrue(started.wait(10))
-        self.assertTrue(pool.stop(10))
-        rows = self.journal.rows()
-        self.assertEqual([journal.DONE, journal.PENDING, journal.PENDING],
-                         [r['state'] for r in rows])
-        self.assertEqual([1, 0, 0], [r['attempts'] for r in rows])
 
     def test_lease_is_renewed_while_an_action_runs(self):
         def slow(job, attempt):
