@@ -73,6 +73,33 @@ class ManageTest(base.TestCase):
         self.assertIn('%s [broken] script: no such file' % self.config, out)
         self.assertIn('%s [broken] script_timeout:' % self.config, out)
 
+    def check_config_error(self, text):
+        """check-config's exit status and output with ``text`` appended."""
+        with open(self.config, 'a') as f:
+            f.write(text)
+        return self.manage('check-config')
+
+    def test_check_config_refuses_a_misspelt_start_from(self):
+        rc, out = self.check_config_error(
+            '\n[poller]\nstart_from = begining\n')
+        self.assertEqual(1, rc)
+        self.assertIn('%s [poller] start_from:' % self.config, out)
+
+    def test_check_config_refuses_a_rule_named_after_a_service_group(self):
+        rc, out = self.check_config_error(
+            '\n[worker]\nevents = esi_leap.lease.fulfill.end\n'
+            'script = fulfill.sh\n')
+        self.assertEqual(1, rc)
+        self.assertIn('%s [worker] events:' % self.config, out)
+
+    def test_check_config_refuses_metrics_without_prometheus_client(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.metrics.prometheus_client', None))
+        rc, out = self.check_config_error('\n[metrics]\nenabled = true\n')
+        self.assertEqual(1, rc)
+        self.assertIn('%s [metrics] enabled:' % self.config, out)
+        self.assertIn('prometheus_client', out)
+
     def test_journal_list_show_retry_purge_status(self):
         store = self.jobs(3)
         for job in store.claim('me', 2, 60):
