@@ -26,6 +26,7 @@ from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import configfiles
 from esi_event_actions import exception
 from esi_event_actions import journal
+from esi_event_actions import metrics
 from esi_event_actions import rules
 from esi_event_actions import version
 
@@ -66,6 +67,7 @@ def check(conf=cfg.CONF):
     for group, opts in conf_opts.service_opts():
         _check_group(conf, sections, getattr(group, 'name', group), opts,
                      errors)
+    errors.extend(_check_metrics(conf, sections))
     try:
         ruleset = rules.load(conf, sections)
     except exception.ConfigErrors as exc:
@@ -73,6 +75,20 @@ def check(conf=cfg.CONF):
     if errors:
         raise exception.ConfigErrors(errors)
     return ruleset
+
+
+def _check_metrics(conf, sections):
+    try:
+        enabled = conf.metrics.enabled
+    except cfg.Error:
+        return []  # reported with the group's other options
+    if enabled and metrics.prometheus_client is None:
+        return [exception.ConfigError(
+            'metrics need prometheus_client, which is not installed '
+            '(pip install esi-event-actions[metrics])', section='metrics',
+            key='enabled',
+            filename=sections.get('metrics', {}).get('enabled'))]
+    return []
 
 
 def check_journal(conf, lock=False):

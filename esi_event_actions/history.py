@@ -211,18 +211,10 @@ class HistoryPoller:
 
     def _begin(self, name):
         """Place a new checkpoint, acting on nothing older than it."""
-        start = self.options.start_from.strip().lower()
-        if start == 'beginning':
-            last = 0
-        elif start == 'now':
-            last = None
-        else:
-            try:
-                last = int(start)
-            except ValueError:
-                raise HistoryError('[poller] start_from must be "now", '
-                                   '"beginning" or an event id, not %r'
-                                   % self.options.start_from)
+        # Checked when the configuration was loaded: a word or an id.
+        start = self.options.start_from
+        last = int(start) if start.isdigit() else (
+            0 if start == 'beginning' else None)
         rows = self._read(0 if last is None else max(
             0, last - self.options.lookback))
         if last is None:

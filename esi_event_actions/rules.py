@@ -271,11 +271,22 @@ def _is_other_group(conf, name):
         'events' not in attr)
 
 
+def _misplaced_rules(conf, sections):
+    """Errors for the service's own option groups written as rules."""
+    return [exception.ConfigError(
+        '[%s] is an option group of the service, not a rule: give the '
+        'rule a section name of its own' % name, section=name,
+        key='events', filename=keys['events'])
+        for name, keys in sections.items()
+        if name != 'DEFAULT' and 'events' in keys and
+        _is_other_group(conf, name)]
+
+
 def load(conf, sections=None):
     """Load every rule of ``conf``; raise ConfigErrors on any problem."""
     if sections is None:
         sections = configfiles.scan(conf)
-    errors, rules = [], []
+    errors, rules = _misplaced_rules(conf, sections), []
     for name in rule_sections(conf, sections):
         try:
             rules.append(Rule(conf, name, sections).load())

@@ -15,6 +15,8 @@
 
 from oslo_config import cfg
 
+from esi_event_actions.conf import types
+
 group = cfg.OptGroup('poller', title='Event history poller options')
 
 opts = [
@@ -36,12 +38,13 @@ opts = [
                help='Ask only for events whose lessee or owner is this '
                     'project id (esi-leap\'s lessee_or_owner_id). Useful '
                     'for an admin; a tenant only sees its own anyway.'),
-    cfg.StrOpt('start_from',
-               default='now',
-               help='Where a poller with no checkpoint yet begins: "now" '
-                    '(the newest event; nothing old is acted on), '
-                    '"beginning" (every event esi-leap still has), or an '
-                    'event id to start after.'),
+    cfg.Opt('start_from',
+            type=types.ChoiceOrId(('now', 'beginning')),
+            default='now',
+            help='Where a poller with no checkpoint yet begins: "now" '
+                 '(the newest event; nothing old is acted on), '
+                 '"beginning" (every event esi-leap still has), or an '
+                 'event id to start after.'),
     cfg.IntOpt('lookback',
                default=50, min=0,
                help='How many ids below the checkpoint are read again on '

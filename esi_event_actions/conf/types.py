@@ -63,6 +63,31 @@ class Float(types.Float):
         return super().__call__(strip_inline_comment(value))
 
 
+class ChoiceOrId(types.ConfigType):
+    """One of some words, or a non-negative integer, as lower-case text."""
+
+    def __init__(self, words, type_name='choice or id value'):
+        super().__init__(type_name=type_name)
+        self.words = tuple(words)
+
+    def __call__(self, value):
+        text = strip_inline_comment(str(value)).lower()
+        if text in self.words or (text.isdigit() and text.isascii()):
+            return text
+        raise ValueError('expected %s or an event id, not %r' % (
+            ' or '.join('"%s"' % c for c in self.words), value))
+
+    def __repr__(self):
+        return 'ChoiceOrId%r' % (self.words,)
+
+    def _formatter(self, value):
+        return str(value)
+
+    def __eq__(self, other):
+        return (self.__class__ == other.__class__ and
+                self.words == other.words)
+
+
 class JSONObject(types.ConfigType):
     """A JSON object, optionally followed by an inline comment.
 
