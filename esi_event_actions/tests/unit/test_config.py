@@ -13,6 +13,9 @@
 #    under the License.
 
 import os
+import sys
+
+import fixtures
 
 from esi_event_actions import config
 from esi_event_actions import exception
@@ -204,6 +207,29 @@ class RuleConfigTest(base.TestCase):
         rules = config.check(self.conf)
         self.assertEqual(os.path.join(sub, 'hook.sh'),
                          rules.by_name['r'].action.path)
+
+    def test_a_plugin_that_cannot_be_imported_says_why(self):
+        # An installed plugin whose module fails to import.
+        site = os.path.join(self.dir, 'site')
+        meta = os.path.join(site, 'broken_plugin-1.0.dist-info')
+        os.makedirs(meta)
+        self.write('site/broken_plugin-1.0.dist-info/METADATA',
+                   'Metadata-Version: 2.1\nName: broken-plugin\n'
+                   'Version: 1.0\n')
+        self.write('site/broken_plugin-1.0.dist-info/entry_points.txt',
+                   '[esi_event_actions.actions]\n'
+                   'broken = broken_plugin_module:Action\n')
+        self.write('site/broken_plugin_module.py',
+                   'import frobnicate_library_not_installed\n')
+        self.useFixture(fixtures.MonkeyPatch('sys.path', [site] + sys.path))
+        reasons = dict(((s, k), r) for s, k, r in self.errors('''
+            [r]
+            events = esi_leap.lease.fulfill.end
+            action = broken
+            '''))
+        self.assertIn('frobnicate_library_not_installed',
+                      reasons[('r', 'action')])
+        self.assertNotIn('unknown action', reasons[('r', 'action')])
 
     def test_other_sections_are_not_rules(self):
         rules = self.check('''

@@ -100,6 +100,16 @@ class ManageTest(base.TestCase):
         self.assertIn('%s [metrics] enabled:' % self.config, out)
         self.assertIn('prometheus_client', out)
 
+    def test_replay_on_a_bad_config_lists_the_errors(self):
+        with open(self.config, 'a') as f:
+            f.write('\n[broken]\nevents = esi_leap.lease.fulfill.end\n'
+                    'script = nope.sh\n')
+        events = self.write('events.json', '[]')
+        rc, out = self.manage('replay', '--file', events)
+        self.assertEqual(1, rc)
+        self.assertIn('Configuration has 1 error(s):', out)
+        self.assertIn('%s [broken] script: no such file' % self.config, out)
+
     def test_journal_list_show_retry_purge_status(self):
         store = self.jobs(3)
         for job in store.claim('me', 2, 60):

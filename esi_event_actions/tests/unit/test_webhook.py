@@ -15,11 +15,14 @@
 import hashlib
 import hmac
 import json
+import os
+import shutil
 import threading
 import time
 
 from esi_event_actions.actions import base as action_base
 from esi_event_actions.actions import webhook
+from esi_event_actions import config
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import rules
@@ -162,6 +165,22 @@ class WebhookTLSTest(base.TestCase):
         result = self.call(self.rule('ca_file = %s' % self.server.cert_file))
         self.assertTrue(result.ok, result)
         self.assertTrue(self.call(self.rule('verify = false')).ok)
+
+    def test_relative_ca_file_is_relative_to_its_config_file(self):
+        # As under systemd: the working directory is not the file's.
+        sub = os.path.join(self.dir, 'conf.d')
+        os.mkdir(sub)
+        shutil.copy(self.server.cert_file, os.path.join(sub, 'ca.pem'))
+        path = os.path.join(sub, 'hook.conf')
+        with open(path, 'w') as f:
+            f.write('[hook]\nevents = esi_leap.lease.fulfill.end\n'
+                    'action = webhook\nurl = %s\nca_file = ca.pem\n'
+                    % self.server.url)
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir('/')
+        config.parse_args(['--config-file', path], self.conf,
+                          default_config_files=[])
+        self.assertTrue(self.call(rules.load(self.conf).by_name['hook']).ok)
 
 
 class LogActionTest(base.TestCase):
