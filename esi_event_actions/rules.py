@@ -50,10 +50,29 @@ _RULE_HINTS = {'action', 'script', 'script_params', 'filter_params',
                'playbook', 'url'}
 
 
+class PluginLoadError(Exception):
+    """An action plugin is installed but cannot be loaded."""
+
+
 def action_class(name):
-    """The action plugin class registered under ``name``."""
-    return driver.DriverManager(ACTION_NAMESPACE, name,
-                                invoke_on_load=False).driver
+    """The action plugin class registered under ``name``.
+
+    :raises PluginLoadError: it is installed but fails to load (its
+        module's import fails, say).
+    """
+    failures = []
+
+    def failed(_manager, _entrypoint, exc):
+        failures.append(exc)
+    try:
+        return driver.DriverManager(
+            ACTION_NAMESPACE, name, invoke_on_load=False,
+            on_load_failure_callback=failed).driver
+    except Exception:
+        if failures:
+            raise PluginLoadError('%s: %s' % (type(failures[0]).__name__,
+                                              failures[0]))
+        raise
 
 
 def action_names():
@@ -160,6 +179,9 @@ class Rule:
             name = 'script'
         try:
             cls = action_class(name)
+        except PluginLoadError as exc:
+            raise self.error('action', 'action %r is installed but cannot '
+                             'be loaded: %s' % (name, exc))
         except Exception:
             raise self.error('action', 'unknown action %r; installed: %s'
                              % (name, ', '.join(action_names())))

@@ -46,6 +46,7 @@ TIMESTAMP_HEADER = 'X-ESI-Timestamp'
 
 # Worth another attempt: the server is overloaded, down or slow, not wrong.
 _RETRYABLE = {408, 425, 429}
+_TLS_FILES = ('ca_file', 'client_cert', 'client_key')
 
 
 def sign(secret, timestamp, body):
@@ -79,7 +80,9 @@ class WebhookAction(base.Action):
                     help='Verify the server\'s TLS certificate.'),
         cfg.StrOpt('ca_file',
                    help='CA bundle to verify the server\'s certificate '
-                        'with, instead of the system\'s.'),
+                        'with, instead of the system\'s. A relative path '
+                        'is relative to the directory of the file that '
+                        'sets it, as are client_cert and client_key.'),
         cfg.StrOpt('client_cert',
                    help='Client certificate (PEM) for mutual TLS.'),
         cfg.StrOpt('client_key',
@@ -93,15 +96,19 @@ class WebhookAction(base.Action):
     def __init__(self, rule):
         super().__init__(rule)
         self._local = threading.local()
+        self._files = {}
 
     def validate(self):
         opts = self.options
         url = urllib.parse.urlsplit(opts.url or '')
         if url.scheme not in ('http', 'https') or not url.netloc:
             raise self.error('url', 'an http:// or https:// URL is required')
-        for key in ('ca_file', 'client_cert', 'client_key'):
-            path = opts[key]
-            if path and not os.path.isfile(path):
+        # Relative to the file that names them, as scripts are: the
+        # service's working directory is not the configuration's.
+        self._files = {key: self.resolve_path(key) for key in _TLS_FILES
+                       if opts[key]}
+        for key, path in self._files.items():
+            if not os.path.isfile(path):
                 raise self.error(key, 'no such file: %s' % path)
         if opts.client_key and not opts.client_cert:
             raise self.error('client_key', 'needs client_cert')
@@ -161,12 +168,12 @@ class WebhookAction(base.Action):
     def _tls(self):
         # Given with each request: a session-wide "verify" loses to
         # REQUESTS_CA_BUNDLE in the environment, the request's does not.
-        opts = self.options
-        cert = None
-        if opts.client_cert:
-            cert = ((opts.client_cert, opts.client_key)
-                    if opts.client_key else opts.client_cert)
-        return {'verify': opts.ca_file or opts.verify, 'cert': cert}
+        files = self._files
+        cert = files.get('client_cert')
+        if cert and 'client_key' in files:
+            cert = (cert, files['client_key'])
+        return {'verify': files.get('ca_file', self.options.verify),
+                'cert': cert}
 
     def run(self, event, params, attempt=1):
         body = self.body(event, params, attempt)

@@ -27,15 +27,24 @@ from esi_event_actions import exception
 from esi_event_actions import journal
 
 
-def do_check_config(conf):
-    """Load and validate everything; print each rule on one line."""
+def _checked(conf, journal_too=False):
+    """The RuleSet, or None once the configuration's errors are printed."""
     try:
         ruleset = config.check(conf)
-        config.check_journal(conf)
+        if journal_too:
+            config.check_journal(conf)
     except exception.ConfigErrors as exc:
         print('Configuration has %d error(s):' % len(exc.errors))
         for error in exc.errors:
             print('  %s' % error)
+        return None
+    return ruleset
+
+
+def do_check_config(conf):
+    """Load and validate everything; print each rule on one line."""
+    ruleset = _checked(conf, journal_too=True)
+    if ruleset is None:
         return 1
     for rule in ruleset.rules:
         print(rule.summary())
@@ -153,11 +162,8 @@ def _events(conf):
 
 def do_test_rule(conf):
     """Show what every rule would do with a pasted notification."""
-    try:
-        ruleset = config.check(conf)
-    except exception.ConfigErrors as exc:
-        print('Configuration has %d error(s):\n  %s' % (
-            len(exc.errors), '\n  '.join(str(e) for e in exc.errors)))
+    ruleset = _checked(conf)
+    if ruleset is None:
         return 1
     events = _events(conf)
     if events is None:
@@ -187,7 +193,9 @@ def do_replay(conf):
     if bool(args.job) == bool(args.file):
         print('Give --job IDs or --file')
         return 2
-    ruleset = config.check(conf)
+    ruleset = _checked(conf)
+    if ruleset is None:
+        return 1
     store = _journal(conf)
     if args.job:
         events = []

@@ -222,6 +222,9 @@ class RuleConfigTest(base.TestCase):
         self.write('site/broken_plugin_module.py',
                    'import frobnicate_library_not_installed\n')
         self.useFixture(fixtures.MonkeyPatch('sys.path', [site] + sys.path))
+        # stevedore lists a namespace's entry points once per process.
+        self.useFixture(fixtures.MonkeyPatch(
+            'stevedore.extension.ExtensionManager.ENTRY_POINT_CACHE', {}))
         reasons = dict(((s, k), r) for s, k, r in self.errors('''
             [r]
             events = esi_leap.lease.fulfill.end
