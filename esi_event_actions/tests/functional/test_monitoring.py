@@ -39,6 +39,28 @@ class MonitoringTest(base.FunctionalTestCase):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
+    def test_a_busy_metrics_port_stops_the_service_at_start(self):
+        calls = self.recorder('act.sh')
+        with socket.socket() as taken:
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            svc = self.service(self.config('''
+                [act]
+                events = esi_leap.lease.fulfill.end
+                script = act.sh
+                ''', extra='''
+                [metrics]
+                enabled = true
+                port = %d
+                ''' % port))
+            # It exits by itself: no worker crash-looping under the launcher.
+            self.assertNotEqual(0, svc.proc.wait(60))
+        self.assertIn('[metrics] port', svc.log())
+        self.assertNotIn('Traceback', svc.log())
+        self.assertNotIn('Listening on', svc.log())
+        self.assertEqual([], calls.read())
+
     def test_metrics_health_and_json_logs(self):
         calls = self.recorder('act.sh')
         port = free_port()
