@@ -18,12 +18,14 @@ no-op :data:`NO_METRICS`); the journal's own figures are read when scraped.
 """
 
 import json
+import socket
 import threading
 import time
 from wsgiref import simple_server
 
 from oslo_log import log as logging
 
+from esi_event_actions import exception
 from esi_event_actions import journal as journal_mod
 
 try:
@@ -152,17 +154,54 @@ class _QuietHandler(simple_server.WSGIRequestHandler):
         pass
 
 
-class StatusServer:
-    """Serves /metrics (Prometheus) and /healthz (JSON) in a thread."""
+def listen(host, port):
+    """The status server's listening socket.
 
-    def __init__(self, host, port, metrics, journal, source):
+    Made in the launcher's process, before it forks the worker, so that a
+    port in use stops the service at start instead of making the worker
+    crash again and again; the worker, and every worker after a reload,
+    serves on the socket it inherits.
+
+    :raises ConfigErrors: naming ``[metrics] port``.
+    """
+    try:
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise exception.ConfigErrors([exception.ConfigError(
+            'cannot listen on %s:%d: %s' % (host, port, exc.strerror),
+            section='metrics', key='port')])
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(simple_server.WSGIServer):
+    """A WSGI server on a socket bound before the launcher forked."""
+
+    def __init__(self, sock):
+        super().__init__(sock.getsockname()[:2], _QuietHandler,
+                         bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_address = sock.getsockname()[:2]
+        self.server_name = self.server_address[0]
+        self.server_port = self.server_address[1]
+        self.setup_environ()
+
+
+class StatusServer:
+    """Serves /metrics (Prometheus) and /healthz (JSON) in a thread.
+
+    :param sock: the listening socket, from :func:`listen`.
+    """
+
+    def __init__(self, sock, metrics, journal, source):
         self.metrics = metrics
         self.journal = journal
         self.source = source
         self._metrics_app = prometheus_client.make_wsgi_app(
             metrics.registry)
-        self.httpd = simple_server.make_server(
-            host, port, self._app, handler_class=_QuietHandler)
+        self.httpd = _Server(sock)
+        self.httpd.set_app(self._app)
         self._thread = threading.Thread(target=self.httpd.serve_forever,
                                         daemon=True, name='esi-metrics')
 
@@ -176,8 +215,8 @@ class StatusServer:
                  *self.httpd.server_address[:2])
 
     def stop(self):
+        # The socket stays open: it is the launcher's, for the next worker.
         self.httpd.shutdown()
-        self.httpd.server_close()
 
     def _app(self, environ, start_response):
         if environ.get('PATH_INFO') == '/healthz':

@@ -44,6 +44,7 @@ class _PipelineService(service.Service):
         self.journal = None
         self.pipeline = None
         self.status_server = None
+        self.status_socket = None
         self._stopped = threading.Event()
 
     def start(self):
@@ -62,8 +63,7 @@ class _PipelineService(service.Service):
         self.start_source()
         if conf.metrics.enabled:
             self.status_server = metrics_mod.StatusServer(
-                conf.metrics.bind_host, conf.metrics.port, metrics,
-                self.journal, self)
+                self.status_socket, metrics, self.journal, self)
             self.status_server.start()
 
     @abc.abstractmethod
@@ -121,10 +121,15 @@ class _PipelineService(service.Service):
 def launch(conf, svc):
     """Launch ``svc``; SIGHUP re-reads the configuration and the rules.
 
+    :raises ConfigErrors: the metrics port cannot be listened on.
+
     The launcher mutates the configuration in its parent process, then
     restarts the worker, which forks from the parent: loading the rules
     there, between the two, is what the worker then runs with.
     """
+    if conf.metrics.enabled:
+        svc.status_socket = metrics_mod.listen(conf.metrics.bind_host,
+                                               conf.metrics.port)
     launcher = service.launch(conf, svc, restart_method='mutate')
     # oslo.service offers no hook of its own for this: register one with
     # the cotyledon manager behind its threading launcher.

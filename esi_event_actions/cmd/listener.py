@@ -55,8 +55,17 @@ def main(argv=None):
     ruleset = prepare('esi-event-actions', argv, conf)
     if ruleset is None:
         return 1
-    launcher = listener_service.launch(
-        conf, listener_service.ListenerService(conf, ruleset))
+    return run(conf, listener_service.ListenerService(conf, ruleset),
+               'esi-event-actions')
+
+
+def run(conf, svc, prog):
+    """Launch ``svc`` and wait for it; the exit status."""
+    try:
+        launcher = listener_service.launch(conf, svc)
+    except exception.ConfigErrors as exc:
+        sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
+        return 1
     return launcher.wait()
 
 

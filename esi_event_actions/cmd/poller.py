@@ -67,9 +67,8 @@ def main(argv=None):
     client = history.HistoryClient(esi_leap_client.adapter(conf))
     if conf.once:
         return run_once(conf, ruleset, client)
-    launcher = services.launch(conf, services.PollerService(
-        conf, ruleset, client))
-    return launcher.wait()
+    return listener_cmd.run(conf, services.PollerService(
+        conf, ruleset, client), 'esi-event-actions-poller')
 
 
 if __name__ == '__main__':

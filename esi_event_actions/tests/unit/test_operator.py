@@ -192,7 +192,9 @@ class MetricsTest(base.TestCase):
         self.addCleanup(pipe.stop, 5)
         pipe.accept(dryrun.read_events(json.dumps(bus_message()[0])))
         self.assertTrue(pipe.pool.wait_idle(10))
-        server = metrics.StatusServer('127.0.0.1', 0, stats, store, source)
+        sock = metrics.listen('127.0.0.1', 0)
+        self.addCleanup(sock.close)
+        server = metrics.StatusServer(sock, stats, store, source)
         server.start()
         self.addCleanup(server.stop)
         url = 'http://127.0.0.1:%d' % server.port
