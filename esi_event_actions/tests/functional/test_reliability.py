@@ -16,6 +16,7 @@
 import collections
 import os
 import signal
+import time
 
 from testtools import content
 
@@ -210,3 +211,35 @@ class SharedJournalTest(_RerunMixin, base.FunctionalTestCase):
                 first_runs[number % 100].append(number)
         for numbers in first_runs.values():
             self.assertEqual(sorted(numbers), numbers)
+
+
+class JournalOutageTest(base.FunctionalTestCase):
+    """A PostgreSQL journal that refuses connections for a while."""
+
+    def outage(self, pg, allow):
+        pg.server.psql('ALTER DATABASE "%s" ALLOW_CONNECTIONS %s'
+                       % (pg.dbname, 'true' if allow else 'false'))
+        if not allow:
+            pg.server.psql("SELECT pg_terminate_backend(pid) FROM "
+                           "pg_stat_activity WHERE datname = '%s'"
+                           % pg.dbname)
+
+    def test_an_outage_logs_one_line_per_attempt_and_loses_nothing(self):
+        pg = self.useFixture(postgres.PostgresFixture())
+        self.journal_url = pg.url
+        calls = self.recorder('act.sh')
+        svc = self.service(self.config(RULE))
+        svc.wait_listening()
+        emit_many(self.esi_leap, 0, 10)
+        base.wait_for(lambda: len(calls.read()) == 10, 60, 'the first ten')
+        self.outage(pg, allow=False)
+        emit_many(self.esi_leap, 10, 10)
+        time.sleep(8)
+        self.outage(pg, allow=True)
+        base.wait_for(lambda: len(calls.read()) == 20, 120, 'the rest')
+        log = svc.log()
+        # The traceback once per outage and per part that met it (the
+        # listener, the workers' claims and records), not per attempt.
+        self.assertLessEqual(log.count('Traceback'), 3)
+        self.assertGreaterEqual(log.count('failed (attempt '), 4)
+        self.assertIn('The journal is back', log)
