@@ -225,6 +225,37 @@ class Checkpoint:
     forget_below: int = None
 
 
+class Outage:
+    """Logs what one part of the service meets while the journal is down.
+
+    One WARNING line per failed attempt, the traceback with the first of
+    an outage only (at DEBUG after that), and one line when the journal
+    answers again.
+    """
+
+    def __init__(self, logger, what):
+        self._log = logger
+        self._what = what
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def failed(self, exc):
+        with self._lock:
+            self._failures += 1
+            count = self._failures
+        self._log.warning('%s failed (attempt %d): %s', self._what, count,
+                          exc, exc_info=count == 1)
+        if count > 1:
+            self._log.debug('%s failed', self._what, exc_info=True)
+
+    def succeeded(self):
+        with self._lock:
+            count, self._failures = self._failures, 0
+        if count:
+            self._log.info('The journal is back: %s again after %d failed '
+                           'attempt(s)', self._what.lower(), count)
+
+
 class JournalError(Exception):
     """The journal cannot be used as configured."""
 

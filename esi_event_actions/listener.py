@@ -23,6 +23,7 @@ from oslo_messaging.notify import dispatcher as notify_dispatcher
 from oslo_messaging.notify import listener as notify_listener
 from oslo_utils import excutils
 
+from esi_event_actions import journal
 from esi_event_actions import notification
 
 LOG = logging.getLogger(__name__)
@@ -52,9 +53,11 @@ class _LeaseEndpoint:
 
     filter_rule = None
 
-    def __init__(self, pipeline, requeue_delay=1.0):
+    def __init__(self, pipeline, requeue_delay=1.0, outage=None):
         self._pipeline = pipeline
         self._requeue_delay = requeue_delay
+        self._outage = outage or journal.Outage(LOG, 'Journalling '
+                                                'notifications')
 
     def info(self, messages):
         return self._handle(messages, 'info')
@@ -76,11 +79,12 @@ class _LeaseEndpoint:
                              % (type(exc).__name__, exc))
         try:
             self._pipeline.accept(events)
-        except Exception:
-            LOG.exception('Could not journal %d notification(s); handing '
-                          'them back to the broker', len(events))
+        except Exception as exc:
+            # The batch goes back to the broker, which offers it again.
+            self._outage.failed(exc)
             time.sleep(self._requeue_delay)
             return oslo_messaging.NotificationResult.REQUEUE
+        self._outage.succeeded()
         return oslo_messaging.NotificationResult.HANDLED
 
     @staticmethod
@@ -270,9 +274,11 @@ def topics(conf):
 def build(conf, transport, pipeline):
     """A batch notification listener for esi-leap's lease events."""
     delay = conf.listener.requeue_delay
-    endpoints = [FulfillEndpoint(pipeline, delay),
-                 DeleteEndpoint(pipeline, delay),
-                 _OtherEndpoint(pipeline, delay)]
+    # One outage, whichever endpoint meets it.
+    outage = journal.Outage(LOG, 'Journalling notifications')
+    endpoints = [FulfillEndpoint(pipeline, delay, outage),
+                 DeleteEndpoint(pipeline, delay, outage),
+                 _OtherEndpoint(pipeline, delay, outage)]
     # What get_batch_notification_listener() builds, with the two guards
     # above in place of their oslo.messaging originals.
     return _Server(transport, targets(conf), _Dispatcher(endpoints, None),

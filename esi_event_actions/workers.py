@@ -182,6 +182,10 @@ class WorkerPool:
         self._started = self._stopping = self._closed = False
         self._threads = []
         self._recorder = None
+        self._outages = {
+            'record': journal_mod.Outage(LOG, 'Recording the end of jobs'),
+            'claim': journal_mod.Outage(LOG, 'Claiming jobs'),
+            'renew': journal_mod.Outage(LOG, 'Renewing the lease on jobs')}
         self._last_renew = time.monotonic()
         self._last_prune = float('-inf')
 
@@ -444,34 +448,22 @@ class WorkerPool:
                 self._changed.notify_all()
 
     def _commit(self, ends, releases):
-        failures = 0
         while True:
             try:
                 lost = self._journal.record(self.owner, ends, releases)
                 break
             except Exception as exc:
-                failures += 1
-                if self._gave_up(failures, exc, len(ends) + len(releases)):
+                self._outages['record'].failed(exc)
+                # Until recorded, the jobs stay "running" under our lease:
+                # keep trying rather than let them run again needlessly,
+                # but when stopping, leave them to the next start.
+                if self._stopping:
                     return
-        if failures:
-            LOG.info('The journal is back: the end of %d job(s) recorded',
-                     len(ends))
+                time.sleep(_JOURNAL_RETRY_DELAY)
+        self._outages['record'].succeeded()
         for job_id in sorted(lost):
             LOG.warning('Job %d was taken over by another instance while '
                         'it ran (lease expired)', job_id)
-
-    def _gave_up(self, failures, exc, count):
-        # Until recorded, the jobs stay "running" under our lease: keep
-        # trying rather than let them run again needlessly, but when
-        # stopping, leave them to the next start.
-        if failures == 1:
-            LOG.debug('Cannot record %d job(s)', count, exc_info=True)
-        LOG.warning('Cannot record the end of %d job(s) in the journal '
-                    '(attempt %d): %s', count, failures, exc)
-        if self._stopping:
-            return True
-        time.sleep(_JOURNAL_RETRY_DELAY)
-        return False
 
     # The dispatcher: claims, lease renewal, pruning.
 
@@ -524,13 +516,15 @@ class WorkerPool:
 
     def _claim(self, limit):
         try:
-            return self._journal.claim(self.owner, limit, self._lease,
-                                       self._dead_blocks)
+            claimed = self._journal.claim(self.owner, limit, self._lease,
+                                          self._dead_blocks)
         except Exception as exc:
-            LOG.warning('Cannot claim jobs from the journal: %s', exc)
+            self._outages['claim'].failed(exc)
             time.sleep(_JOURNAL_RETRY_DELAY)
             self.submit()
             return []
+        self._outages['claim'].succeeded()
+        return claimed
 
     def _prune(self):
         if self._retention is None or (
@@ -553,9 +547,11 @@ class WorkerPool:
             return
         try:
             self._journal.renew(self.owner, self._lease)
-            self._last_renew = time.monotonic()
         except Exception as exc:
-            LOG.warning('Cannot renew the lease on held jobs: %s', exc)
+            self._outages['renew'].failed(exc)
+            return
+        self._outages['renew'].succeeded()
+        self._last_renew = time.monotonic()
 
 
 def _left(deadline):

@@ -135,7 +135,9 @@ connection = sqlite:///%s/journal.sqlite
         self.wait_jobs(1)
         self.assertGreaterEqual(len(calls), 2)
         self.assertEqual(1, len(self.journal.rows()))
-        self.assertIn('handing them back to the broker', self.logger.output)
+        self.assertIn('Journalling notifications failed (attempt 1): '
+                      'database is locked', self.logger.output)
+        self.assertIn('The journal is back', self.logger.output)
 
     def test_redelivery_adds_nothing(self):
         lease = esi_leap.lease_data(properties={'vendor': 'foo'})
