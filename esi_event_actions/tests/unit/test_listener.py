@@ -15,6 +15,8 @@
 import os
 import time
 
+import fixtures
+
 import oslo_messaging
 
 from esi_event_actions import config
@@ -117,6 +119,33 @@ connection = sqlite:///%s/journal.sqlite
         self.assertEqual(4, log.count('Dropping notification'))
         self.assertIn('payload is list, not an object', log)
         self.assertIn('esi_leap_object.data is str, not an object', log)
+
+    def test_a_dispatcher_answer_of_another_shape_drops_the_message(self):
+        # Should oslo.messaging change what it extracts from a message,
+        # the guard drops that message instead of failing the batch.
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging.notify.dispatcher.BatchNotificationDispatcher.'
+            '_extract_user_message', lambda self, incoming: ('info', None)))
+        dispatcher = listener._Dispatcher([], None)
+        incoming = type('Incoming', (), {'message': {'message_id': 'm1'}})()
+        self.assertEqual(listener._DROP,
+                         dispatcher._extract_user_message(incoming)[0])
+        self.assertIn('Dropping notification m1', self.logger.output)
+
+    def test_health_says_so_when_the_consumer_stops_consuming(self):
+        server = self.start_listener()
+        self.assertTrue(server.consuming())
+        # The driver's poll now fails for ever (a renamed attribute in a
+        # later oslo.messaging, say): the thread lives, nothing comes in.
+        driver = server.listener._poll_style_listener
+
+        def broken(*args, **kwargs):
+            raise AttributeError('no attribute _renamed')
+        driver.poll = broken
+        deadline = time.monotonic() + 10
+        while server.consuming() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(server.consuming())
 
     def test_journal_failure_requeues_without_loss_or_duplicate(self):
         self.conf.set_override('requeue_delay', 0, group='listener')
