@@ -137,14 +137,17 @@ class _Dispatcher(notify_dispatcher.BatchNotificationDispatcher):
     def _extract_user_message(self, incoming):
         try:
             extracted = super()._extract_user_message(incoming)
+            priority, _, message = extracted
+            event_type = message.get('event_type')
         except Exception as exc:
+            # The message's own fault, or oslo.messaging's answer changed
+            # shape: either way this message alone is dropped.
             return self._malformed(incoming, '%s: %s'
                                    % (type(exc).__name__, exc))
-        priority, _, message = extracted
         if priority not in _PRIORITIES:
             return self._malformed(incoming, 'priority %r is not one '
                                    'esi-leap sends' % priority)
-        if not isinstance(message.get('event_type'), str):
+        if not isinstance(event_type, str):
             return self._malformed(incoming, 'no event type')
         return extracted
 
@@ -182,20 +185,49 @@ class _Adapter(driver_base.PollStyleListenerAdapter):
     set): no added latency at a low rate, large batches under load.
     """
 
+    #: What the driver's poll raised, as long as it goes on raising.
+    failing = None
+
     @excutils.forever_retry_uncaught_exceptions
     def _runner(self):
-        poll = self._poll_style_listener.poll
         while self._started:
-            incoming = poll(batch_size=1, batch_timeout=_IDLE_POLL)
+            poll = self._poll_style_listener.poll
+            try:
+                incoming = poll(batch_size=1, batch_timeout=_IDLE_POLL)
+                if incoming:
+                    incoming = self._gather(poll, incoming)
+            except Exception as exc:
+                self._poll_failed(exc)
+                continue
+            self.failing = None
             if incoming:
-                self.on_incoming_callback(self._gather(poll, incoming))
+                self.on_incoming_callback(incoming)
         # Stopped: hand over what was consumed already, as oslo's does.
+        poll = self._poll_style_listener.poll
         while True:
-            incoming = poll(batch_size=self.batch_size,
-                            batch_timeout=_ARRIVED)
+            try:
+                incoming = poll(batch_size=self.batch_size,
+                                batch_timeout=_ARRIVED)
+            except Exception:
+                # What is not acknowledged is delivered again anyway.
+                return
             if not incoming:
                 return
             self.on_incoming_callback(incoming)
+
+    def _poll_failed(self, exc):
+        # The driver retries connections itself: what reaches here is a
+        # bug, in oslo.messaging or in our use of it.  Say it once, let
+        # the health check say it for as long as it lasts, and do not spin.
+        if self.failing is None:
+            LOG.error('The listener cannot poll for notifications: %s', exc,
+                      exc_info=True)
+        self.failing = exc
+        time.sleep(_IDLE_POLL)
+
+    def consuming(self):
+        """Whether the polling thread runs and its polls succeed."""
+        return self._listen_thread.is_alive() and self.failing is None
 
     def _gather(self, poll, incoming):
         deadline = time.monotonic() + (self.batch_timeout or 0)
@@ -238,6 +270,11 @@ class _Server(notify_listener.BatchNotificationServer):
         self._driver_listener = driver_listener
         return _Adapter(driver_listener, adapter.batch_size,
                         adapter.batch_timeout)
+
+    def consuming(self):
+        """Whether notifications are being taken in (or could be)."""
+        check = getattr(self.listener, 'consuming', None)
+        return self._started and (check is None or check())
 
     def connected(self):
         """Whether the broker connection is up; None if unknown."""

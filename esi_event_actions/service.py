@@ -165,7 +165,8 @@ class ListenerService(_PipelineService):
                   'rules': len(self.ruleset)})
 
     def consuming(self):
-        return self._listening and self.connected() is not False
+        return (self._listening and self.listener.consuming() and
+                self.connected() is not False)
 
     def connected(self):
         return self.listener.connected() if self.listener else None
