@@ -15,6 +15,7 @@
 
 import os
 import textwrap
+import time
 
 import fixtures
 from oslo_config import cfg
@@ -33,6 +34,16 @@ class TestCase(testtools.TestCase):
         self.conf = self.useFixture(
             config_fixture.Config(cfg.ConfigOpts())).conf
         self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def assert_process_ends(self, pid, what=None):
+        """Fail unless process ``pid`` is gone within five seconds."""
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        self.fail('%s survived the timeout' % (what or 'process %d' % pid))
 
     def write(self, name, text, mode=None):
         path = os.path.join(self.dir, name)

@@ -522,14 +522,7 @@ class AnsibleRunTest(AnsibleTestCase):
         self.assertEqual('timed out after 15s', result.detail)
         with open(os.path.join(self.dir, 'sleep.pid')) as f:
             child = int(f.read())
-        for _ in range(50):
-            try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            self.fail('the playbook\'s sleep survived the timeout')
+        self.assert_process_ends(child, 'the playbook\'s sleep')
 
     def test_operator_inventory_with_limit(self):
         self.write('hosts.yml', '''

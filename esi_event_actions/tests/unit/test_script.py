@@ -60,15 +60,6 @@ class ScriptActionTest(base.TestCase):
                 pass
         self.addCleanup(kill)
 
-    def assert_ends(self, pid):
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-        self.fail('process %d survived the timeout' % pid)
-
     def test_params_null_missing_and_json(self):
         rule = self.rule('exit 0', params='node_name,fulfill_time,nope,'
                          'node_properties.cpus,properties,id')
@@ -134,7 +125,7 @@ class ScriptActionTest(base.TestCase):
         self.assertEqual(action_base.RETRY, result.status)
         self.assertEqual('timed out after 5s', result.detail)
         self.assertEqual('started\n', result.output)
-        self.assert_ends(self.read_pid(pidfile))
+        self.assert_process_ends(self.read_pid(pidfile))
 
     def test_large_stdin_arrives_byte_exact(self):
         out = os.path.join(self.dir, 'stdin')
