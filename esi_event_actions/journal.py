@@ -317,6 +317,12 @@ def _job(row, **changes):
     return dataclasses.replace(job, **changes)
 
 
+def _new_job(row, event, happened, claim):
+    return Job(id=row.id, rule=row.rule, event=event, node=event.node,
+               state=claim['state'], attempts=claim['attempts'],
+               event_time=happened)
+
+
 def _end_row(end, owner):
     result = end.result
     return {'b_id': end.job.id, 'b_owner': owner, 'b_state': end.state,
@@ -451,9 +457,9 @@ class Journal:
             state=PENDING, owner=None, attempts=0, lease_expires_at=None)
         rows, events = [], {}
         for event, rules in entries:
-            events[event.id] = event
-            text = event.to_json()
             happened = event.time or now
+            events[event.id] = (event, happened)
+            text = event.to_json()
             for rule in rules:
                 rows.append(dict(claim, event_id=event.id, rule=rule,
                                  event_type=event.event_type,
@@ -462,14 +468,10 @@ class Journal:
         new = []
         with self._begin() as conn:
             if rows:
-                self._lock_nodes(conn, {e.node for e in events.values()})
-                new = sorted((Job(
-                    id=r.id, rule=r.rule, event=events[r.event_id],
-                    node=events[r.event_id].node, state=claim['state'],
-                    attempts=claim['attempts'],
-                    event_time=events[r.event_id].time or now)
-                    for r in conn.execute(self._insert, rows)),
-                    key=lambda job: job.order)
+                self._lock_nodes(conn, {e.node for e, _ in events.values()})
+                new = sorted((_new_job(r, *events[r.event_id], claim)
+                              for r in conn.execute(self._insert, rows)),
+                             key=lambda job: job.order)
             if owner and new:
                 self._unclaim_held(conn, new, owner, dead_blocks)
             if checkpoint is not None:

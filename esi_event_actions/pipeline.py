@@ -62,15 +62,15 @@ class Pipeline:
         """
         matches = [(event, self._match(event)) for event in events]
         entries = [match for match in matches if match[1]]
-        if not entries:
-            if checkpoint is not None:
-                self.journal.add([], checkpoint=checkpoint)
-            self._count(matches)
-            return []
-        with self.pool.handoff() as handoff:
-            jobs = self.journal.add(entries, checkpoint=checkpoint,
-                                    **handoff.claim_args)
-            handoff(jobs)
+        jobs = []
+        if entries:
+            with self.pool.handoff() as handoff:
+                jobs = self.journal.add(entries, checkpoint=checkpoint,
+                                        **handoff.claim_args)
+                handoff(jobs)
+        elif checkpoint is not None:
+            # Nothing to run, but the source has moved on.
+            self.journal.add([], checkpoint=checkpoint)
         self._count(matches)
         return jobs
 
