@@ -42,6 +42,10 @@ _IDLE_POLL = 1.0
 _ARRIVED = 0.0002
 
 
+def _journalling_outage():
+    return journal.Outage(LOG, 'Journalling notifications')
+
+
 class _LeaseEndpoint:
     """Batch endpoint for one family of esi-leap lease notifications.
 
@@ -56,8 +60,7 @@ class _LeaseEndpoint:
     def __init__(self, pipeline, requeue_delay=1.0, outage=None):
         self._pipeline = pipeline
         self._requeue_delay = requeue_delay
-        self._outage = outage or journal.Outage(LOG, 'Journalling '
-                                                'notifications')
+        self._outage = outage or _journalling_outage()
 
     def info(self, messages):
         return self._handle(messages, 'info')
@@ -312,7 +315,7 @@ def build(conf, transport, pipeline):
     """A batch notification listener for esi-leap's lease events."""
     delay = conf.listener.requeue_delay
     # One outage, whichever endpoint meets it.
-    outage = journal.Outage(LOG, 'Journalling notifications')
+    outage = _journalling_outage()
     endpoints = [FulfillEndpoint(pipeline, delay, outage),
                  DeleteEndpoint(pipeline, delay, outage),
                  _OtherEndpoint(pipeline, delay, outage)]

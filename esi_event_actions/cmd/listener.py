@@ -41,7 +41,7 @@ def prepare(prog, argv, conf):
         ruleset = config.check(conf)
         _JOURNAL_LOCK.append(config.check_journal(conf, lock=True))
     except (exception.ConfigErrors, cfg.Error) as exc:
-        sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
+        _config_error(prog, exc)
         return None
     if not len(ruleset):
         LOG.warning('No rule is configured: events will be read and '
@@ -64,9 +64,13 @@ def run(conf, svc, prog):
     try:
         launcher = listener_service.launch(conf, svc)
     except exception.ConfigErrors as exc:
-        sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
+        _config_error(prog, exc)
         return 1
     return launcher.wait()
+
+
+def _config_error(prog, exc):
+    sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
 
 
 if __name__ == '__main__':
