@@ -77,13 +77,16 @@ class RetryPolicy:
     base_delay: float = 10.0
     max_delay: float = 600.0
 
-    def delay(self, attempt):
+    def delay(self, attempt, asked=None):
         """Seconds to wait after failed attempt number ``attempt``.
 
         Exponential from ``base_delay``, capped at ``max_delay``, plus up
         to ``base_delay`` of random jitter so that jobs failing together
-        (a webhook that is down) do not all come back at once.
+        (a webhook that is down) do not all come back at once.  A wait
+        the other end ``asked`` for replaces it, within ``max_delay``.
         """
+        if asked is not None:
+            return min(max(asked, 0.0), self.max_delay)
         wait = tenacity.wait_exponential_jitter(
             initial=self.base_delay, max=self.max_delay,
             jitter=self.base_delay)
@@ -401,7 +404,7 @@ class WorkerPool:
                 job.attempts >= policy.max_attempts):
             return journal_mod.DEAD, None
         return journal_mod.RETRY, journal_mod.utcnow() + datetime.timedelta(
-            seconds=policy.delay(job.attempts))
+            seconds=policy.delay(job.attempts, result.retry_after))
 
     @staticmethod
     def _log(job, state, result, duration, next_at):

@@ -19,6 +19,15 @@ registered in the section of every rule that uses it, so the configuration
 checker and the sample generator know them.  ``validate`` runs when the
 service starts and rejects a bad rule before any event arrives.  ``run`` is
 called by a worker thread, never by the listener, once per job attempt.
+
+The contract is versioned by :data:`CONTRACT_VERSION`; a minor version adds
+only what a plugin written for an older one may ignore:
+
+1.0
+    ``opts``, ``validate``, ``run`` returning a :class:`Result`,
+    ``param_paths``, ``preview``, ``describe``.
+1.1
+    :attr:`Result.retry_after`: the wait a receiver asked for.
 """
 
 import abc
@@ -37,6 +46,9 @@ PARAMS_OPT = cfg.Opt(
     help='Dot paths in the lease payload (node_name, '
          'node_properties.vendor, ...) whose values the action receives.')
 
+#: The version of the contract below that this release offers plugins.
+CONTRACT_VERSION = '1.1'
+
 SUCCESS = 'success'
 RETRY = 'retry'
 FAILURE = 'failure'
@@ -49,12 +61,17 @@ class Result:
     ``status`` is SUCCESS, RETRY (a failure that may pass if tried again)
     or FAILURE (it never will).  ``detail`` is a one-line summary for the
     log and the journal; ``output`` the start of what the action printed.
+    ``retry_after`` (contract 1.1), with RETRY, is how many seconds the
+    other end asked us to wait (an HTTP Retry-After): the next attempt
+    comes after that long instead of the rule's backoff, capped by its
+    ``retry_max_delay``.
     """
 
     status: str
     detail: str = ''
     exit_status: int = None
     output: str = ''
+    retry_after: float = None
 
     @property
     def ok(self):

@@ -11,9 +11,10 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Call a REST hook with the event, optionally signed with HMAC-SHA256.
+"""Call a REST hook with the event, in one of three formats.
 
-The request body is a JSON object (format version BODY_VERSION)::
+``format = esi`` (the default) sends a JSON object (format version
+``BODY_VERSION``)::
 
     {"version": "1.0", "rule": ..., "event_type": ..., "event_id": ...,
      "timestamp": ..., "source": ..., "node": ..., "lease": ...,
@@ -24,10 +25,14 @@ With a ``secret`` the request carries ``X-ESI-Timestamp`` (Unix seconds) and
 ``X-ESI-Signature: sha256=<hex>``, the HMAC-SHA256 of
 ``<timestamp>.<body bytes>`` under the secret, so a receiver can check both
 who sent the request and that it is not an old one replayed.
+
+``format = standard-webhooks`` sends the same object signed as the Standard
+Webhooks specification says; ``format = cloudevents`` sends a CloudEvents
+1.0 event.  :mod:`esi_event_actions.actions.webhook_formats` writes them.
 """
 
-import hashlib
-import hmac
+import datetime
+import email.utils
 import json
 import os
 import threading
@@ -38,29 +43,52 @@ from oslo_config import cfg
 import requests
 
 from esi_event_actions.actions import base
+from esi_event_actions.actions import webhook_formats as formats
 from esi_event_actions.conf import types
 
-BODY_VERSION = '1.0'
-SIGNATURE_HEADER = 'X-ESI-Signature'
-TIMESTAMP_HEADER = 'X-ESI-Timestamp'
+# Kept here too: receivers' code and older plugins import them from here.
+BODY_VERSION = formats.BODY_VERSION
+SIGNATURE_HEADER = formats.SIGNATURE_HEADER
+TIMESTAMP_HEADER = formats.TIMESTAMP_HEADER
+sign = formats.sign
 
 # Worth another attempt: the server is overloaded, down or slow, not wrong.
 _RETRYABLE = {408, 425, 429}
+# The answers whose Retry-After says when to come back (RFC 9110 10.2.3).
+_RETRY_AFTER = {429, 503}
+_GONE = 410
 _TLS_FILES = ('ca_file', 'client_cert', 'client_key')
+_CLOUDEVENTS_OPTS = ('cloudevents_mode', 'cloudevents_source')
 
 
-def sign(secret, timestamp, body):
-    """The X-ESI-Signature value for ``body`` (bytes) sent at ``timestamp``."""
-    message = str(timestamp).encode() + b'.' + body
-    return 'sha256=' + hmac.new(secret.encode(), message,
-                                hashlib.sha256).hexdigest()
+def retry_after(value, now=None):
+    """Seconds a Retry-After header value asks to wait, or None.
+
+    The value is a number of seconds or an HTTP date; a date in the past
+    means now.  Anything else is ignored, as if the header were absent.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit() and value.isascii():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        # "-0000": HTTP dates are in GMT whatever they say.
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None
+                                        else now))
 
 
 class WebhookAction(base.Action):
     """POST (or PUT, PATCH...) a JSON description of the event to a URL.
 
     2xx is success; 408, 425, 429, 5xx, timeouts and connection errors are
-    retried; any other answer is a permanent failure.  Redirects are not
+    retried, after the wait a 429 or 503 asks for in Retry-After if it has
+    one; any other answer is a permanent failure.  Redirects are not
     followed.
     """
 
@@ -70,6 +98,25 @@ class WebhookAction(base.Action):
         cfg.StrOpt('method', default='POST',
                    choices=['POST', 'PUT', 'PATCH'],
                    help='HTTP method.'),
+        cfg.Opt('format', type=types.String(choices=formats.FORMATS),
+                default=formats.ESI,
+                help='What the request looks like: "esi", our own JSON '
+                     'document signed in X-ESI-Signature; '
+                     '"standard-webhooks", the same document signed as '
+                     'the Standard Webhooks specification says; '
+                     '"cloudevents", a CloudEvents 1.0 event whose data '
+                     'is the lease.'),
+        cfg.Opt('cloudevents_mode',
+                type=types.String(choices=formats.MODES),
+                help='With format = cloudevents: "binary" (the default) '
+                     'puts the attributes in ce- headers and the lease '
+                     'in the body; "structured" sends one '
+                     'application/cloudevents+json document.'),
+        cfg.Opt('cloudevents_source', type=types.String(),
+                help='With format = cloudevents: the events\' source '
+                     'attribute (a URI reference). Default: '
+                     'esi-leap/<publisher id> for notifications, '
+                     'esi-leap/history for the event history.'),
         cfg.Opt('headers', type=types.JSONObject(), default={}, secret=True,
                 help='Extra request headers, as a JSON object. Secret: '
                      'it may hold an Authorization header.'),
@@ -89,7 +136,12 @@ class WebhookAction(base.Action):
                    help='Key of client_cert, if not in the same file.'),
         cfg.StrOpt('secret', secret=True,
                    help='Shared secret to sign each request with '
-                        '(HMAC-SHA256; see X-ESI-Signature).'),
+                        '(HMAC-SHA256). With format = esi, one string '
+                        '(see X-ESI-Signature). With standard-webhooks '
+                        '(where it is required) and cloudevents, one or '
+                        'more comma-separated whsec_<base64> secrets, '
+                        'each adding a signature, so that a key can be '
+                        'rotated.'),
         base.PARAMS_OPT,
     ]
 
@@ -97,6 +149,7 @@ class WebhookAction(base.Action):
         super().__init__(rule)
         self._local = threading.local()
         self._files = {}
+        self._format = None
 
     def validate(self):
         opts = self.options
@@ -116,34 +169,55 @@ class WebhookAction(base.Action):
             if not isinstance(value, str):
                 raise self.error('headers', 'the value of %s must be a '
                                  'string' % name)
+        self._format = self._checked_format()
+
+    def _checked_format(self):
+        opts = self.options
+        if opts.format != formats.CLOUDEVENTS:
+            for key in _CLOUDEVENTS_OPTS:
+                if opts[key] is not None:
+                    raise self.error(key, 'only used with format = '
+                                     'cloudevents')
+        if opts.format == formats.STANDARD_WEBHOOKS and not opts.secret:
+            raise self.error('secret', 'format = standard-webhooks signs '
+                             'every request: a secret is required; %s'
+                             % formats.HOW_TO_MAKE_A_SECRET)
+        source = opts.cloudevents_source
+        if source is not None and (not source or any(
+                c.isspace() for c in source)):
+            raise self.error('cloudevents_source', 'a URI reference, with '
+                             'no white space, is required')
+        try:
+            return formats.get(self.rule.name, opts)
+        except ValueError as exc:
+            # The message names the secret's position, never its text.
+            raise self.error('secret', str(exc))
+
+    def _request_format(self):
+        if self._format is None:
+            self._format = formats.get(self.rule.name, self.options)
+        return self._format
 
     def describe(self):
         url = urllib.parse.urlsplit(self.options.url)
         signed = ' signed' if self.options.secret else ''
-        return 'webhook %s %s://%s%s%s' % (self.options.method, url.scheme,
-                                           url.netloc, url.path, signed)
+        shape = ('' if self.options.format == formats.ESI
+                 else ' as ' + self.options.format)
+        return 'webhook %s %s://%s%s%s%s' % (
+            self.options.method, url.scheme, url.netloc, url.path, shape,
+            signed)
 
     def body(self, event, params, attempt):
         """The request body, as bytes."""
-        return json.dumps({
-            'version': BODY_VERSION, 'rule': self.rule.name,
-            'event_type': event.event_type, 'event_id': event.id,
-            'timestamp': event.timestamp, 'source': event.source,
-            'node': event.node, 'lease': event.lease, 'attempt': attempt,
-            'params': self.named_params(params), 'data': event.data,
-        }, sort_keys=True).encode()
+        return self._request_format().body(event, self.named_params(params),
+                                           attempt)
 
     def request_headers(self, event, body, attempt, now=None):
-        headers = {'Content-Type': 'application/json',
-                   'X-ESI-Event-Id': event.id,
-                   'X-ESI-Event-Type': event.event_type,
-                   'X-ESI-Attempt': str(attempt)}
+        shape = self._request_format()
+        headers = shape.headers(event, attempt)
         headers.update(self.options.headers)
-        if self.options.secret:
-            stamp = int(time.time() if now is None else now)
-            headers[TIMESTAMP_HEADER] = str(stamp)
-            headers[SIGNATURE_HEADER] = sign(self.options.secret, stamp,
-                                             body)
+        headers.update(shape.signature_headers(
+            event, body, int(time.time() if now is None else now)))
         return headers
 
     def preview(self, event, params, attempt=1):
@@ -151,9 +225,7 @@ class WebhookAction(base.Action):
         headers = self.request_headers(event, body, attempt)
         for name in list(self.options.headers):
             headers[name] = '***'
-        if SIGNATURE_HEADER in headers:
-            headers[SIGNATURE_HEADER] = 'sha256=*** (signed when sent)'
-            headers[TIMESTAMP_HEADER] = '<time of sending>'
+        headers = self._request_format().masked(headers)
         return {'method': self.options.method, 'url': self.options.url,
                 'headers': headers, 'body': json.loads(body),
                 'timeout': self.options.timeout}
@@ -192,10 +264,19 @@ class WebhookAction(base.Action):
     @staticmethod
     def _result(response):
         code = response.status_code
-        detail = 'HTTP %d %s' % (code, response.reason or '')
+        detail = ('HTTP %d %s' % (code, response.reason or '')).strip()
         output = response.text
         if 200 <= code < 300:
-            return base.Result(base.SUCCESS, detail.strip(), code, output)
+            return base.Result(base.SUCCESS, detail, code, output)
+        if code == _GONE:
+            return base.Result(base.FAILURE, '410 Gone: the receiver asked '
+                               'us to stop', code, output)
+        if code in _RETRY_AFTER:
+            wait = retry_after(response.headers.get('Retry-After'))
+            if wait is not None:
+                detail += ' (Retry-After %gs)' % wait
+            return base.Result(base.RETRY, detail, code, output,
+                               retry_after=wait)
         if code in _RETRYABLE or code >= 500:
-            return base.Result(base.RETRY, detail.strip(), code, output)
-        return base.Result(base.FAILURE, detail.strip(), code, output)
+            return base.Result(base.RETRY, detail, code, output)
+        return base.Result(base.FAILURE, detail, code, output)

@@ -33,6 +33,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             server.requests.append((self.command, self.path,
                                     dict(self.headers), body))
             status = server.statuses.popleft() if server.statuses else 200
+        status, extra = status if isinstance(status, tuple) else (status, {})
         if server.delay:
             server.delay.wait(30)
         reply = b'{"ok": true}'
@@ -41,6 +42,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(reply)))
         if 300 <= status < 400:
             self.send_header('Location', '/elsewhere')
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply)
 
@@ -52,6 +55,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class HTTPServer(fixtures.Fixture):
     """A threaded HTTP server; answers with the queued statuses, then 200.
+
+    A queued status is a number or (number, {extra header: value}).
 
     With ``tls_dir`` it serves HTTPS with a self-signed certificate for
     127.0.0.1, made with openssl in that directory (``cert_file``).

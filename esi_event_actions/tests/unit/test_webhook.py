@@ -12,6 +12,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import email.utils
 import hashlib
 import hmac
 import json
@@ -25,6 +26,8 @@ from esi_event_actions.actions import webhook
 from esi_event_actions import config
 from esi_event_actions import event
 from esi_event_actions import exception
+from esi_event_actions import journal
+from esi_event_actions import pipeline
 from esi_event_actions import rules
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
@@ -56,10 +59,14 @@ class WebhookTest(base.TestCase):
                   % (url or self.server.url, extra))
         return rules.load(self.conf).by_name['hook']
 
+    def event(self, **data):
+        return event.Event('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(**data), id='msg-1',
+                           publisher_id='esi-leap-manager.host1',
+                           timestamp='2026-11-26 10:00:00.000001')
+
     def call(self, rule, attempt=1, **data):
-        evt = event.Event('esi_leap.lease.fulfill.end',
-                          esi_leap.lease_data(**data), id='msg-1',
-                          timestamp='2026-11-26 10:00:00.000001')
+        evt = self.event(**data)
         return rule.action.run(evt, rule.params(evt), attempt)
 
     def test_body_and_signature(self):
@@ -126,6 +133,37 @@ class WebhookTest(base.TestCase):
             self.assertNotIn(text, self.logger.output)
             self.assertNotIn(text, rule.summary())
 
+    def test_retry_after_replaces_the_backoff_and_410_is_gone(self):
+        rule = self.rule()
+        later = email.utils.formatdate(time.time() + 120, usegmt=True)
+        self.server.statuses.extend([
+            (503, {'Retry-After': '2'}), (429, {'Retry-After': later}),
+            (503, {'Retry-After': 'soon'}), (500, {'Retry-After': '7'}),
+            410])
+        asked = [self.call(rule) for _ in range(4)]
+        self.assertEqual([action_base.RETRY] * 4, [r.status for r in asked])
+        self.assertEqual(2.0, asked[0].retry_after)
+        self.assertIn('Retry-After 2s', asked[0].detail)
+        self.assertAlmostEqual(120, asked[1].retry_after, delta=5)
+        # Unreadable, or on an answer that does not define it: backoff.
+        self.assertEqual([None, None], [r.retry_after for r in asked[2:]])
+        gone = self.call(rule)
+        self.assertEqual((action_base.FAILURE, 410), (gone.status,
+                                                      gone.exit_status))
+        self.assertEqual('410 Gone: the receiver asked us to stop',
+                         gone.detail)
+
+    def test_retry_after_values(self):
+        now = 1_000_000_000.0
+        date = email.utils.formatdate(now + 30, usegmt=True)
+        past = email.utils.formatdate(now - 30, usegmt=True)
+        for value, wait in (('0', 0.0), (' 12 ', 12.0), (date, 30.0),
+                            (past, 0.0), (date.replace('GMT', '-0000'),
+                                          30.0),
+                            ('-1', None), ('1.5', None), ('', None),
+                            (None, None), ('Thursday', None)):
+            self.assertEqual(wait, webhook.retry_after(value, now), value)
+
     def test_validation(self):
         for extra, key in (('', None), ('ca_file = /nope', 'ca_file'),
                            ('client_key = %s' % __file__, 'client_key'),
@@ -139,6 +177,59 @@ class WebhookTest(base.TestCase):
         exc = self.assertRaises(exception.ConfigErrors, self.rule,
                                 url='ftp://x/')
         self.assertEqual(['url'], [e.key for e in exc.errors])
+
+
+class RetryAfterJournalTest(base.TestCase):
+    """The wait a receiver asks for is what the journal schedules."""
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.useFixture(httpserver.HTTPServer())
+        self.journal = journal.Journal(
+            'sqlite:///%s' % os.path.join(self.dir, 'j.sqlite'))
+        self.addCleanup(self.journal.close)
+
+    def retried(self, extra, *statuses):
+        self.load('[hook]\nevents = esi_leap.lease.fulfill.end\n'
+                  'action = webhook\nurl = %s\nretry_base_delay = 30\n%s\n'
+                  % (self.server.url, extra))
+        self.server.statuses.extend(statuses)
+        pipe = pipeline.Pipeline(rules.load(self.conf), self.journal, 1)
+        pipe.start()
+        self.addCleanup(pipe.stop, 5)
+        pipe.accept([event.Event('esi_leap.lease.fulfill.end',
+                                 esi_leap.lease_data(), id='m1')])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            rows = self.journal.rows()
+            if rows[0]['state'] != journal.RUNNING:
+                row = rows[0]
+                wait = row['next_attempt_at'] and (
+                    row['next_attempt_at'] - row['started_at'])
+                return wait and wait.total_seconds(), row
+            time.sleep(0.02)
+        self.fail('the job was never retried: %s' % self.journal.rows())
+
+    def test_retry_after_seconds_replace_the_backoff(self):
+        wait, row = self.retried('', (503, {'Retry-After': '2'}))
+        self.assertEqual((journal.RETRY, 1), (row['state'], row['attempts']))
+        self.assertIn('Retry-After 2s', row['detail'])
+        # The request itself takes milliseconds; the backoff would be 30 s.
+        self.assertGreaterEqual(wait, 2)
+        self.assertLess(wait, 10)
+
+    def test_retry_after_capped_by_retry_max_delay(self):
+        wait, _ = self.retried('retry_max_delay = 3',
+                               (429, {'Retry-After': '3600'}))
+        self.assertGreaterEqual(wait, 3)
+        self.assertLess(wait, 10)
+
+    def test_410_is_dead_after_one_attempt(self):
+        _, row = self.retried('', 410)
+        self.assertEqual((journal.DEAD, 1), (row['state'], row['attempts']))
+        self.assertEqual('410 Gone: the receiver asked us to stop',
+                         row['detail'])
+        self.assertEqual(1, len(self.server.requests))
 
 
 class WebhookTLSTest(base.TestCase):
