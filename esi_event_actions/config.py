@@ -44,6 +44,10 @@ def parse_args(argv, conf=cfg.CONF, default_config_files=None):
     """Register every option, then parse the command line and files."""
     conf_pkg.register_opts(conf)
     logging.register_options(conf)
+    # alembic tells at INFO what it is about to do on every check of the
+    # schema; the service and the db commands say what was done.
+    logging.set_defaults(default_log_levels=(
+        logging.get_default_log_levels() + ['alembic=WARN']))
     register_messaging_opts(conf)
     conf(argv, project=PROJECT, version=version.version_string(),
          default_config_files=default_config_files)

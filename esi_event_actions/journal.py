@@ -43,6 +43,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
 from esi_event_actions import event as event_mod
+from esi_event_actions import migration
 
 PENDING = 'pending'
 RUNNING = 'running'
@@ -52,14 +53,8 @@ DEAD = 'dead'
 STATES = (PENDING, RUNNING, RETRY, DONE, DEAD)
 FINAL_STATES = (DONE, DEAD)
 
-# Version 1: the first schema.  A schema change adds a step to _MIGRATIONS
-# and bumps this number; the service applies the steps at start and refuses
-# a journal newer than it knows.
-SCHEMA_VERSION = 1
-_MIGRATIONS = {}
-# PostgreSQL advisory lock taken while creating or migrating the schema.
-_SCHEMA_LOCK_KEY = 0x45534945  # "ESIE"
-
+# The tables below are the schema's model; esi_event_actions.migrations
+# changes a journal's schema to match it (see esi_event_actions.migration).
 metadata = sa.MetaData()
 
 jobs = sa.Table(
@@ -119,6 +114,15 @@ history_seen = sa.Table(
               autoincrement=False),
 )
 
+# How many jobs are done and dead, kept by triggers (migration 0002) in the
+# transactions that change the jobs: reading them costs two rows, however
+# much history the journal keeps.
+final_counts = sa.Table(
+    'final_counts', metadata,
+    sa.Column('state', sa.String(16), primary_key=True),
+    sa.Column('count', sa.BigInteger, nullable=False),
+)
+
 journal_meta = sa.Table(
     'journal_meta', metadata,
     sa.Column('key', sa.String(64), primary_key=True),
@@ -132,6 +136,13 @@ _INSERTS = {'sqlite': sqlite.insert, 'postgresql': postgresql.insert}
 _IDS = sa.bindparam('ids', expanding=True)
 _OWNER = sa.bindparam('holder')
 _UNFINISHED = sa.text('jobs.' + _UNFINISHED_SQL)
+_UNFINISHED_COUNTS = sa.select(jobs.c.state, sa.func.count()).where(
+    _UNFINISHED).group_by(jobs.c.state)
+_FINAL_COUNTS = sa.select(final_counts.c.state, final_counts.c.count)
+_OLDEST_UNFINISHED = sa.select(sa.func.min(jobs.c.created_at)).where(
+    _UNFINISHED)
+# The newest job is the highest id: a primary key lookup, not a scan.
+_NEWEST = sa.select(jobs.c.created_at).order_by(jobs.c.id.desc()).limit(1)
 
 # PostgreSQL advisory locks on the nodes of a batch (the first key is a
 # namespace): instances adding jobs about one node take turns, so that
@@ -365,7 +376,7 @@ def lock_instance(url):
 class Journal:
     """Durable job store on SQLAlchemy (SQLite or PostgreSQL)."""
 
-    def __init__(self, url, sqlite_synchronous='FULL'):
+    def __init__(self, url, sqlite_synchronous='FULL', prepare=True):
         self.url = sa.engine.make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect not in _INSERTS:
@@ -389,7 +400,8 @@ class Journal:
         self._insert = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
             index_elements=['event_id', 'rule']).returning(
                 jobs.c.id, jobs.c.event_id, jobs.c.rule)
-        self._create_schema()
+        if prepare:
+            self._prepare_schema()
 
     @property
     def shared(self):
@@ -408,30 +420,11 @@ class Journal:
         with self._write_lock, self.engine.begin() as conn:
             yield conn
 
-    def _create_schema(self):
-        with self._begin() as conn:
-            if self.dialect == 'postgresql':
-                # Instances starting together would otherwise race to
-                # create the same tables.
-                conn.execute(sa.text('SELECT pg_advisory_xact_lock(:key)'),
-                             {'key': _SCHEMA_LOCK_KEY})
-            metadata.create_all(conn)
-            row = conn.execute(sa.select(journal_meta.c.value).where(
-                journal_meta.c.key == 'schema_version')).first()
-            version = int(row.value) if row else None
-            if version is None:
-                conn.execute(journal_meta.insert().values(
-                    key='schema_version', value=str(SCHEMA_VERSION)))
-            elif version > SCHEMA_VERSION:
-                raise JournalError(
-                    'journal schema version %d is newer than this release '
-                    'understands (%d)' % (version, SCHEMA_VERSION))
-            else:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    _MIGRATIONS[step](conn)
-                conn.execute(journal_meta.update().where(
-                    journal_meta.c.key == 'schema_version').values(
-                        value=str(SCHEMA_VERSION)))
+    def _prepare_schema(self):
+        try:
+            migration.prepare(self.engine, upgrade_allowed=not self.shared)
+        except migration.SchemaError as exc:
+            raise JournalError(str(exc))
 
     def add(self, entries, checkpoint=None, owner=None, lease=60.0,
             dead_blocks=False):
@@ -683,24 +676,32 @@ class Journal:
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(query)]
 
-    def counts(self):
-        """Number of jobs in each state."""
-        query = sa.select(jobs.c.state, sa.func.count()).group_by(
-            jobs.c.state)
-        with self.engine.connect() as conn:
-            found = dict(conn.execute(query).all())
+    def counts(self, conn=None):
+        """Number of jobs in each state.
+
+        Costs the unfinished jobs, read through their partial index, and
+        two rows of final counts: not the history kept.
+        """
+        with self._reading(conn) as conn:
+            found = dict(conn.execute(_UNFINISHED_COUNTS).all())
+            found.update(conn.execute(_FINAL_COUNTS).all())
         return {state: found.get(state, 0) for state in STATES}
 
-    def status(self):
+    def status(self, conn=None):
         """Counts, and when the oldest unfinished and newest jobs came."""
-        unfinished = jobs.c.state.in_([PENDING, RUNNING, RETRY])
+        with self._reading(conn) as conn:
+            return {'jobs': self.counts(conn),
+                    'oldest_unfinished': conn.execute(
+                        _OLDEST_UNFINISHED).scalar(),
+                    'newest_job': conn.execute(_NEWEST).scalar()}
+
+    @contextlib.contextmanager
+    def _reading(self, conn):
+        if conn is not None:
+            yield conn
+            return
         with self.engine.connect() as conn:
-            oldest = conn.execute(sa.select(sa.func.min(
-                jobs.c.created_at)).where(unfinished)).scalar()
-            newest = conn.execute(sa.select(sa.func.max(
-                jobs.c.created_at))).scalar()
-        return {'jobs': self.counts(), 'oldest_unfinished': oldest,
-                'newest_job': newest}
+            yield conn
 
     def close(self):
         self.engine.dispose()

@@ -17,14 +17,17 @@ import datetime
 import json
 import sys
 
+from alembic import util as alembic_util
 from oslo_config import cfg
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 
 from esi_event_actions import config
 from esi_event_actions import dryrun
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import journal
+from esi_event_actions import migration
 
 
 def _checked(conf, journal_too=False):
@@ -221,6 +224,98 @@ def do_replay(conf):
     return 0
 
 
+def _schema_engine(conf):
+    # Not through Journal(): these commands must work on a journal that
+    # Journal() refuses, which is what they are for.
+    return journal.Journal(conf.journal.connection,
+                           conf.journal.sqlite_synchronous,
+                           prepare=False).engine
+
+
+def _schema_command(func):
+    def run(conf):
+        try:
+            return func(conf, _schema_engine(conf))
+        except (migration.SchemaError, alembic_util.CommandError) as exc:
+            print('Cannot do that: %s' % exc)
+            return 1
+        except sa_exc.DBAPIError as exc:
+            # The database's own words; the statement is in the debug log.
+            print('The database refused: %s' % str(exc.orig).strip())
+            return 1
+    run.__doc__ = func.__doc__
+    return run
+
+
+@_schema_command
+def do_db_upgrade(conf, engine):
+    """Upgrade the journal's schema (the only way, for PostgreSQL)."""
+    before, after = migration.upgrade(engine, conf.command.revision)
+    if before == after:
+        print('Journal schema already at %s' % after)
+    else:
+        print('Journal schema upgraded from %s to %s'
+              % (before or 'nothing', after))
+    return 0
+
+
+@_schema_command
+def do_db_current(conf, engine):
+    """The journal's revision and whether this release runs on it."""
+    state = migration.describe(engine)
+    print('%s (%s; this release: %s; runs from %s)' % (
+        state['revision'] or 'none', state['state'], state['head'],
+        state['runs_from'] or '-'))
+    return 0
+
+
+@_schema_command
+def do_db_history(conf, engine):
+    """Every revision this release knows, oldest first."""
+    with engine.connect() as conn:
+        current = migration.current(conn)
+    head = migration.head()
+    for revision, summary, expand in migration.history():
+        marks = [m for m, on in (('current', revision == current),
+                                 ('head', revision == head)) if on]
+        print('%s%s %s%s' % (
+            revision, ' (%s)' % ', '.join(marks) if marks else '',
+            summary, '' if not expand else
+            ' [expand-only: the previous release runs on it]'))
+    return 0
+
+
+@_schema_command
+def do_db_stamp(conf, engine):
+    """Record a revision without changing the schema (after a restore)."""
+    print('Journal schema stamped %s'
+          % migration.stamp(engine, conf.command.revision))
+    return 0
+
+
+def _add_db_parsers(subparsers):
+    parser = subparsers.add_parser(
+        'db', help='See and upgrade the journal\'s schema.')
+    db_cmds = parser.add_subparsers(dest='db_command')
+    db_cmds.required = True
+    upgrade = db_cmds.add_parser(
+        'upgrade', help='Upgrade the schema to a revision (default: the '
+        'newest this release knows).')
+    upgrade.add_argument('revision', nargs='?', default='head')
+    upgrade.set_defaults(func=do_db_upgrade)
+    db_cmds.add_parser(
+        'current', help='Show the journal\'s revision.').set_defaults(
+            func=do_db_current)
+    db_cmds.add_parser(
+        'history', help='List the revisions this release knows.'
+    ).set_defaults(func=do_db_history)
+    stamp = db_cmds.add_parser(
+        'stamp', help='Record a revision as the journal\'s without '
+        'changing its schema.')
+    stamp.add_argument('revision')
+    stamp.set_defaults(func=do_db_stamp)
+
+
 def add_command_parsers(subparsers):
     parser = subparsers.add_parser(
         'check-config', help='Validate the configuration and list rules.')
@@ -275,6 +370,8 @@ def add_command_parsers(subparsers):
     parser.add_argument('--event-type',
                         help='Event type of bare payloads in --file.')
     parser.set_defaults(func=do_replay)
+
+    _add_db_parsers(subparsers)
 
     parser = subparsers.add_parser(
         'status', help='Jobs by state, the oldest unfinished and the '

@@ -16,9 +16,12 @@
 import threading
 import time
 
+import sqlalchemy as sa
+
 from esi_event_actions import journal
 from esi_event_actions.tests.functional import postgres
 from esi_event_actions.tests.unit import test_journal
+from esi_event_actions.tests.unit import test_migration
 
 
 class PostgresMixin:
@@ -94,3 +97,68 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
 
 class PostgresWorkerPoolTest(PostgresMixin, test_journal.WorkerPoolTest):
     """The worker pool's tests, on PostgreSQL."""
+
+
+class PostgresMigrationTest(PostgresMixin, test_migration.MigrationTest):
+    """The schema's migrations on PostgreSQL, where instances share it."""
+
+    # Only esi-event-actions-manage db upgrade changes a shared journal.
+    upgrades_at_start = False
+
+    def test_instances_starting_together_make_one_schema(self):
+        errors = []
+
+        def start():
+            try:
+                journal.Journal(self.url).close()
+            except Exception as exc:
+                errors.append(exc)
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual('0002', self.revision())
+
+
+class PostgresHistoryCostTest(PostgresMixin, test_journal.JournalTestCase):
+    """What a scrape reads on PostgreSQL, from the executor's own counts."""
+
+    def test_counts_and_status_read_the_unfinished_jobs_only(self):
+        self.add(('a1', 'A'), ('b1', 'B'))
+        now = journal.utcnow()
+        with self.journal.engine.begin() as conn:
+            conn.execute(journal.jobs.insert(), [
+                dict(event_id='old-%d' % i, rule='r', event_type='t',
+                     event='{}', state=journal.DONE, attempts=1,
+                     created_at=now, event_time=now)
+                for i in range(5000)])
+            conn.execute(sa.text('ANALYZE jobs'))
+        statements = []
+
+        def record(conn, cursor, statement, parameters, context, many):
+            statements.append((statement, parameters))
+        sa.event.listen(self.journal.engine, 'before_cursor_execute', record)
+        try:
+            status = self.journal.status()
+        finally:
+            sa.event.remove(self.journal.engine, 'before_cursor_execute',
+                            record)
+        self.assertEqual(5000, status['jobs'][journal.DONE])
+        with self.journal.engine.connect() as conn:
+            for statement, parameters in statements:
+                plan = conn.exec_driver_sql(
+                    'EXPLAIN (ANALYZE, FORMAT JSON) ' + statement,
+                    parameters).scalar()
+                read = _rows_read(plan[0]['Plan'])
+                self.assertLess(read, 100, (statement, plan))
+
+
+def _rows_read(node):
+    """Rows every scan of a plan read (or removed by its filter)."""
+    own = 0
+    if 'Scan' in node['Node Type']:
+        own = (node['Actual Rows'] + node.get('Rows Removed by Filter', 0)
+               ) * node.get('Actual Loops', 1)
+    return own + sum(_rows_read(child) for child in node.get('Plans', ()))

@@ -26,7 +26,8 @@ from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_config
 
 
-class ManageTest(base.TestCase):
+class ManageTestCase(base.TestCase):
+    """Runs esi-event-actions-manage on a seed configuration."""
 
     def setUp(self):
         super().setUp()
@@ -52,6 +53,9 @@ class ManageTest(base.TestCase):
                                 id='m%d' % i), ['fulfill'])
                    for i in range(count)])
         return store
+
+
+class ManageTest(ManageTestCase):
 
     def test_check_config_lists_rules(self):
         rc, out = self.manage('check-config')
@@ -138,3 +142,40 @@ class ManageTest(base.TestCase):
         self.assertGreaterEqual(status['oldest_unfinished_age'], 0)
         rc, out = self.manage('journal', 'purge', '--older-than', '0')
         self.assertIn('Deleted 0 done/dead job(s)', out)
+
+
+class DbCommandTest(ManageTestCase):
+    """esi-event-actions-manage db: the journal's schema."""
+
+    def test_upgrade_current_history_stamp(self):
+        rc, out = self.manage('db', 'current')
+        self.assertEqual((0, 'none (empty; this release: 0002; runs from -)'
+                          '\n'), (rc, out))
+        rc, out = self.manage('db', 'upgrade', '0001')
+        self.assertEqual((0, 'Journal schema upgraded from nothing to '
+                          '0001\n'), (rc, out))
+        rc, out = self.manage('db', 'current')
+        self.assertIn('0001 (behind this release: run '
+                      'esi-event-actions-manage db upgrade', out)
+        rc, out = self.manage('db', 'history')
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith('0001 (current) '), lines)
+        self.assertTrue(lines[1].startswith('0002 (head) '), lines)
+        self.assertTrue(lines[1].endswith(
+            '[expand-only: the previous release runs on it]'), lines)
+        self.assertEqual((0, 'Journal schema upgraded from 0001 to 0002\n'),
+                         self.manage('db', 'upgrade'))
+        self.assertEqual((0, 'Journal schema already at 0002\n'),
+                         self.manage('db', 'upgrade'))
+        rc, out = self.manage('db', 'stamp', '0042')
+        self.assertEqual(1, rc)
+        self.assertIn("Cannot do that: Can't locate revision", out)
+        self.assertEqual((0, 'Journal schema stamped 0002\n'),
+                         self.manage('db', 'stamp', 'head'))
+
+    def test_other_commands_upgrade_a_sqlite_journal(self):
+        self.manage('db', 'upgrade', '0001')
+        rc, out = self.manage('status')
+        self.assertEqual(0, rc)
+        rc, out = self.manage('db', 'current')
+        self.assertTrue(out.startswith('0002 (up to date'), out)
