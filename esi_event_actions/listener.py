@@ -24,6 +24,7 @@ from oslo_messaging.notify import listener as notify_listener
 from oslo_utils import excutils
 
 from esi_event_actions import journal
+from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import notification
 
 LOG = logging.getLogger(__name__)
@@ -191,6 +192,11 @@ class _Adapter(driver_base.PollStyleListenerAdapter):
     #: What the driver's poll raised, as long as it goes on raising.
     failing = None
 
+    def __init__(self, poll_style_listener, batch_size, batch_timeout,
+                 metrics=metrics_mod.NO_METRICS):
+        super().__init__(poll_style_listener, batch_size, batch_timeout)
+        self.metrics = metrics
+
     @excutils.forever_retry_uncaught_exceptions
     def _runner(self):
         while self._started:
@@ -226,6 +232,7 @@ class _Adapter(driver_base.PollStyleListenerAdapter):
             LOG.error('The listener cannot poll for notifications: %s', exc,
                       exc_info=True)
         self.failing = exc
+        self.metrics.poll_failed()
         time.sleep(_IDLE_POLL)
 
     def consuming(self):
@@ -258,6 +265,8 @@ class _Server(notify_listener.BatchNotificationServer):
     """
 
     _driver_listener = None
+    #: Where the adapter counts its failed polls.
+    metrics = metrics_mod.NO_METRICS
 
     def _on_incoming(self, incoming):
         self._process_incoming(incoming)
@@ -272,7 +281,7 @@ class _Server(notify_listener.BatchNotificationServer):
             driver_listener.msg_id_cache = _AcceptDuplicates()
         self._driver_listener = driver_listener
         return _Adapter(driver_listener, adapter.batch_size,
-                        adapter.batch_timeout)
+                        adapter.batch_timeout, self.metrics)
 
     def consuming(self):
         """Whether notifications are being taken in (or could be)."""
@@ -321,6 +330,8 @@ def build(conf, transport, pipeline):
                  _OtherEndpoint(pipeline, delay, outage)]
     # What get_batch_notification_listener() builds, with the two guards
     # above in place of their oslo.messaging originals.
-    return _Server(transport, targets(conf), _Dispatcher(endpoints, None),
-                   'threading', True, conf.listener.pool,
-                   conf.listener.batch_size, conf.listener.batch_timeout)
+    server = _Server(transport, targets(conf), _Dispatcher(endpoints, None),
+                     'threading', True, conf.listener.pool,
+                     conf.listener.batch_size, conf.listener.batch_timeout)
+    server.metrics = pipeline.metrics
+    return server

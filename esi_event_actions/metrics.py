@@ -38,6 +38,9 @@ LOG = logging.getLogger(__name__)
 
 PREFIX = 'esi_event_actions'
 
+#: The values of the ``source`` label: which service took the events in.
+SOURCES = ('listener', 'poller')
+
 
 class NoMetrics:
     """Metrics nobody collects."""
@@ -51,22 +54,50 @@ class NoMetrics:
     def finished(self, rule, state, duration):
         pass
 
+    def poll_failed(self):
+        pass
+
 
 NO_METRICS = NoMetrics()
 
 
 class Metrics(NoMetrics):
-    """Counters and histograms of the pipeline, in their own registry."""
+    """Counters and histograms of the pipeline, in their own registry.
 
-    def __init__(self):
+    :param source: what takes the events in, one of :data:`SOURCES`.
+    :param expected_event_interval: ``[metrics] expected_event_interval``,
+        exported for the alert on a silent source; 0 turns it off.
+    """
+
+    def __init__(self, source, expected_event_interval=0.0):
         if prometheus_client is None:
             raise RuntimeError('[metrics] enabled needs the '
                                'prometheus_client library')
+        if source not in SOURCES:
+            raise ValueError('source %r is not one of %s'
+                             % (source, ', '.join(SOURCES)))
+        self.source = source
         self.registry = prometheus_client.CollectorRegistry()
         make = dict(registry=self.registry)
         self._received = prometheus_client.Counter(
-            PREFIX + '_notifications_received', 'Events received, by type.',
-            ['event_type'], **make)
+            PREFIX + '_notifications_received', 'Events received, by type '
+            'and source (listener or poller).', ['event_type', 'source'],
+            **make)
+        self._poll_failures = prometheus_client.Counter(
+            PREFIX + '_poll_failures', 'Polls for events that failed, by '
+            'source (listener or poller).', ['source'], **make)
+        # Exported at 0 from the start: increase() misses the first
+        # failure of a counter that appears at 1.
+        self._poll_failures.labels(source)
+        prometheus_client.Gauge(
+            PREFIX + '_start_time_seconds', 'When this instance started, '
+            'in seconds since the Unix epoch.',
+            **make).set_to_current_time()
+        prometheus_client.Gauge(
+            PREFIX + '_expected_event_interval_seconds', 'Longest silence '
+            'expected between two events ([metrics] '
+            'expected_event_interval); 0: no expectation.',
+            **make).set(expected_event_interval)
         self._matched = prometheus_client.Counter(
             PREFIX + '_rule_matches', 'Events a rule acted on.', ['rule'],
             **make)
@@ -81,8 +112,11 @@ class Metrics(NoMetrics):
         self.last_event = None
 
     def received(self, event):
-        self._received.labels(event.event_type).inc()
+        self._received.labels(event.event_type, self.source).inc()
         self.last_event = time.time()
+
+    def poll_failed(self):
+        self._poll_failures.labels(self.source).inc()
 
     def matched(self, rule):
         self._matched.labels(rule).inc()
@@ -106,6 +140,14 @@ class _StateCollector:
 
     def collect(self):
         gauge = prometheus_core.GaugeMetricFamily
+        # What /healthz calls consuming: a dead polling thread, polls that
+        # keep failing and a lost broker connection all make it 0.
+        up = gauge(PREFIX + '_consumer_up', 'Whether the event source '
+                   'is taking events in (1) or not (0), by source.',
+                   labels=['source'])
+        up.add_metric([self.metrics.source],
+                      1 if self.source.consuming() else 0)
+        yield up
         depth = gauge(PREFIX + '_journal_jobs', 'Jobs in the journal by '
                       'state.', labels=['state'])
         try:

@@ -37,6 +37,9 @@ class _PipelineService(service.Service):
     :meth:`start`, which runs in the launcher's worker process.
     """
 
+    #: The ``source`` label of its metrics.
+    source_name = None
+
     def __init__(self, conf, ruleset):
         super().__init__()
         self.conf = conf
@@ -54,7 +57,8 @@ class _PipelineService(service.Service):
             conf.journal.connection, conf.journal.sqlite_synchronous)
         metrics = metrics_mod.NO_METRICS
         if conf.metrics.enabled:
-            metrics = metrics_mod.Metrics()
+            metrics = metrics_mod.Metrics(
+                self.source_name, conf.metrics.expected_event_interval)
             metrics.watch(self.journal, self)
         self.pipeline = pipeline_mod.Pipeline(
             self.ruleset, self.journal, metrics=metrics,
@@ -147,6 +151,7 @@ def _drain_time(conf):
 class ListenerService(_PipelineService):
     """Consume esi-leap notifications and run the actions they call for."""
 
+    source_name = 'listener'
     transport = None
     listener = None
     _listening = False
@@ -183,6 +188,7 @@ class ListenerService(_PipelineService):
 class PollerService(_PipelineService):
     """Poll esi-leap's event history and run the actions it calls for."""
 
+    source_name = 'poller'
     poller = None
     _thread = None
     _last_poll_ok = None
@@ -212,6 +218,7 @@ class PollerService(_PipelineService):
                 wait = self.conf.poller.poll_interval
             except Exception as exc:
                 self._last_poll_ok = False
+                self.pipeline.metrics.poll_failed()
                 failures += 1
                 wait = poll_backoff(self.conf.poller, failures)
                 LOG.warning('Event history poll failed (%s); next try in '

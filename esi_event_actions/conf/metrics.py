@@ -31,6 +31,15 @@ opts = [
     cfg.PortOpt('port',
                 default=9810,
                 help='Port to serve on.'),
+    cfg.FloatOpt('expected_event_interval',
+                 default=0.0, min=0, mutable=True,
+                 help='Seconds within which at least one event is '
+                      'expected. Exported as '
+                      'esi_event_actions_expected_event_interval_seconds: '
+                      'the EsiEventActionsNoEvents alert of the shipped '
+                      'Prometheus rules fires when an instance has seen '
+                      'no event for longer. 0: no expectation, the alert '
+                      'stays off.'),
 ]
 
 

@@ -18,6 +18,7 @@ import socket
 import urllib.error
 import urllib.request
 
+from esi_event_actions.tests import alert_rules
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import base
 
@@ -28,9 +29,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class MonitoringTest(base.FunctionalTestCase):
-
-    private_broker = True
+class _Scraping(base.FunctionalTestCase):
 
     def get(self, path):
         try:
@@ -38,6 +37,49 @@ class MonitoringTest(base.FunctionalTestCase):
             return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+
+
+class AlertRulesTest(_Scraping):
+    """The shipped alert rules select what a running service exports."""
+
+    def test_every_metric_of_the_alert_rules_is_exported(self):
+        used = alert_rules.used_names()
+        port = free_port()
+        self.url = 'http://127.0.0.1:%d' % port
+        self.recorder('act.sh')
+        svc = self.service(self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            ''', extra='''
+            [metrics]
+            enabled = true
+            port = %d
+            ''' % port))
+        svc.wait_listening()
+        # The time since the last event is exported from the first event
+        # on.  The job's attempt may not be counted yet: a labelled family
+        # without samples counts as exported.
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data())
+
+        def scrape():
+            status, text = self.get('/metrics')
+            return (status == 200 and 'esi_event_actions_seconds_since_'
+                    'last_event ' in text and text)
+        exported = alert_rules.exported_names(
+            base.wait_for(scrape, 60, 'the event in the metrics'))
+        self.assertEqual([], sorted(used - exported),
+                         'names the rules use and /metrics lacks')
+        # Not vacuous: the rules use journal, counter and gauge families.
+        self.assertLessEqual({'esi_event_actions_journal_jobs',
+                              'esi_event_actions_job_attempts_total',
+                              'esi_event_actions_consumer_up'}, used)
+
+
+class MonitoringTest(_Scraping):
+
+    private_broker = True
 
     def test_a_busy_metrics_port_stops_the_service_at_start(self):
         calls = self.recorder('act.sh')
@@ -89,7 +131,7 @@ class MonitoringTest(base.FunctionalTestCase):
         self.assertEqual(200, status)
         for line in (
                 'esi_event_actions_notifications_received_total{event_type='
-                '"esi_leap.lease.fulfill.end"} 2.0',
+                '"esi_leap.lease.fulfill.end",source="listener"} 2.0',
                 'esi_event_actions_rule_matches_total{rule="act"} 1.0',
                 'esi_event_actions_journal_jobs{state="done"} 1.0',
                 'esi_event_actions_source_connected 1.0'):

@@ -22,6 +22,7 @@ import oslo_messaging
 from esi_event_actions import config
 from esi_event_actions import journal
 from esi_event_actions import listener
+from esi_event_actions import metrics
 from esi_event_actions import notification
 from esi_event_actions import pipeline
 from esi_event_actions import service
@@ -146,6 +147,32 @@ connection = sqlite:///%s/journal.sqlite
         while server.consuming() and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertFalse(server.consuming())
+
+    def test_failed_polls_are_counted_and_the_consumer_is_down(self):
+        stats = metrics.Metrics('listener')
+        pipe = pipeline.Pipeline(self.ruleset, self.journal, 1,
+                                 metrics=stats)
+        server = listener.build(self.conf, self.transport, pipe)
+        stats.watch(self.journal, server)
+        server.start()
+        self.addCleanup(server.wait)
+        self.addCleanup(server.stop)
+
+        def sample(name):
+            return stats.registry.get_sample_value(
+                'esi_event_actions_' + name, {'source': 'listener'})
+        self.assertEqual((0.0, 1.0), (sample('poll_failures_total'),
+                                      sample('consumer_up')))
+
+        def broken(*args, **kwargs):
+            raise AttributeError('no attribute _renamed')
+        server.listener._poll_style_listener.poll = broken
+        deadline = time.monotonic() + 10
+        while not sample('poll_failures_total') and (
+                time.monotonic() < deadline):
+            time.sleep(0.05)
+        self.assertGreaterEqual(sample('poll_failures_total'), 1.0)
+        self.assertEqual(0.0, sample('consumer_up'))
 
     def test_journal_failure_requeues_without_loss_or_duplicate(self):
         self.conf.set_override('requeue_delay', 0, group='listener')

@@ -183,7 +183,7 @@ class MetricsTest(base.TestCase):
                   'max_attempts = 1\n')
         store = journal.Journal('sqlite:///%s/j.sqlite' % self.dir)
         self.addCleanup(store.close)
-        stats = metrics.Metrics()
+        stats = metrics.Metrics('listener')
         source = self.Source()
         stats.watch(store, source)
         pipe = pipeline.Pipeline(config.check(self.conf), store,
@@ -201,7 +201,7 @@ class MetricsTest(base.TestCase):
         text = urllib.request.urlopen(url + '/metrics').read().decode()
         for line in (
                 'esi_event_actions_notifications_received_total{event_type='
-                '"esi_leap.lease.fulfill.end"} 1.0',
+                '"esi_leap.lease.fulfill.end",source="listener"} 1.0',
                 'esi_event_actions_rule_matches_total{rule="r"} 1.0',
                 'esi_event_actions_job_attempts_total{rule="r",state="done"} '
                 '1.0',
@@ -209,9 +209,14 @@ class MetricsTest(base.TestCase):
                 '1.0',
                 'esi_event_actions_journal_jobs{state="done"} 1.0',
                 'esi_event_actions_oldest_unfinished_job_age_seconds 0.0',
-                'esi_event_actions_source_connected 1.0'):
+                'esi_event_actions_source_connected 1.0',
+                'esi_event_actions_consumer_up{source="listener"} 1.0',
+                'esi_event_actions_poll_failures_total{source="listener"} '
+                '0.0',
+                'esi_event_actions_expected_event_interval_seconds 0.0'):
             self.assertIn(line, text)
         self.assertIn('esi_event_actions_seconds_since_last_event', text)
+        self.assertIn('esi_event_actions_start_time_seconds', text)
         health = json.loads(urllib.request.urlopen(url + '/healthz').read())
         self.assertEqual({'consuming': True, 'source_connected': True,
                           'journal_writable': True}, health)
@@ -219,3 +224,6 @@ class MetricsTest(base.TestCase):
         error = self.assertRaises(urllib.error.HTTPError,
                                   urllib.request.urlopen, url + '/healthz')
         self.assertEqual(503, error.code)
+        text = urllib.request.urlopen(url + '/metrics').read().decode()
+        self.assertIn('esi_event_actions_consumer_up{source="listener"} 0.0',
+                      text)

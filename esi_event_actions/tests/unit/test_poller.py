@@ -13,6 +13,8 @@
 #    under the License.
 
 import os
+import time
+import urllib.request
 
 import fixtures
 from oslo_config import cfg
@@ -22,7 +24,9 @@ from esi_event_actions import config
 from esi_event_actions import esi_leap_client
 from esi_event_actions import history
 from esi_event_actions import journal
+from esi_event_actions import metrics
 from esi_event_actions import pipeline
+from esi_event_actions import service
 from esi_event_actions.tests import base
 from esi_event_actions.tests import fake_esi_leap
 
@@ -150,6 +154,37 @@ filter_params = %s
         self.api.httpd.server_close()
         poller = self.poller()
         self.assertRaises(history.HistoryError, poller.poll)
+
+    def test_the_service_counts_failed_polls(self):
+        self.configure('poll_interval = 1\n[metrics]\nenabled = true')
+        # Every poll fails until the faults are cleared.
+        self.api.faults.extend([503] * 1000)
+        svc = service.PollerService(
+            self.conf, config.check(self.conf),
+            history.HistoryClient(esi_leap_client.adapter(self.conf)))
+        svc.status_socket = metrics.listen('127.0.0.1', 0)
+        self.addCleanup(svc.status_socket.close)
+        svc.start()
+        self.addCleanup(svc.stop)
+        url = 'http://127.0.0.1:%d/metrics' % svc.status_server.port
+
+        def scrape_until(line):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                text = urllib.request.urlopen(url).read().decode()
+                if line in text:
+                    return text
+                time.sleep(0.05)
+            self.fail('no %r in the metrics:\n%s' % (line, text))
+        text = scrape_until(
+            'esi_event_actions_consumer_up{source="poller"} 0.0')
+        failures = [line for line in text.splitlines() if line.startswith(
+            'esi_event_actions_poll_failures_total{source="poller"}')]
+        self.assertEqual(1, len(failures))
+        self.assertGreaterEqual(float(failures[0].split()[-1]), 1.0)
+        with self.api.lock:
+            self.api.faults.clear()
+        scrape_until('esi_event_actions_consumer_up{source="poller"} 1.0')
 
     def test_lease_is_fetched_once_per_poll_and_gone_leases_still_act(self):
         poller = self.poller('start_from = beginning', filters='{}')
