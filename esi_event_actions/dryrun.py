@@ -91,20 +91,15 @@ def _priority(item):
 def evaluate(ruleset, event):
     """For each rule: does it act on ``event``, why not, what it would do."""
     results = []
-    for rule in ruleset.rules:
+    for rule, why in ruleset.evaluate(event):
         result = {'rule': rule.name, 'action': rule.action_name,
-                  'matched': False}
-        if not rule.wants(event.event_type):
-            result['reason'] = ('acts on %s, not %s'
-                                % (', '.join(rule.events), event.event_type))
+                  'matched': why is None}
+        if why is not None:
+            result['reason'] = why
         else:
-            why = rule.filter.mismatch(event)
-            if why:
-                result['reason'] = 'filter: %s' % why
-            else:
-                result['matched'] = True
-                result['would'] = rule.action.preview(event,
-                                                      rule.params(event))
+            result['would'] = rule.action.preview(event, rule.params(event))
+            if rule.policies():
+                result['policies'] = rule.policies()
         results.append(result)
     return results
 
@@ -129,6 +124,9 @@ def format_text(event, results):
             continue
         lines.append('  [%s] MATCH -> %s' % (result['rule'],
                                              result['action']))
+        if result.get('policies'):
+            lines.append('      policies: %s' % ' '.join(
+                result['policies']))
         for key, value in result['would'].items():
             text = value if isinstance(value, str) else json.dumps(
                 value, sort_keys=True)

@@ -35,6 +35,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import hashlib
 import os
 import threading
 
@@ -50,8 +51,10 @@ RUNNING = 'running'
 RETRY = 'retry'
 DONE = 'done'
 DEAD = 'dead'
-STATES = (PENDING, RUNNING, RETRY, DONE, DEAD)
-FINAL_STATES = (DONE, DEAD)
+# Journalled for a rule's once_per, not run: the value was seen.
+SKIPPED = 'skipped'
+STATES = (PENDING, RUNNING, RETRY, DONE, DEAD, SKIPPED)
+FINAL_STATES = (DONE, DEAD, SKIPPED)
 
 # The tables below are the schema's model; esi_event_actions.migrations
 # changes a journal's schema to match it (see esi_event_actions.migration).
@@ -123,6 +126,28 @@ final_counts = sa.Table(
     sa.Column('count', sa.BigInteger, nullable=False),
 )
 
+# The values a once_per rule has acted on, and the job that did (see
+# Journal.add).
+once_keys = sa.Table(
+    'once_keys', metadata,
+    sa.Column('rule', sa.String(255), primary_key=True),
+    sa.Column('value', sa.String(255), primary_key=True),
+    sa.Column('job_id', sa.Integer, nullable=False),
+    sa.Column('ran_at', sa.DateTime, nullable=False),
+)
+
+# The running jobs of rules with max_concurrency, one row a slot: the
+# primary key is what keeps instances from taking one slot twice.
+rule_slots = sa.Table(
+    'rule_slots', metadata,
+    sa.Column('rule', sa.String(255), primary_key=True),
+    sa.Column('slot', sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column('job_id', sa.Integer, nullable=False),
+    sa.Column('owner', sa.String(255), nullable=False),
+    sa.Column('lease_expires_at', sa.DateTime, nullable=False),
+    sa.Index('ix_rule_slots_job', 'job_id'),
+)
+
 journal_meta = sa.Table(
     'journal_meta', metadata,
     sa.Column('key', sa.String(64), primary_key=True),
@@ -143,6 +168,13 @@ _OLDEST_UNFINISHED = sa.select(sa.func.min(jobs.c.created_at)).where(
     _UNFINISHED)
 # The newest job is the highest id: a primary key lookup, not a scan.
 _NEWEST = sa.select(jobs.c.created_at).order_by(jobs.c.id.desc()).limit(1)
+
+_FREE_SLOTS = rule_slots.delete().where(
+    rule_slots.c.job_id.in_(_IDS), rule_slots.c.owner == _OWNER)
+_TAKE_OVER_ONCE = once_keys.update().where(
+    once_keys.c.rule == sa.bindparam('b_rule'),
+    once_keys.c.value == sa.bindparam('b_value')).values(
+        job_id=sa.bindparam('b_job'), ran_at=sa.bindparam('b_at'))
 
 # PostgreSQL advisory locks on the nodes of a batch (the first key is a
 # namespace): instances adding jobs about one node take turns, so that
@@ -286,6 +318,8 @@ class Job:
     state: str = PENDING
     attempts: int = 0
     event_time: datetime.datetime = None
+    #: Whether it holds one of its rule's max_concurrency slots.
+    slot: bool = False
 
     @property
     def order(self):
@@ -332,6 +366,14 @@ def _new_job(row, event, happened, claim):
     return Job(id=row.id, rule=row.rule, event=event, node=event.node,
                state=claim['state'], attempts=claim['attempts'],
                event_time=happened)
+
+
+def _once_value(value):
+    """The once_keys value of ``value``: its text, or a digest if long."""
+    text = event_mod.as_text(value)
+    if len(text) <= 200:
+        return text
+    return 'sha256:' + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _end_row(end, owner):
@@ -397,9 +439,27 @@ class Journal:
         # no such help.
         self._write_lock = (threading.Lock() if self.dialect == 'sqlite'
                             else contextlib.nullcontext())
-        self._insert = _INSERTS[self.dialect](jobs).on_conflict_do_nothing(
+        insert = _INSERTS[self.dialect]
+        self._insert = insert(jobs).on_conflict_do_nothing(
             index_elements=['event_id', 'rule']).returning(
                 jobs.c.id, jobs.c.event_id, jobs.c.rule)
+        self._take_once = insert(once_keys).values(
+            rule=sa.bindparam('b_rule'), value=sa.bindparam('b_value'),
+            job_id=sa.bindparam('b_job'), ran_at=sa.bindparam('b_at')
+        ).on_conflict_do_nothing().returning(once_keys.c.job_id)
+        # A purged holder (outer join, no state) was done: it counts.
+        holder = sa.select(once_keys.c.job_id, once_keys.c.ran_at,
+                           jobs.c.state).select_from(once_keys.outerjoin(
+                               jobs, jobs.c.id == once_keys.c.job_id)).where(
+            once_keys.c.rule == sa.bindparam('b_rule'),
+            once_keys.c.value == sa.bindparam('b_value'))
+        self._once_holder = holder.with_for_update(of=once_keys) if (
+            self.dialect == 'postgresql') else holder
+        self._take_slot = insert(rule_slots).values(
+            rule=sa.bindparam('b_rule'), slot=sa.bindparam('b_slot'),
+            job_id=sa.bindparam('b_job'), owner=sa.bindparam('b_owner'),
+            lease_expires_at=sa.bindparam('b_until')
+        ).on_conflict_do_nothing().returning(rule_slots.c.slot)
         if prepare:
             self._prepare_schema()
 
@@ -427,7 +487,7 @@ class Journal:
             raise JournalError(str(exc))
 
     def add(self, entries, checkpoint=None, owner=None, lease=60.0,
-            dead_blocks=False):
+            dead_blocks=False, once=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
@@ -440,6 +500,10 @@ class Journal:
         whose node has unfinished jobs (or, with ``dead_blocks``, dead
         ones) that ``owner`` is not running: those wait for a claim,
         PENDING, behind what holds their node.
+
+        ``once`` maps rule names to their :class:`rules.OncePer`: a job of
+        such a rule whose value was acted on is stored SKIPPED, naming the
+        job that acted (see :meth:`_once`).
 
         :returns: the new jobs, in the order they must run.
         """
@@ -465,11 +529,55 @@ class Journal:
                 new = sorted((_new_job(r, *events[r.event_id], claim)
                               for r in conn.execute(self._insert, rows)),
                              key=lambda job: job.order)
+            if once and new:
+                self._once(conn, new, once, now)
             if owner and new:
-                self._unclaim_held(conn, new, owner, dead_blocks)
+                self._unclaim_held(
+                    conn, [job for job in new if job.state != SKIPPED],
+                    owner, dead_blocks)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint)
         return new
+
+    def _once(self, conn, new, once, now):
+        """Skip the new jobs whose rule acted on their value already.
+
+        The (rule, value) key is inserted in this transaction, so two jobs
+        of one batch, or of two instances, cannot both take it: the second
+        insert waits for the first to commit, then finds the key.  A key
+        whose job is dead, or older than the rule's window, is taken over.
+        """
+        for job in new:
+            policy = once.get(job.rule)
+            value = policy and job.event.lookup(policy.path)
+            if value is None or value is event_mod.MISSING:
+                continue
+            key = _once_value(value)
+            taken = conn.execute(self._take_once, {
+                'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
+                'b_at': now}).first()
+            if taken:
+                continue
+            holder = conn.execute(self._once_holder, {
+                'b_rule': job.rule, 'b_value': key}).first()
+            fresh = not policy.window or (
+                holder.ran_at + datetime.timedelta(seconds=policy.window)
+                > now)
+            if holder.state != DEAD and fresh:
+                self._skip(conn, job, policy, value, holder.job_id, now)
+            else:
+                conn.execute(_TAKE_OVER_ONCE, {
+                    'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
+                    'b_at': now})
+
+    @staticmethod
+    def _skip(conn, job, policy, value, holder, now):
+        detail = 'once_per %s=%s: job %d acted on it' % (
+            policy.path, event_mod.as_text(value)[:80], holder)
+        conn.execute(jobs.update().where(jobs.c.id == job.id).values(
+            state=SKIPPED, owner=None, attempts=0, lease_expires_at=None,
+            finished_at=now, detail=detail))
+        job.state, job.attempts = SKIPPED, 0
 
     def _lock_nodes(self, conn, nodes):
         nodes = sorted(n for n in nodes if n is not None)
@@ -547,12 +655,39 @@ class Journal:
                 for r in rows]
 
     def renew(self, owner, lease):
-        """Extend the lease on every job ``owner`` holds."""
+        """Extend the lease on every job and slot ``owner`` holds."""
+        until = utcnow() + datetime.timedelta(seconds=lease)
         with self._begin() as conn:
             conn.execute(jobs.update().where(
                 jobs.c.owner == owner, jobs.c.state == RUNNING).values(
-                    lease_expires_at=utcnow() + datetime.timedelta(
-                        seconds=lease)))
+                    lease_expires_at=until))
+            conn.execute(rule_slots.update().where(
+                rule_slots.c.owner == owner).values(lease_expires_at=until))
+
+    def take_slot(self, rule, limit, owner, job_id, lease):
+        """Take one of the ``limit`` slots of ``rule`` for a job to start.
+
+        The slot is a row whose primary key is (rule, slot number): of two
+        instances inserting the same one, only one succeeds.  Slots whose
+        lease expired (their instance died) are free again.  The slot goes
+        with the record of the job's end.  Returns whether one was free.
+        """
+        now = utcnow()
+        with self._begin() as conn:
+            conn.execute(rule_slots.delete().where(
+                rule_slots.c.rule == rule,
+                rule_slots.c.lease_expires_at < now))
+            used = set(conn.execute(sa.select(rule_slots.c.slot).where(
+                rule_slots.c.rule == rule)).scalars())
+            for slot in range(limit):
+                if slot in used:
+                    continue
+                if conn.execute(self._take_slot, {
+                        'b_rule': rule, 'b_slot': slot, 'b_job': job_id,
+                        'b_owner': owner, 'b_until': now +
+                        datetime.timedelta(seconds=lease)}).first():
+                    return True
+        return False
 
     def record(self, owner, ends=(), releases=()):
         """Record how attempts ended, and hand back jobs never started.
@@ -568,11 +703,14 @@ class Journal:
         ids = [end.job.id for end in ends] + list(releases)
         if not ids:
             return set()
+        slotted = [end.job.id for end in ends if end.job.slot]
         with self._begin() as conn:
             owned = self._record_ends(conn, owner, ids, ends)
             back = [job_id for job_id in releases if job_id in owned]
             if back:
                 conn.execute(_RELEASE, {'ids': back, 'holder': owner})
+            if slotted:
+                conn.execute(_FREE_SLOTS, {'ids': slotted, 'holder': owner})
         return set(ids) - owned
 
     def _record_ends(self, conn, owner, ids, ends):
@@ -617,6 +755,7 @@ class Journal:
         if self.shared:
             return 0
         with self._begin() as conn:
+            conn.execute(rule_slots.delete())
             return conn.execute(jobs.update().where(
                 jobs.c.state == RUNNING).values(
                     state=PENDING, owner=None,
@@ -644,6 +783,13 @@ class Journal:
         """Delete finished jobs created before ``older_than``."""
         states = [s for s in states if s in FINAL_STATES]
         with self._begin() as conn:
+            if DEAD in states:
+                # A dead job never counted for once_per: with its row gone,
+                # its key would.
+                conn.execute(once_keys.delete().where(
+                    once_keys.c.job_id.in_(sa.select(jobs.c.id).where(
+                        jobs.c.state == DEAD,
+                        jobs.c.created_at < older_than))))
             return conn.execute(jobs.delete().where(
                 jobs.c.state.in_(states),
                 jobs.c.created_at < older_than)).rowcount

@@ -17,6 +17,7 @@ from oslo_log import log as logging
 
 from esi_event_actions.actions import base
 from esi_event_actions import metrics as metrics_mod
+from esi_event_actions import policies
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
@@ -35,9 +36,12 @@ class Pipeline:
         self.ruleset = ruleset
         self.journal = journal
         self.metrics = metrics
-        self.pool = workers.WorkerPool(journal, self.run_job, size,
-                                       policy=self.retry_policy,
-                                       metrics=metrics, **pool_args)
+        limited = any(rule.max_concurrency or rule.rate_limit
+                      for rule in ruleset.rules)
+        self.pool = workers.WorkerPool(
+            journal, self.run_job, size, policy=self.retry_policy,
+            metrics=metrics, admission=self._admission if limited else None,
+            **pool_args)
 
     def start(self):
         """Start the workers; resume what a crash interrupted."""
@@ -66,6 +70,7 @@ class Pipeline:
         if entries:
             with self.pool.handoff() as handoff:
                 jobs = self.journal.add(entries, checkpoint=checkpoint,
+                                        once=self.ruleset.once,
                                         **handoff.claim_args)
                 handoff(jobs)
         elif checkpoint is not None:
@@ -75,7 +80,8 @@ class Pipeline:
         return jobs
 
     def _match(self, event):
-        rules = [rule.name for rule in self.ruleset.match(event)]
+        verdicts = self.ruleset.evaluate(event)
+        rules = [rule.name for rule, why in verdicts if why is None]
         if LOG.isEnabledFor(logging.DEBUG):
             LOG.debug('Received %(type)s %(id)s node %(node)s lease '
                       '%(lease)s: %(rules)s',
@@ -83,8 +89,10 @@ class Pipeline:
                        'node': event.node, 'lease': event.lease,
                        'rules': ('rule(s) ' + ','.join(rules)) if rules
                        else 'no rule matches'})
-            for name, why in self.ruleset.explain(event):
-                LOG.debug('Rule %s skips %s: %s', name, event.id, why)
+            for rule, why in verdicts:
+                if why and rule.wants(event.event_type):
+                    LOG.debug('Rule %s skips %s: %s', rule.name, event.id,
+                              why)
         return rules
 
     def _count(self, matches):
@@ -94,6 +102,10 @@ class Pipeline:
             self.metrics.received(event)
             for rule in rules:
                 self.metrics.matched(rule)
+
+    def _admission(self, owner, lease):
+        return policies.Admission(self.ruleset.by_name.get, self.journal,
+                                  owner, lease)
 
     def retry_policy(self, job):
         rule = self.ruleset.by_name.get(job.rule)

@@ -19,6 +19,7 @@ the file, section and key at fault, instead of failing when a lease event
 finally arrives.
 """
 
+import collections
 import copy
 import fnmatch
 
@@ -27,6 +28,7 @@ from stevedore import driver
 from stevedore import extension
 
 from esi_event_actions.conf import rule as rule_conf
+from esi_event_actions.conf import types as rate_types
 from esi_event_actions import configfiles
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
@@ -48,6 +50,11 @@ EVENT_TYPES = (
 # "events" is a rule the operator forgot to finish, not some other section.
 _RULE_HINTS = {'action', 'script', 'script_params', 'filter_params',
                'playbook', 'url'}
+
+
+#: A rule's once_per: the dot path, and the seconds a value is remembered
+#: (0: for ever).
+OncePer = collections.namedtuple('OncePer', 'path window')
 
 
 class PluginLoadError(Exception):
@@ -119,6 +126,10 @@ class Rule:
         self.action = None
         self.action_name = None
         self.retry = None
+        self.fallback = False
+        self.max_concurrency = None
+        self.rate_limit = None
+        self.once_per = None
 
     @property
     def conf(self):
@@ -141,7 +152,8 @@ class Rule:
         """Validate every option; raise ConfigErrors listing what is wrong."""
         errors = []
         for step in (self._load_events, self._load_filter,
-                     self._load_retry, self._load_action):
+                     self._load_retry, self._load_policies,
+                     self._load_action):
             try:
                 step()
             except exception.ConfigError as exc:
@@ -230,6 +242,35 @@ class Rule:
             base_delay=pick('retry_base_delay', worker.retry_base_delay),
             max_delay=pick('retry_max_delay', worker.retry_max_delay))
 
+    def _load_policies(self):
+        self.fallback = bool(self._get('fallback'))
+        self.max_concurrency = self._get('max_concurrency')
+        rate = self._get('rate_limit')
+        self.rate_limit = rate_types.parse_rate(rate) if rate else None
+        path = self._get('once_per')
+        window = self._get('once_per_window')
+        if path is not None and not path.strip():
+            raise self.error('once_per', 'a dot path, such as uuid, is '
+                             'required')
+        if window and path is None:
+            raise self.error('once_per_window', 'only used with once_per')
+        self.once_per = OncePer(path.strip(), window) if path else None
+
+    def policies(self):
+        """The rule's policies as text, for check-config and test-rule."""
+        shown = []
+        if self.fallback:
+            shown.append('fallback')
+        if self.max_concurrency:
+            shown.append('max_concurrency=%d' % self.max_concurrency)
+        if self.rate_limit:
+            shown.append('rate_limit=%s' % self._get('rate_limit'))
+        if self.once_per:
+            shown.append('once_per=%s' % self.once_per.path + (
+                ' once_per_window=%gs' % self.once_per.window
+                if self.once_per.window else ''))
+        return shown
+
     def wants(self, event_type):
         return any(fnmatch.fnmatchcase(event_type, p) for p in self.events)
 
@@ -239,8 +280,9 @@ class Rule:
 
     def summary(self):
         parts = ['[%s]' % self.name, 'events=%s' % ','.join(self.events)]
-        if self.filter.spec:
-            parts.append('filter=%s' % ','.join(sorted(self.filter.spec)))
+        if self.filter.paths:
+            parts.append('filter=%s' % ','.join(self.filter.paths))
+        parts.extend(self.policies())
         parts.append('-> %s' % self.action.describe())
         return ' '.join(parts)
 
@@ -251,21 +293,37 @@ class RuleSet:
     def __init__(self, rules):
         self.rules = list(rules)
         self.by_name = {rule.name: rule for rule in self.rules}
+        #: {rule name: OncePer} of the rules that act once per value.
+        self.once = {rule.name: rule.once_per for rule in self.rules
+                     if rule.once_per}
+
+    def evaluate(self, event):
+        """(rule, None if it acts on ``event``, else why not), for each.
+
+        The one decision the pipeline, test-rule and replay share.  A
+        fallback rule acts only when no other rule's events and filters
+        accept the event.
+        """
+        verdicts = []
+        for rule in self.rules:
+            if not rule.wants(event.event_type):
+                why = 'acts on %s, not %s' % (', '.join(rule.events),
+                                              event.event_type)
+            else:
+                why = rule.filter.mismatch(event)
+                why = why and 'filter: %s' % why
+            verdicts.append((rule, why))
+        taken = [rule.name for rule, why in verdicts
+                 if why is None and not rule.fallback]
+        if taken:
+            verdicts = [(rule, 'fallback: rule(s) %s matched'
+                         % ', '.join(taken) if rule.fallback and why is None
+                         else why) for rule, why in verdicts]
+        return verdicts
 
     def match(self, event):
-        """The rules whose events and filters accept ``event``."""
-        return [rule for rule in self.rules
-                if rule.wants(event.event_type)
-                and rule.filter.matches(event)]
-
-    def explain(self, event):
-        """(rule name, failed filter) of the rules whose filter says no."""
-        found = []
-        for rule in self.rules:
-            why = rule.wants(event.event_type) and rule.filter.mismatch(event)
-            if why:
-                found.append((rule.name, why))
-        return found
+        """The rules that act on ``event``."""
+        return [rule for rule, why in self.evaluate(event) if why is None]
 
     def __len__(self):
         return len(self.rules)

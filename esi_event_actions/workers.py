@@ -39,6 +39,8 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import heapq
+import itertools
 import socket
 import threading
 import time
@@ -137,12 +139,16 @@ class WorkerPool:
     :param policy: callable ``(job) -> RetryPolicy``.
     :param lease: seconds a claim holds a job; renewed while it is held.
     :param retention: seconds done jobs are kept, or None for ever.
+    :param admission: callable ``(owner, lease) ->`` an object whose
+        ``admit(job)`` says whether a job may start (None) or how long it
+        waits first, and ``ended(job)`` hears of its recorded end (see
+        :class:`esi_event_actions.policies.Admission`).
     """
 
     def __init__(self, journal, runner, size, output_limit=4096,
                  policy=None, lease=60.0, poll_interval=1.0,
                  dead_blocks=False, owner=None, retention=None,
-                 metrics=metrics_mod.NO_METRICS):
+                 metrics=metrics_mod.NO_METRICS, admission=None):
         self._journal = journal
         self._runner = runner
         self._size = size
@@ -154,6 +160,7 @@ class WorkerPool:
         self.owner = owner or new_owner()
         self._retention = retention
         self._metrics = metrics
+        self._admission = admission and admission(self.owner, lease)
         self.capacity = size * QUEUED_PER_WORKER
         lock = threading.Lock()
         self._lock = lock
@@ -166,6 +173,10 @@ class WorkerPool:
         self._nodes = {}
         self._busy = set()
         self._ready = collections.deque()
+        # Nodes whose next job waits for its rule's limits: (when it asks
+        # again, tie-breaker, node).
+        self._held = []
+        self._held_count = itertools.count()
         self._queued = 0
         self._running = 0
         self._unrecorded = 0
@@ -277,6 +288,8 @@ class WorkerPool:
     def _take(self, jobs, epoch):
         with self._lock:
             for job in jobs:
+                if job.state == journal_mod.SKIPPED:
+                    continue
                 if job.state != journal_mod.RUNNING:
                     if job.node:
                         self._journal_nodes.add(job.node)
@@ -327,6 +340,7 @@ class WorkerPool:
             del self._nodes[key]
 
     def _release_queued(self):
+        self._held = []
         for key, queue in self._nodes.items():
             waiting = list(queue)[1:] if key in self._busy else list(queue)
             self._releases.extend(job.id for job in waiting)
@@ -352,23 +366,59 @@ class WorkerPool:
 
     def _may_start(self):
         return self._stopping or (
-            self._ready and
+            (self._ready or self._held_due()) and
             self._running + self._unrecorded < 2 * self._size)
+
+    def _held_due(self):
+        return self._held and self._held[0][0] <= time.monotonic()
+
+    def _held_wait(self):
+        if not self._held:
+            return None
+        return max(0.0, self._held[0][0] - time.monotonic())
+
+    def _hold(self, key, wait):
+        heapq.heappush(self._held, (time.monotonic() + wait,
+                                    next(self._held_count), key))
+
+    def _wake(self, rules):
+        """Let the held nodes of ``rules`` ask again now."""
+        now = time.monotonic()
+        self._held = [
+            (now if self._nodes[key][0].rule in rules else due, n, key)
+            for due, n, key in self._held]
+        heapq.heapify(self._held)
+        self._work.notify_all()
 
     # The workers.
 
     def _worker(self):
         while True:
             with self._lock:
-                self._work.wait_for(self._may_start)
+                # Until the first held node may ask again; a held node
+                # that is due but has no room waits for an end.
+                self._work.wait_for(self._may_start,
+                                    self._held_wait() or None)
                 if self._stopping:
                     return
+                while self._held_due():
+                    self._ready.append(heapq.heappop(self._held)[2])
+                if not self._ready:
+                    continue
                 key = self._ready.popleft()
                 job = self._nodes[key][0]
                 self._busy.add(key)
                 self._queued -= 1
                 self._running += 1
                 self._changed.notify_all()
+            wait = self._admission and self._admission.admit(job)
+            if wait:
+                with self._lock:
+                    self._busy.discard(key)
+                    self._queued += 1
+                    self._running -= 1
+                    self._hold(key, wait)
+                continue
             end = self._process(job)
             with self._lock:
                 self._running -= 1
@@ -439,7 +489,13 @@ class WorkerPool:
                 self._recording = len(ends) + len(releases)
                 self._taken += 1
             self._commit(ends, releases)
+            freed = {end.job.rule for end in ends if end.job.slot}
+            for end in ends:
+                if end.job.slot:
+                    self._admission.ended(end.job)
             with self._lock:
+                if freed:
+                    self._wake(freed)
                 self._committed = self._taken
                 self._recording = 0
                 self._unrecorded -= len(ends)
@@ -537,12 +593,14 @@ class WorkerPool:
         cutoff = journal_mod.utcnow() - datetime.timedelta(
             seconds=self._retention)
         try:
-            count = self._journal.purge(cutoff, states=[journal_mod.DONE])
+            count = self._journal.purge(
+                cutoff, states=[journal_mod.DONE, journal_mod.SKIPPED])
         except Exception:
             LOG.exception('Cannot prune done jobs from the journal')
             return
         if count:
-            LOG.info('Pruned %d done job(s) older than %s', count, cutoff)
+            LOG.info('Pruned %d done or skipped job(s) older than %s',
+                     count, cutoff)
 
     def _renew(self):
         if not (self._nodes or self._unrecorded) or (

@@ -33,9 +33,9 @@ opts = [
                     'lose.'),
     cfg.FloatOpt('done_retention_days',
                  default=7.0, min=0,
-                 help='Days a done job is kept before it is deleted. 0 '
-                      'keeps them for ever. Dead jobs are kept until an '
-                      'operator retries or purges them.'),
+                 help='Days a done or skipped job is kept before it is '
+                      'deleted. 0 keeps them for ever. Dead jobs are kept '
+                      'until an operator retries or purges them.'),
 ]
 
 

@@ -32,11 +32,37 @@ opts = [
             help='Name of the action plugin (entry point in '
                  'esi_event_actions.actions). Defaults to "script" when '
                  'the script option is set.'),
-    cfg.Opt('filter_params', type=types.JSONObject(), default={},
+    cfg.Opt('filter_params', type=types.JSONObjectOrList(), default={},
             help='JSON object mapping dot paths in the lease payload to '
-                 'regular expressions. A rule acts only when every '
-                 'pattern matches the whole value; a list means any of; '
-                 'null matches a missing or null value.'),
+                 'filter values, all of which must hold: a regular '
+                 'expression that must match the whole value; a list, '
+                 'any of; null, a missing or null value; or an operator '
+                 'object such as {">=": 32}, {"exists": true}, {"in": '
+                 '[...]}, {"not": ...} or {"regex": "...", "ignore_case": '
+                 'true}. A JSON list of such objects holds when one of '
+                 'them does.'),
+    cfg.Opt('fallback', type=types.Boolean(), default=False,
+            help='Act on an event only when no rule without fallback '
+                 'matches it (by events and filters).'),
+    cfg.Opt('max_concurrency', type=types.Integer(min=1),
+            help='At most this many jobs of this rule run at once, across '
+                 'every instance sharing the journal. The others wait, '
+                 'and hold back the later jobs of their node. Default: no '
+                 'limit.'),
+    cfg.Opt('rate_limit', type=types.Rate(),
+            help='At most N starts of this rule\'s jobs (retries '
+                 'included) per second, minute or hour, in each instance: '
+                 'N/s, N/m or N/h, with a burst of N. Jobs over it wait. '
+                 'Default: no limit.'),
+    cfg.Opt('once_per', type=types.String(),
+            help='A dot path (uuid, for the lease): act at most once for '
+                 'each value found there, whatever the event. Later '
+                 'events with a value already acted on are journalled as '
+                 'skipped jobs. A missing or null value is never seen; a '
+                 'dead job does not count.'),
+    cfg.Opt('once_per_window', type=types.Float(min=0), default=0.0,
+            help='Seconds after which once_per forgets a value, counted '
+                 'from the job that acted on it. 0: never.'),
     cfg.Opt('max_attempts', type=types.Integer(min=1),
             help='Attempts before a failing job of this rule is dead. '
                  'Default: [worker] max_attempts.'),
@@ -47,6 +73,32 @@ opts = [
             help='Longest wait between attempts. Default: [worker] '
                  'retry_max_delay.'),
 ]
+
+
+# Text both in the sample file and in the configuration reference (RST):
+# the rules are literal blocks there.
+POLICIES_EXAMPLE = '\n'.join([
+    'Operators in filter_params and the policies of a rule (see the rules',
+    'guide). Paged once per lease whose fulfilment fails, for nodes with',
+    'at least 32 CPUs, at most 2 requests at a time and 10 a minute::',
+    '',
+    '    [page-on-failure]',
+    '    events = esi_leap.lease.fulfill.error',
+    '    action = webhook',
+    '    url = https://pager.example.com/hook',
+    '    filter_params = {"node_properties.cpus": {">=": 32},',
+    '                     "purpose": {"not": "ci-.*"}}',
+    '    once_per = uuid',
+    '    max_concurrency = 2',
+    '    rate_limit = 10/m',
+    '',
+    'And a catch-all for the events no other rule takes::',
+    '',
+    '    [unhandled]',
+    '    events = esi_leap.lease.*',
+    '    action = log',
+    '    fallback = true',
+])
 
 
 def example_groups():
@@ -68,6 +120,9 @@ def example_groups():
                  'whose action is %s: its options go in the same '
                  'section.' % name)
         groups.append((group, opts + cls.opts))
+    groups.append((cfg.OptGroup(
+        'example_policies_rule', title='A rule with filters and policies',
+        help=POLICIES_EXAMPLE), opts))
     return groups
 
 

@@ -63,6 +63,13 @@ class Float(types.Float):
         return super().__call__(strip_inline_comment(value))
 
 
+class Boolean(types.Boolean):
+    """A boolean option that ignores an inline comment."""
+
+    def __call__(self, value):
+        return super().__call__(strip_inline_comment(value))
+
+
 class ChoiceOrId(types.ConfigType):
     """One of some words, or a non-negative integer, as lower-case text."""
 
@@ -95,11 +102,15 @@ class JSONObject(types.ConfigType):
     an error that names the offending text and its column.
     """
 
+    #: The JSON types accepted, and how an error names them.
+    kinds = (dict,)
+    wanted = 'a JSON object ({...})'
+
     def __init__(self, type_name='JSON object value'):
         super().__init__(type_name=type_name)
 
     def __call__(self, value):
-        if isinstance(value, dict):
+        if isinstance(value, self.kinds):
             return value
         text = value.strip()
         if not text:
@@ -114,13 +125,13 @@ class JSONObject(types.ConfigType):
             raise ValueError(
                 'unexpected %r after the JSON object at column %d '
                 '(a stray bracket?)' % (extra[:20], end + 1))
-        if not isinstance(obj, dict):
-            raise ValueError('expected a JSON object ({...}), got %s'
-                             % type(obj).__name__)
+        if not isinstance(obj, self.kinds):
+            raise ValueError('expected %s, got %s'
+                             % (self.wanted, type(obj).__name__))
         return obj
 
     def __repr__(self):
-        return 'JSONObject'
+        return type(self).__name__
 
     def __eq__(self, other):
         return self.__class__ == other.__class__
@@ -129,3 +140,48 @@ class JSONObject(types.ConfigType):
         if isinstance(value, str):
             return value
         return json.dumps(value, sort_keys=True)
+
+
+class JSONObjectOrList(JSONObject):
+    """A JSON object or a JSON list (of objects, for filter_params)."""
+
+    kinds = (dict, list)
+    wanted = 'a JSON object ({...}) or a list of them ([{...}, ...])'
+
+    def __init__(self, type_name='JSON object or list value'):
+        super().__init__(type_name=type_name)
+
+
+_RATE = re.compile(r'\s*(\d+)\s*/\s*([smh])\s*\Z')
+_PERIODS = {'s': 1.0, 'm': 60.0, 'h': 3600.0}
+
+
+def parse_rate(text):
+    """(count, period in seconds) of a rate such as ``5/s`` or ``10/m``."""
+    found = _RATE.match(text)
+    if not found or int(found.group(1)) < 1:
+        raise ValueError('expected a rate such as 5/s, 30/m or 100/h (a '
+                         'positive whole number of starts per second, '
+                         'minute or hour), not %r' % text)
+    return int(found.group(1)), _PERIODS[found.group(2)]
+
+
+class Rate(types.ConfigType):
+    """At most N per second, minute or hour: ``N/s``, ``N/m``, ``N/h``."""
+
+    def __init__(self, type_name='rate value'):
+        super().__init__(type_name=type_name)
+
+    def __call__(self, value):
+        text = strip_inline_comment(str(value))
+        parse_rate(text)
+        return text.replace(' ', '')
+
+    def __repr__(self):
+        return 'Rate'
+
+    def __eq__(self, other):
+        return self.__class__ == other.__class__
+
+    def _formatter(self, value):
+        return str(value)

@@ -25,6 +25,8 @@ Revises: 0001
 from alembic import op
 import sqlalchemy as sa
 
+from esi_event_actions.migrations import counts
+
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
@@ -35,54 +37,6 @@ depends_on = None
 expand_only = True
 
 _FINAL = "('done', 'dead')"
-
-_SQLITE_TRIGGERS = [
-    """CREATE TRIGGER jobs_final_insert AFTER INSERT ON jobs
-       WHEN NEW.state IN %(final)s BEGIN
-         UPDATE final_counts SET count = count + 1 WHERE state = NEW.state;
-       END""",
-    """CREATE TRIGGER jobs_final_update AFTER UPDATE OF state ON jobs
-       WHEN OLD.state IS NOT NEW.state BEGIN
-         UPDATE final_counts SET count = count - 1 WHERE state = OLD.state;
-         UPDATE final_counts SET count = count + 1 WHERE state = NEW.state;
-       END""",
-    """CREATE TRIGGER jobs_final_delete AFTER DELETE ON jobs
-       WHEN OLD.state IN %(final)s BEGIN
-         UPDATE final_counts SET count = count - 1 WHERE state = OLD.state;
-       END""",
-]
-
-# Statement triggers with transition tables: one update of the counts per
-# statement, however many rows it changed (a group commit, a purge).
-_PG_FUNCTION = """
-CREATE FUNCTION jobs_final_counts() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    UPDATE final_counts f SET count = f.count - o.n
-      FROM (SELECT state, count(*) AS n FROM old_rows
-            WHERE state IN %(final)s GROUP BY state) o
-      WHERE f.state = o.state;
-  END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
-    UPDATE final_counts f SET count = f.count + n.n
-      FROM (SELECT state, count(*) AS n FROM new_rows
-            WHERE state IN %(final)s GROUP BY state) n
-      WHERE f.state = n.state;
-  END IF;
-  RETURN NULL;
-END $$"""
-
-_PG_TRIGGERS = [
-    """CREATE TRIGGER jobs_final_insert AFTER INSERT ON jobs
-       REFERENCING NEW TABLE AS new_rows
-       FOR EACH STATEMENT EXECUTE FUNCTION jobs_final_counts()""",
-    """CREATE TRIGGER jobs_final_update AFTER UPDATE ON jobs
-       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-       FOR EACH STATEMENT EXECUTE FUNCTION jobs_final_counts()""",
-    """CREATE TRIGGER jobs_final_delete AFTER DELETE ON jobs
-       REFERENCING OLD TABLE AS old_rows
-       FOR EACH STATEMENT EXECUTE FUNCTION jobs_final_counts()""",
-]
 
 
 def upgrade():
@@ -99,9 +53,4 @@ def upgrade():
                "SELECT s.state, (SELECT count(*) FROM jobs "
                "WHERE jobs.state = s.state) FROM (SELECT 'done' AS state "
                "UNION ALL SELECT 'dead') s")
-    if postgresql:
-        statements = [_PG_FUNCTION] + _PG_TRIGGERS
-    else:
-        statements = _SQLITE_TRIGGERS
-    for statement in statements:
-        op.execute(statement % {'final': _FINAL})
+    counts.create_triggers(op, _FINAL)

@@ -18,10 +18,15 @@ import time
 
 import sqlalchemy as sa
 
+from esi_event_actions import event
 from esi_event_actions import journal
+from esi_event_actions import migration
+from esi_event_actions import rules
+from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import postgres
 from esi_event_actions.tests.unit import test_journal
 from esi_event_actions.tests.unit import test_migration
+from esi_event_actions.tests.unit import test_policies
 
 
 class PostgresMixin:
@@ -119,7 +124,43 @@ class PostgresMigrationTest(PostgresMixin, test_migration.MigrationTest):
         for thread in threads:
             thread.join(60)
         self.assertEqual([], errors)
-        self.assertEqual('0002', self.revision())
+        self.assertEqual(migration.head(), self.revision())
+
+
+class PostgresOncePerTest(PostgresMixin, test_policies.OncePerTest):
+    """once_per on PostgreSQL, where instances add jobs at once."""
+
+    def test_instances_adding_one_value_at_once_run_it_once(self):
+        lease = esi_leap.lease_data()
+        barrier = threading.Barrier(4)
+        errors = []
+
+        def instance(number):
+            store = journal.Journal(self.url)
+            try:
+                barrier.wait(10)
+                for i in range(5):
+                    store.add([(event.Event('t', lease, id='i%d-%d' % (
+                        number, i)), ['page'])], owner='i%d' % number,
+                        once={'page': rules.OncePer('uuid', 0)})
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                store.close()
+        threads = [threading.Thread(target=instance, args=(n,))
+                   for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        counts = self.journal.counts()
+        self.assertEqual(19, counts[journal.SKIPPED])
+        self.assertEqual(1, counts[journal.RUNNING] + counts[journal.PENDING])
+
+
+class PostgresLimitedPoolTest(PostgresMixin, test_policies.LimitedPoolTest):
+    """max_concurrency's slots on PostgreSQL."""
 
 
 class PostgresHistoryCostTest(PostgresMixin, test_journal.JournalTestCase):

@@ -95,8 +95,134 @@ class FilterTest(base.TestCase):
 
     def test_bad_specs_are_refused(self):
         for spec in ({'purpose': '('}, {'purpose': []},
-                     {'purpose': {'a': 1}}, {'purpose': [['x']]}):
+                     {'purpose': {'a': 1}}, {'purpose': [[]]}):
             self.assertRaises(ValueError, filters.Filter, spec)
+
+
+class OperatorTest(base.TestCase):
+    """Operator objects, on genuine payload shapes (cpus may be text)."""
+
+    def holds(self, spec, value):
+        props = {'vendor': 'Dell', 'cpus': value}
+        if value is event.MISSING:
+            del props['cpus']
+        return filters.Filter({'node_properties.cpus': spec}).matches(
+            _event(node_properties=props))
+
+    def test_comparisons_on_numbers_and_numeric_strings(self):
+        for spec, value, expected in (
+                ({'>=': 32}, 40, True), ({'>=': 32}, '40', True),
+                ({'>=': 32}, ' 32 ', True), ({'>=': 32}, 16, False),
+                ({'>=': 32}, '16', False), ({'>': 32}, 32, False),
+                ({'<': '1e2'}, 99.5, True), ({'<=': -1}, '-1.0', True),
+                ({'==': 40}, '40.0', True), ({'!=': 40}, 41, True),
+                ({'>=': 32, '<': 64}, 48, True),
+                ({'>=': 32, '<': 64}, 64, False)):
+            self.assertEqual(expected, self.holds(spec, value),
+                             (spec, value))
+
+    def test_a_value_that_cannot_be_compared_does_not_match(self):
+        for value in ('forty', 'nan', 'inf', '1_0', True, None, [40],
+                      {'n': 40}, '', event.MISSING):
+            for name in ('>=', '<', '==', '!='):
+                self.assertFalse(self.holds({name: 32}, value),
+                                 (name, value))
+
+    def test_equality_with_a_string_operand_compares_text(self):
+        self.assertTrue(self.holds({'==': '40'}, '40'))
+        self.assertTrue(self.holds({'==': '40'}, 40))
+        self.assertFalse(self.holds({'==': '40'}, '40.0'))
+        self.assertTrue(self.holds({'!=': 'x'}, 'y'))
+
+    def test_times_compare_as_times(self):
+        cases = (
+            ({'>=': '2026-11-26T10:00:00Z'}, '2026-11-26T10:00:00Z', True),
+            ({'>': '2026-11-26T10:00:00Z'}, '2026-11-26 11:00:00', True),
+            # Naive is UTC; an offset is honoured.
+            ({'<': '2026-11-26T10:00:00'}, '2026-11-26T11:00:00+02:00',
+             True),
+            # A date alone is midnight UTC.
+            ({'<': '2026-11-27'}, '2026-11-26T23:59:59Z', True),
+            ({'<': '2026-11-27'}, '2026-11-27T00:00:00Z', False),
+            ({'>=': '2026-11-26'}, 'tomorrow', False),
+            ({'>=': '2026-11-26'}, 20261127, False))
+        for spec, value, expected in cases:
+            self.assertEqual(expected, self.holds(spec, value),
+                             (spec, value))
+
+    def test_exists_in_not_regex(self):
+        self.assertTrue(self.holds({'exists': True}, 0))
+        self.assertFalse(self.holds({'exists': True}, None))
+        self.assertTrue(self.holds({'exists': False}, None))
+        self.assertTrue(self.holds({'exists': False}, event.MISSING))
+        self.assertTrue(self.holds({'in': ['gpu', 40]}, '40'))
+        self.assertTrue(self.holds({'in': ['gpu', '40']}, 40))
+        self.assertFalse(self.holds({'in': ['gpu']}, 'gpus'))
+        self.assertFalse(self.holds({'in': ['gpu']}, event.MISSING))
+        self.assertTrue(self.holds({'not': 'x'}, event.MISSING))
+        self.assertTrue(self.holds({'not': {'>=': 32}}, 16))
+        self.assertFalse(self.holds({'not': {'>=': 32}}, 40))
+        self.assertTrue(self.holds({'not': None}, 1))
+        self.assertFalse(self.holds({'not': ['a', 1]}, 1))
+        self.assertTrue(self.holds({'regex': 'DELL.*', 'ignore_case': True},
+                                   'dell-r640'))
+        self.assertFalse(self.holds({'regex': 'DELL.*'}, 'dell-r640'))
+        self.assertTrue(self.holds(['x', {'>=': 32}], 33))
+
+    def test_list_of_objects_is_an_or(self):
+        spec = [{'purpose': 'ci'},
+                {'node_properties.vendor': {'regex': 'dell',
+                                            'ignore_case': True}}]
+        self.assertTrue(filters.Filter(spec).matches(_event(purpose='ci')))
+        self.assertTrue(filters.Filter(spec).matches(_event(
+            purpose='prod', node_properties={'vendor': 'DELL'})))
+        why = filters.Filter(spec).mismatch(_event(
+            purpose='prod', node_properties={'vendor': 'HPE'}))
+        self.assertEqual(
+            "no filter of the list matches: [1] purpose is 'prod', wanted "
+            "\"ci\"; [2] node_properties.vendor is 'HPE', wanted "
+            "{\"regex\": \"dell\"}", why)
+        self.assertEqual(['node_properties.vendor', 'purpose'],
+                         filters.Filter(spec).paths)
+
+    def test_mismatch_names_the_operator_and_the_value(self):
+        why = filters.Filter({'node_properties.cpus': {
+            'exists': True, '>=': 32}}).mismatch(_event())
+        self.assertEqual('node_properties.cpus is \'16\', wanted '
+                         '{">=": 32}', why)
+        why = filters.Filter({'x': {'exists': True}}).mismatch(_event())
+        self.assertEqual('x is missing, wanted {"exists": true}', why)
+
+    def test_bad_operators_are_refused_naming_the_path(self):
+        for spec, words in (
+                ({'>=': 'soon'}, '">=" needs a number or an ISO 8601 time'),
+                ({'>': True}, 'needs a number'),
+                ({'<': None}, 'needs a number'),
+                ({'=~': 'x'}, 'unknown operator "=~"'),
+                ({}, 'needs an operator'),
+                ({'ignore_case': True}, 'only beside "regex"'),
+                ({'regex': 'x', 'ignore_case': 'yes'}, 'true or false'),
+                ({'regex': '('}, 'invalid regular expression'),
+                ({'exists': 1}, '"exists" needs true or false'),
+                ({'in': 'gpu'}, '"in" needs a list'),
+                ({'in': []}, '"in" needs a list'),
+                ({'in': [{'a': 1}]}, '"in" needs a list'),
+                ({'not': {'>=': 'x'}}, 'needs a number'),
+                ({'not': []}, 'empty list')):
+            exc = self.assertRaises(ValueError, filters.Filter,
+                                    {'node_properties.cpus': spec})
+            self.assertIn('node_properties.cpus: ', str(exc))
+            self.assertIn(words, str(exc))
+        self.assertRaises(ValueError, filters.Filter, [])
+        self.assertRaises(ValueError, filters.Filter, [{'a': 'x'}, 'b'])
+
+    def test_numbers(self):
+        for text, value in (('40', 40), (' -1.5e3 ', -1500), ('.5', 0.5),
+                            (7, 7), (2.5, 2.5)):
+            self.assertEqual(value, filters.number(text))
+        for text in ('nan', 'inf', '1_0', '0x10', '', '1.2.3', True,
+                     None, float('nan')):
+            self.assertIsNone(filters.number(text), text)
 
 
 class EventTest(base.TestCase):
