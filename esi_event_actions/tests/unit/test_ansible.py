@@ -25,7 +25,10 @@ import types
 import fixtures
 import yaml
 
-from esi_event_actions.actions import ansible
+from esi_event_actions.actions.ansible import action as ansible_action
+from esi_event_actions.actions.ansible import jobdirs
+from esi_event_actions.actions.ansible import safe_yaml
+from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base as action_base
 from esi_event_actions import config
 from esi_event_actions import event
@@ -125,12 +128,12 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def setUp(self):
         super().setUp()
-        if ansible.ansible_runner is None:
+        if ansible_action.ansible_runner is None:
             self.useFixture(fixtures.MockPatchObject(
-                ansible, 'ansible_runner', object()))
-        if ansible.find_playbook_command() is None:
+                ansible_action, 'ansible_runner', object()))
+        if ansible_action.find_playbook_command() is None:
             self.useFixture(fixtures.MockPatchObject(
-                ansible, 'find_playbook_command',
+                ansible_action, 'find_playbook_command',
                 return_value=os.path.join(self.dir, 'ansible-playbook')))
 
     def test_options_and_default_paths(self):
@@ -143,7 +146,7 @@ class AnsibleConfigTest(AnsibleTestCase):
         self.assertEqual(os.path.join(self.dir, 'inv'), action.inventory_path)
         self.assertEqual(os.path.join(self.dir, 'ansible'), action.data_dir)
         self.assertEqual(os.path.join(self.dir, 'ansible', 'act'),
-                         action.rule_dir())
+                         action.jobs.path)
         self.assertEqual(['node_name', 'fulfill_time'], action.param_paths())
         self.assertEqual(
             'ansible %s inventory=%s limit=esi_node '
@@ -245,7 +248,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_without_ansible_runner_the_rule_is_rejected(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'esi_event_actions.actions.ansible.ansible_runner', None))
+            'esi_event_actions.actions.ansible.action.ansible_runner', None))
         errors = self.errors()
         self.assertEqual([('act', 'action')], [e[:2] for e in errors])
         self.assertIn('esi-event-actions[ansible]', errors[0][2])
@@ -312,7 +315,7 @@ class AnsibleConfigTest(AnsibleTestCase):
         value = {'s': HOSTILE, 'n': [1, 2.5, True, None, {'k': '{v}'}],
                  HOSTILE: 'key', 'typed': ['', '42', 'true', 'null',
                                            '2026-11-26', '1e3', '~']}
-        text = ansible.extra_vars_yaml({'esi_event': value, 'x': 'y'})
+        text = safe_yaml.extra_vars_yaml({'esi_event': value, 'x': 'y'})
         self.assertTrue(text.isascii(), text)
         self.assertTrue(text.rstrip('\n').isprintable(), text)
         loaded = yaml.load(text, Loader=_unsafe_loader())
@@ -326,10 +329,10 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_job_ident_is_one_safe_path_component(self):
         self.assertEqual('act-history_12-2',
-                         ansible.job_ident('act', 'history:12', 2))
+                         jobdirs.job_ident('act', 'history:12', 2))
         self.assertEqual('_etc_passwd-_-1',
-                         ansible.job_ident('../etc/passwd', '/', 1))
-        self.assertEqual(200, len(ansible.job_ident('r', 'x' * 300, 1)))
+                         jobdirs.job_ident('../etc/passwd', '/', 1))
+        self.assertEqual(200, len(jobdirs.job_ident('r', 'x' * 300, 1)))
 
     def test_prune_keeps_the_newest_and_the_running(self):
         rule = self.rule(extra='keep_artifacts = 2')
@@ -337,26 +340,26 @@ class AnsibleConfigTest(AnsibleTestCase):
         now = time.time()
         paths = []
         for number in range(5):
-            path = action._new_job_dir('job-%d' % number)
+            path = action.jobs.new('job-%d' % number)
             os.utime(path, (now - 100 + number, now - 100 + number))
             paths.append(path)
         # job-0 is still running: kept whatever its age.
         for path in paths[1:]:
-            action._active.discard(path)
-        action.prune()
+            action.jobs.release(path)
+        action.jobs.prune()
         self.assertEqual(['job-0', 'job-3', 'job-4'],
-                         sorted(os.listdir(action.rule_dir())))
+                         sorted(os.listdir(action.jobs.path)))
         self.assertEqual(0o700, os.stat(paths[0]).st_mode & 0o777)
-        self.assertTrue(action._new_job_dir('job-4').endswith('job-4.2'))
+        self.assertTrue(action.jobs.new('job-4').endswith('job-4.2'))
 
     def test_keep_artifacts_zero_deletes_every_finished_job(self):
         action = self.rule(extra='keep_artifacts = 0').action
-        action._active.discard(action._new_job_dir('old'))
-        action.prune()
-        self.assertEqual([], os.listdir(action.rule_dir()))
+        action.jobs.release(action.jobs.new('old'))
+        action.jobs.prune()
+        self.assertEqual([], os.listdir(action.jobs.path))
 
     def test_failure_summary_names_the_last_failure(self):
-        failures = ansible._Watch(60)
+        failures = watchdog.Watch(60)
         for kind, data in [
                 ('runner_on_ok', {'task': 'a', 'host': 'h1'}),
                 ('runner_on_failed', {'task': 'ignored', 'host': 'h1',
@@ -368,11 +371,11 @@ class AnsibleConfigTest(AnsibleTestCase):
             self.assertTrue(failures({'event': kind, 'event_data': data}))
         self.assertEqual('host h1 unreachable at task "Gather" (and 1 '
                          'more)', failures.summary())
-        self.assertEqual('', ansible._Watch(60).summary())
+        self.assertEqual('', watchdog.Watch(60).summary())
 
     def test_timeout_asks_ansible_playbook_to_stop_then_kills(self):
         now = [100.0]
-        watch = ansible._Watch(30, grace=5, clock=lambda: now[0])
+        watch = watchdog.Watch(30, grace=5, clock=lambda: now[0])
         proc = subprocess.Popen(['sleep', '60'])
         self.addCleanup(proc.wait)
         self.addCleanup(proc.kill)
@@ -391,7 +394,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_timeout_before_any_event_kills_at_once(self):
         now = [0.0]
-        watch = ansible._Watch(1, clock=lambda: now[0])
+        watch = watchdog.Watch(1, clock=lambda: now[0])
         self.assertFalse(watch.cancel())
         now[0] = 1.0
         self.assertTrue(watch.cancel())
@@ -426,8 +429,8 @@ class AnsibleRunTest(AnsibleTestCase):
 
     def setUp(self):
         super().setUp()
-        if (ansible.ansible_runner is None or
-                ansible.find_playbook_command() is None):
+        if (ansible_action.ansible_runner is None or
+                ansible_action.find_playbook_command() is None):
             self.skipTest(ANSIBLE_MISSING)
         # As under a service started from a virtualenv without activating
         # it: the virtualenv's bin is not on PATH.
@@ -447,7 +450,7 @@ class AnsibleRunTest(AnsibleTestCase):
             return json.load(f)
 
     def test_playbook_receives_the_event_without_the_venv_on_path(self):
-        command = ansible.find_playbook_command()
+        command = ansible_action.find_playbook_command()
         if os.path.dirname(command) == self.bin_dir:
             self.assertIsNone(shutil.which('ansible-playbook'))
         rule = self.rule()
@@ -471,7 +474,7 @@ class AnsibleRunTest(AnsibleTestCase):
             'vendor': 'foo', 'cpus': 16, 'nope': None,
             'host': data['node_name'], 'connection': 'local'},
             self.received())
-        job_dir = os.path.join(rule.action.rule_dir(), 'act-msg-1-2')
+        job_dir = os.path.join(rule.action.jobs.path, 'act-msg-1-2')
         with open(os.path.join(job_dir, 'artifacts', 'act-msg-1-2',
                                'rc')) as f:
             self.assertEqual('0', f.read())
@@ -543,4 +546,4 @@ class AnsibleRunTest(AnsibleTestCase):
             self.assertTrue(self.run_rule(rule, esi_leap.lease_data(),
                                           attempt).ok)
         self.assertEqual(['act-msg-1-2'],
-                         os.listdir(rule.action.rule_dir()))
+                         os.listdir(rule.action.jobs.path))

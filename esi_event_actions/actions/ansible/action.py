@@ -11,28 +11,20 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Run an Ansible playbook about the event's node with ansible-runner.
-
-Needs the optional ``ansible`` extra (ansible-runner and ansible-core):
-``pip install 'esi-event-actions[ansible]'``.  Without it this module still
-imports, so that the other actions work, and a rule using it is rejected at
-start.
-"""
+"""The ansible action plugin: options, the inputs of a run, and the run."""
 
 import ipaddress
-import json
 import keyword
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
-import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from esi_event_actions.actions.ansible import jobdirs
+from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base
 from esi_event_actions.conf import types
 from esi_event_actions import event as event_mod
@@ -42,7 +34,9 @@ try:
 except ImportError:  # the optional "ansible" extra is not installed
     ansible_runner = None
 
-LOG = logging.getLogger(__name__)
+# The package's name, which this action's log lines have always carried
+# and operators may have set levels for.
+LOG = logging.getLogger(__package__)
 
 PLAYBOOK_COMMAND = 'ansible-playbook'
 
@@ -59,72 +53,7 @@ _HOST_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._~-]{0,254}\Z')
 _DNS_NAME = re.compile(r'[A-Za-z0-9]([A-Za-z0-9._-]{0,252}[A-Za-z0-9])?\Z')
 _VAR_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 _CONNECTION = re.compile(r'[A-Za-z0-9_.]+\Z')
-_UNSAFE_IDENT = re.compile(r'[^A-Za-z0-9_.-]')
-# Everything but printable ASCII is written as an escape: YAML readers
-# reject some control characters even inside quoted strings.
-_NOT_PRINTABLE = re.compile(r'[^\x20-\x7e]')
-_IDENT_MAX = 200
 _OUTPUT_LIMIT = 4096
-# Seconds ansible-playbook has to stop its workers after SIGTERM.
-_TERM_GRACE = 10.0
-
-
-def _yaml_escape(match):
-    code = ord(match.group())
-    return '\\u%04x' % code if code < 0x10000 else '\\U%08x' % code
-
-
-def _yaml_string(text):
-    # A lone surrogate (possible in decoded JSON) cannot be written as
-    # UTF-8 or escaped in YAML: make it U+FFFD; keep valid pairs whole.
-    text = text.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')
-    quoted = _NOT_PRINTABLE.sub(_yaml_escape,
-                                json.dumps(text, ensure_ascii=False))
-    # Every Jinja2 delimiter starts with "{".  Only such strings are
-    # tagged: ansible-core 2.19 reads "!unsafe" values as if unquoted, so
-    # "!unsafe '42'" would become a number.
-    return '!unsafe ' + quoted if '{' in text else quoted
-
-
-def unsafe_yaml(value):
-    """``value`` as YAML text in which no string is a template.
-
-    Ansible renders a Jinja2 template found in a variable's value when the
-    variable is used, so a lease name such as ``{{ lookup('pipe', ...) }}``
-    would run commands on this host.  Strings that could hold a template
-    (dictionary keys too) are tagged ``!unsafe``, which makes Ansible
-    treat them as plain text.  The text is JSON with tags, in one line of
-    printable ASCII.
-    """
-    if isinstance(value, str):
-        return _yaml_string(value)
-    if isinstance(value, dict):
-        return '{%s}' % ', '.join(
-            '%s: %s' % (_yaml_string(str(k)), unsafe_yaml(v))
-            for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return '[%s]' % ', '.join(unsafe_yaml(v) for v in value)
-    return json.dumps(value)
-
-
-def extra_vars_yaml(variables):
-    """The ``-e @file`` text for {variable name: value}.
-
-    Variable names stay plain: Ansible must see them as names.
-    """
-    return '{%s}\n' % ', '.join(
-        '%s: %s' % (json.dumps(name), unsafe_yaml(value))
-        for name, value in variables.items())
-
-
-def safe_name(text):
-    """``text`` made safe as one path component (and as a runner ident)."""
-    return _UNSAFE_IDENT.sub('_', text).lstrip('.')[:_IDENT_MAX] or '_'
-
-
-def job_ident(rule_name, event_id, attempt):
-    """The name of one job attempt's directory."""
-    return safe_name('%s-%s-%s' % (rule_name, event_id, attempt))
 
 
 def find_playbook_command():
@@ -147,84 +76,6 @@ def _is_host_address(value):
         return True
     except ValueError:
         return bool(_DNS_NAME.match(value))
-
-
-class _Watch:
-    """Event handler and cancel callback of one ansible-runner run.
-
-    It keeps what the job's detail needs, and enforces the timeout itself:
-    ansible-runner's own timeout sends SIGKILL to ansible-playbook's
-    process group only, while ansible-core's workers lead sessions of
-    their own, so the task running at that moment (and whatever it
-    started) would survive.  On SIGTERM ansible-playbook terminates its
-    workers' process groups; SIGKILL follows if it has not ended in time.
-    """
-
-    def __init__(self, timeout, grace=_TERM_GRACE, clock=time.monotonic):
-        self.timeout = timeout
-        self.grace = grace
-        self._clock = clock
-        self._deadline = clock() + timeout
-        self._term_sent = None
-        self.timed_out = False
-        self.pid = None
-        self.failed = []
-        self.stats = {}
-
-    def __call__(self, runner_event):
-        """ansible-runner's event handler."""
-        if self.pid is None and isinstance(runner_event.get('pid'), int):
-            # ansible-playbook's own pid: every event comes from it.
-            self.pid = runner_event['pid']
-        kind = runner_event.get('event')
-        data = runner_event.get('event_data') or {}
-        if kind == 'runner_on_failed' and not data.get('ignore_errors'):
-            self.failed.append(('failed', data.get('task'),
-                                data.get('host')))
-        elif kind == 'runner_on_unreachable' and not data.get(
-                'ignore_unreachable'):
-            self.failed.append(('unreachable', data.get('task'),
-                                data.get('host')))
-        elif kind == 'playbook_on_stats':
-            self.stats = data
-        return True  # let ansible-runner keep the event in its artifacts
-
-    def cancel(self):
-        """ansible-runner's cancel callback: True to kill the run now."""
-        now = self._clock()
-        if now < self._deadline:
-            return False
-        self.timed_out = True
-        if self.pid is None:
-            return True
-        if self._term_sent is None:
-            self._term_sent = now
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except OSError:
-                return True
-            return False
-        return now - self._term_sent >= self.grace
-
-    def summary(self):
-        """What went wrong, naming the task and host but no result."""
-        if not self.failed:
-            return ''
-        # The last failure is the one that stopped the play; earlier ones
-        # may have been rescued.
-        how, task, host = self.failed[-1]
-        if how == 'unreachable':
-            text = 'host %s unreachable at task "%s"' % (host, task)
-        else:
-            text = 'task "%s" failed on %s' % (task, host)
-        if len(self.failed) > 1:
-            text += ' (and %d more)' % (len(self.failed) - 1)
-        return text
-
-    def counts(self):
-        return ' '.join('%s=%d' % (key, sum((self.stats.get(key) or
-                                             {}).values()))
-                        for key in ('ok', 'changed'))
 
 
 class AnsibleAction(base.Action):
@@ -310,8 +161,7 @@ class AnsibleAction(base.Action):
         self.playbook = None
         self.inventory_path = None
         self.data_dir = None
-        self._active = set()
-        self._lock = threading.Lock()
+        self.jobs = None
 
     # Configuration.
 
@@ -360,6 +210,8 @@ class AnsibleAction(base.Action):
             raise self.error('private_data_dir', 'not a directory: %s'
                              % data_dir)
         self.data_dir = data_dir
+        self.jobs = jobdirs.JobDirs(data_dir, self.rule.name,
+                                    opts.keep_artifacts)
 
     def _validate_extra_vars(self, extra_vars):
         for name, path in extra_vars.items():
@@ -464,60 +316,6 @@ class AnsibleAction(base.Action):
                     os.pathsep) if p])
         return env
 
-    # Job directories.
-
-    def rule_dir(self):
-        return os.path.join(self.data_dir, safe_name(self.rule.name))
-
-    def _new_job_dir(self, ident):
-        rule_dir = self.rule_dir()
-        os.makedirs(rule_dir, mode=0o700, exist_ok=True)
-        # A directory left by an interrupted run of the same attempt (or
-        # in use by another instance) is never reused.
-        for number in range(1, 1000):
-            name = ident if number == 1 else '%s.%d' % (ident, number)
-            path = os.path.join(rule_dir, name)
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                continue
-            with self._lock:
-                self._active.add(path)
-            return path
-        raise FileExistsError('no free job directory for %s' % ident)
-
-    def prune(self):
-        """Delete the job directories of this rule beyond keep_artifacts.
-
-        Directories of runs still going on in this process are kept.  A
-        failure is logged: it must not change the result of the job.
-        """
-        # One pruning at a time, or one could stat what another deletes.
-        with self._lock:
-            try:
-                self._prune(set(self._active))
-            except OSError as exc:
-                LOG.warning('Cannot prune the job directories of rule %s: '
-                            '%s', self.rule.name, exc)
-
-    def _prune(self, active):
-        found = []
-        try:
-            entries = list(os.scandir(self.rule_dir()))
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    found.append((entry.stat(follow_symlinks=False).st_mtime,
-                                  entry.name, entry.path))
-            except FileNotFoundError:
-                continue  # deleted meanwhile by another instance
-        found.sort(reverse=True)
-        for _mtime, _name, path in found[self.options.keep_artifacts:]:
-            if path not in active:
-                shutil.rmtree(path, ignore_errors=True)
-
     # Running.
 
     def run(self, event, params, attempt=1):
@@ -535,9 +333,9 @@ class AnsibleAction(base.Action):
             return base.Result(base.FAILURE, 'the event names no node to '
                                'make an inventory of, and the rule has no '
                                'inventory')
-        ident = job_ident(self.rule.name, event.id, attempt)
+        ident = jobdirs.job_ident(self.rule.name, event.id, attempt)
         try:
-            job_dir = self._new_job_dir(ident)
+            job_dir = self.jobs.new(ident)
         except OSError as exc:
             return base.Result(base.RETRY, 'cannot make a job directory: '
                                '%s' % exc)
@@ -545,27 +343,19 @@ class AnsibleAction(base.Action):
             return self._run(job_dir, inventory,
                              self.extra_vars(event, params, attempt))
         finally:
-            with self._lock:
-                self._active.discard(job_dir)
-            self.prune()
+            self.jobs.release(job_dir)
+            self.jobs.prune()
 
     def _run(self, job_dir, inventory, variables):
         inventories = [self.inventory_path] if self.inventory_path else []
         try:
-            env_dir = os.path.join(job_dir, 'env')
-            os.mkdir(env_dir, 0o700)
-            # Written here rather than passed to ansible-runner, which
-            # would write plain JSON: see unsafe_yaml().
-            self._write(os.path.join(env_dir, 'extravars'),
-                        extra_vars_yaml(variables))
-            if inventory is not None:
-                path = os.path.join(job_dir, 'inventory.json')
-                self._write(path, json.dumps(inventory, sort_keys=True))
-                inventories.append(path)
+            generated = jobdirs.write_inputs(job_dir, variables, inventory)
         except OSError as exc:
             return base.Result(base.RETRY, 'cannot write the job\'s '
                                'inputs: %s' % exc)
-        watch = _Watch(self.options.playbook_timeout)
+        if generated is not None:
+            inventories.append(generated)
+        watch = watchdog.Watch(self.options.playbook_timeout)
         LOG.debug('Running %s in %s', self.playbook, job_dir)
         try:
             runner = ansible_runner.run(
@@ -588,12 +378,6 @@ class AnsibleAction(base.Action):
             return base.Result(base.RETRY, 'ansible-runner failed: %s'
                                % exc)
         return self._result(runner, watch)
-
-    @staticmethod
-    def _write(path, text):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
 
     def _result(self, runner, watch):
         output = self._output(runner)
