@@ -24,6 +24,7 @@ from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
 from esi_event_actions import metrics as metrics_mod
+from esi_event_actions import oslo_internals
 from esi_event_actions import pipeline as pipeline_mod
 from esi_event_actions import workers
 
@@ -135,9 +136,7 @@ def launch(conf, svc):
         svc.status_socket = metrics_mod.listen(conf.metrics.bind_host,
                                                conf.metrics.port)
     launcher = service.launch(conf, svc, restart_method='mutate')
-    # oslo.service offers no hook of its own for this: register one with
-    # the cotyledon manager behind its threading launcher.
-    launcher._manager.register_hooks(on_reload=svc.reload_rules)
+    oslo_internals.on_reload(launcher, svc.reload_rules)
     return launcher
 
 

@@ -31,5 +31,6 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
         --no-install-recommends $missing
 fi
-"$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt
-"$VENV/bin/pip" install -q -e ".[ansible,metrics,postgresql]"
+"$VENV/bin/pip" install -q -c constraints.txt -r requirements.txt \
+    -r test-requirements.txt
+"$VENV/bin/pip" install -q -c constraints.txt -e ".[ansible,metrics,postgresql]"

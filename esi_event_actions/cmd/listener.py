@@ -20,6 +20,7 @@ from oslo_log import log as logging
 
 from esi_event_actions import config
 from esi_event_actions import exception
+from esi_event_actions import oslo_internals
 from esi_event_actions import service as listener_service
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ def main(argv=None):
     conf = cfg.CONF
     ruleset = prepare('esi-event-actions', argv, conf)
     if ruleset is None:
+        return 1
+    try:
+        oslo_internals.check(conf)
+    except oslo_internals.UnsafeInternals as exc:
+        sys.stderr.write('esi-event-actions: %s\n' % exc)
         return 1
     return run(conf, listener_service.ListenerService(conf, ruleset),
                'esi-event-actions')

@@ -13,8 +13,6 @@
 #    under the License.
 """Option listing for oslo-config-generator and the documentation."""
 
-from oslo_config import cfg
-
 from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
@@ -54,8 +52,9 @@ def set_lib_defaults():
 
     oslo.messaging has no public setter for the prefetch count, and the
     config generator only sees defaults set on the library's own Opt
-    objects, so the default is changed there.
+    objects, so the default is changed there (see oslo_internals).
     """
-    from oslo_messaging._drivers import impl_rabbit
-    cfg.set_defaults(impl_rabbit.rabbit_opts,
-                     rabbit_qos_prefetch_count=DEFAULT_PREFETCH)
+    # Imported here: oslo_internals imports the metrics, which import the
+    # option groups of this package.
+    from esi_event_actions import oslo_internals
+    oslo_internals.set_prefetch_default(DEFAULT_PREFETCH)

@@ -24,6 +24,7 @@ from esi_event_actions import journal
 from esi_event_actions import listener
 from esi_event_actions import metrics
 from esi_event_actions import notification
+from esi_event_actions import oslo_internals
 from esi_event_actions import pipeline
 from esi_event_actions import service
 from esi_event_actions.tests import base
@@ -31,7 +32,7 @@ from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_config
 
 
-class ListenerTest(base.TestCase):
+class ListenerTestCase(base.TestCase):
     """The real batch listener and pipeline on the in-memory transport."""
 
     def setUp(self):
@@ -76,6 +77,9 @@ connection = sqlite:///%s/journal.sqlite
     def output(self):
         with open(self.out) as f:
             return sorted(f.read().splitlines())
+
+
+class ListenerTest(ListenerTestCase):
 
     def test_seed_rules_run_their_scripts(self):
         self.start_listener()
@@ -127,9 +131,9 @@ connection = sqlite:///%s/journal.sqlite
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_messaging.notify.dispatcher.BatchNotificationDispatcher.'
             '_extract_user_message', lambda self, incoming: ('info', None)))
-        dispatcher = listener._Dispatcher([], None)
+        dispatcher = oslo_internals.Dispatcher([], None)
         incoming = type('Incoming', (), {'message': {'message_id': 'm1'}})()
-        self.assertEqual(listener._DROP,
+        self.assertEqual(oslo_internals.DROP,
                          dispatcher._extract_user_message(incoming)[0])
         self.assertIn('Dropping notification m1', self.logger.output)
 
@@ -264,7 +268,7 @@ class GuardTest(base.TestCase):
             def _handle(self, messages, priority):
                 test.seen.extend(m['event_type'] for m in messages)
                 return oslo_messaging.NotificationResult.HANDLED
-        self.dispatcher = listener._Dispatcher([Endpoint(None)], None)
+        self.dispatcher = oslo_internals.Dispatcher([Endpoint(None)], None)
 
     def test_one_bad_priority_does_not_fail_its_batch(self):
         good = dict(event_type='esi_leap.lease.fulfill.end', payload={},
@@ -285,14 +289,14 @@ class GuardTest(base.TestCase):
         transport = oslo_messaging.get_notification_transport(
             self.conf, url='kombu+memory:////')
         self.addCleanup(transport.cleanup)
-        server = listener._Server(
+        server = oslo_internals.Server(
             transport, [oslo_messaging.Target(topic='t')],
             self.dispatcher, 'threading', True)
         adapter = server._create_listener()
         # These are oslo.messaging internals: if an upgrade moves them, this
         # test fails instead of the guard silently going away.
         cache = adapter._poll_style_listener.msg_id_cache
-        self.assertIsInstance(cache, listener._AcceptDuplicates)
+        self.assertIsInstance(cache, oslo_internals.AcceptDuplicates)
         data = {'_unique_id': 'u1'}
         for _ in range(3):
             cache.check_duplicate_message(dict(data))

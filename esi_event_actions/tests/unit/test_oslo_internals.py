@@ -1,0 +1,162 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The guards on oslo's private parts, their checks and their fallbacks."""
+
+import threading
+import types
+
+import fixtures
+
+from esi_event_actions import oslo_internals
+from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.unit import test_listener
+
+
+class CheckTest(test_listener.ListenerTestCase):
+    """check() on this oslo, and on one whose private parts moved."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(oslo_internals.off.clear)
+
+    def remove(self, target):
+        self.useFixture(fixtures.MonkeyPatch(
+            target, fixtures.MonkeyPatch.delete))
+
+    def test_every_guard_is_in_place_here(self):
+        oslo_internals.check(self.conf)
+        self.assertEqual({}, oslo_internals.off)
+        self.assertNotIn('guard', self.logger.output)
+
+    def watch_threads(self):
+        """The threads the pipeline is given batches on."""
+        threads = []
+        handle = self.pipeline.accept
+
+        def accept(events, **kwargs):
+            threads.append(threading.current_thread())
+            return handle(events, **kwargs)
+        self.pipeline.accept = accept
+        return threads
+
+    def test_the_real_adapter_runs_and_batches_go_on_its_thread(self):
+        threads = self.watch_threads()
+        server = self.start_listener()
+        self.assertIs(oslo_internals.Adapter, type(server.listener))
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+        self.wait_jobs(1)
+        # oslo's own server would hand the batch to an executor thread.
+        self.assertEqual([server.listener._listen_thread], threads)
+        self.assertTrue(server.consuming())
+
+    def test_unsafe_fallbacks_refuse_to_start(self):
+        dispatcher = ('oslo_messaging.notify.dispatcher.%s.'
+                      '_extract_user_message')
+        for targets, name in (
+                # Where it is defined, and where an earlier patch restored
+                # it by assignment.
+                ([dispatcher % 'NotificationDispatcher',
+                  dispatcher % 'BatchNotificationDispatcher'], 'dispatcher'),
+                (['oslo_messaging._drivers.amqp._MsgIdCache'], 'duplicates'),
+                (['oslo_messaging._drivers.amqp.UNIQUE_ID'], 'duplicates')):
+            patches = [fixtures.MonkeyPatch(t, fixtures.MonkeyPatch.delete)
+                       for t in targets]
+            for patch in patches:
+                patch.setUp()
+            try:
+                exc = self.assertRaises(oslo_internals.UnsafeInternals,
+                                        oslo_internals.check, self.conf)
+            finally:
+                for patch in reversed(patches):
+                    patch.cleanUp()
+            self.assertIn('the guard %s (' % name, str(exc))
+            self.assertIn('constraints.txt', str(exc))
+
+    def test_a_dispatcher_answering_otherwise_is_refused(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging.notify.dispatcher.BatchNotificationDispatcher.'
+            '_extract_user_message', lambda self, incoming: ('info', None)))
+        exc = self.assertRaises(oslo_internals.UnsafeInternals,
+                                oslo_internals.check, self.conf)
+        self.assertIn('dispatcher (_extract_user_message fails', str(exc))
+
+    def test_no_prefetch_default_is_refused_unless_one_is_set(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.oslo_internals._prefetch',
+            {'set': False, 'why': 'impl_rabbit.rabbit_opts: gone'}))
+        self.conf.set_override('rabbit_qos_prefetch_count', 0,
+                               'oslo_messaging_rabbit')
+        exc = self.assertRaises(oslo_internals.UnsafeInternals,
+                                oslo_internals.check, self.conf)
+        self.assertIn('prefetch (impl_rabbit.rabbit_opts: gone', str(exc))
+        self.conf.set_override('rabbit_qos_prefetch_count', 64,
+                               'oslo_messaging_rabbit')
+        oslo_internals.check(self.conf)
+
+    def test_without_the_adapter_guard_oslos_own_adapter_works(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging._drivers.base.PollStyleListenerAdapter.__init__',
+            _built_otherwise))
+        oslo_internals.check(self.conf)
+        self.assertIn('adapter', oslo_internals.off)
+        self.assertIn('The adapter guard on oslo.messaging is off',
+                      self.logger.output)
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging._drivers.base.PollStyleListenerAdapter.__init__',
+            _STOCK_INIT))
+        server = self.start_listener()
+        self.assertIsNot(oslo_internals.Adapter, type(server.listener))
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+        self.wait_jobs(1)
+
+    def test_without_the_server_guard_batches_go_to_the_executor(self):
+        self.remove('oslo_messaging.server.MessageHandlingServer.'
+                    '_on_incoming')
+        oslo_internals.check(self.conf)
+        self.assertEqual({'server', 'adapter'}, set(oslo_internals.off))
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_messaging.server.MessageHandlingServer._on_incoming',
+            _STOCK_ON_INCOMING))
+        threads = self.watch_threads()
+        server = self.start_listener()
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+        self.wait_jobs(1)
+        self.assertNotIn(server.listener._listen_thread, threads)
+        self.assertEqual(1, len(threads))
+
+    def test_reload_hook_or_one_warning(self):
+        hooks = []
+        manager = types.SimpleNamespace(
+            register_hooks=lambda **kw: hooks.append(kw))
+        self.assertTrue(oslo_internals.on_reload(
+            types.SimpleNamespace(_manager=manager), print))
+        self.assertEqual([{'on_reload': print}], hooks)
+        self.assertFalse(oslo_internals.on_reload(object(), print))
+        self.assertIn('The reload guard on oslo.service is off',
+                      self.logger.output)
+
+
+def _built_otherwise(self, poll_style_listener, batch_size, batch_timeout):
+    # A later oslo.messaging, say, that names its attributes differently.
+    oslo_internals.driver_base.Listener.__init__(
+        self, batch_size, batch_timeout, poll_style_listener.prefetch_size)
+    self._renamed = poll_style_listener
+
+
+_STOCK_INIT = oslo_internals.driver_base.PollStyleListenerAdapter.__init__
+_STOCK_ON_INCOMING = (
+    oslo_internals.notify_listener.BatchNotificationServer._on_incoming)
