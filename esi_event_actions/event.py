@@ -16,10 +16,32 @@
 import dataclasses
 import datetime
 import json
+import re
 
 # Returned by Event.lookup for a path that is not in the data; unlike None it
 # can never be confused with a JSON null.
 MISSING = object()
+
+# The lease event types esi-leap sends, declared here once: the listener's
+# endpoints and the check of a rule's "events" derive from them.
+_PREFIX = 'esi_leap.lease.'
+#: Event families (one listener endpoint each) and their stages.
+FAMILIES = {'fulfill': ('start', 'end', 'error'),
+            'delete': ('start', 'end', 'error')}
+EVENT_TYPES = tuple('%s%s.%s' % (_PREFIX, family, stage)
+                    for family, stages in FAMILIES.items()
+                    for stage in stages)
+
+
+def family_pattern(family):
+    """A regular expression for the event types of one family."""
+    return '^' + re.escape('%s%s.' % (_PREFIX, family))
+
+
+def other_pattern():
+    """A regular expression for every event type of no family."""
+    return '^(?!%s(%s)\\.)' % (re.escape(_PREFIX), '|'.join(
+        re.escape(family) for family in FAMILIES))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
 from esi_event_actions import event as event_mod
+from esi_event_actions import exception
 from esi_event_actions import migration
 
 PENDING = 'pending'
@@ -851,3 +852,21 @@ class Journal:
 
     def close(self):
         self.engine.dispose()
+
+
+def check_config(conf, lock=False):
+    """Open the journal once: its URL, schema version and reachability.
+
+    :param lock: also take the journal for this process (see
+        :func:`lock_instance`) and return the lock.
+    :raises ConfigErrors: naming the [journal] connection option.
+    """
+    try:
+        Journal(conf.journal.connection,
+                conf.journal.sqlite_synchronous).close()
+        if lock:
+            return lock_instance(conf.journal.connection)
+    except Exception as exc:
+        raise exception.ConfigErrors([exception.ConfigError(
+            'cannot open the journal: %s' % exc, section='journal',
+            key='connection')])

@@ -18,6 +18,8 @@ import time
 from oslo_log import log as logging
 import oslo_messaging
 
+from esi_event_actions.conf import legacy
+from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import notification
 from esi_event_actions import oslo_internals
@@ -90,21 +92,21 @@ class FulfillEndpoint(_LeaseEndpoint):
     """esi_leap.lease.fulfill.start, .end and .error."""
 
     filter_rule = oslo_messaging.NotificationFilter(
-        event_type=r'^esi_leap\.lease\.fulfill\.')
+        event_type=event.family_pattern('fulfill'))
 
 
 class DeleteEndpoint(_LeaseEndpoint):
     """esi_leap.lease.delete.start, .end and .error (expiry and cancel)."""
 
     filter_rule = oslo_messaging.NotificationFilter(
-        event_type=r'^esi_leap\.lease\.delete\.')
+        event_type=event.family_pattern('delete'))
 
 
 class _OtherEndpoint(_LeaseEndpoint):
     """Any other event type: nothing can act on it; say so once."""
 
     filter_rule = oslo_messaging.NotificationFilter(
-        event_type=r'^(?!esi_leap\.lease\.(fulfill|delete)\.)')
+        event_type=event.other_pattern())
 
     def _handle(self, messages, priority):
         for message in messages:
@@ -118,21 +120,7 @@ class _OtherEndpoint(_LeaseEndpoint):
 
 def targets(conf):
     return [oslo_messaging.Target(topic=topic, exchange=conf.listener.exchange)
-            for topic in topics(conf)]
-
-
-def topics(conf):
-    """Topics to consume; the legacy "queues" key names them too."""
-    configured = conf.listener.topics
-    if conf.queues and configured == ['esi_leap_versioned_notifications']:
-        found = []
-        for queue in conf.queues:
-            topic = queue.rsplit('.', 1)[0] if queue.endswith(
-                ('.info', '.error')) else queue
-            if topic not in found:
-                found.append(topic)
-        return found
-    return configured
+            for topic in legacy.topics(conf)]
 
 
 def build(conf, transport, pipeline):

@@ -18,6 +18,7 @@ from oslo_log import log as logging
 from esi_event_actions.actions import base
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import policies
+from esi_event_actions import retries
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Pipeline:
 
     def retry_policy(self, job):
         rule = self.ruleset.by_name.get(job.rule)
-        return rule.retry if rule else workers.RetryPolicy()
+        return rule.retry if rule else retries.RetryPolicy()
 
     def run_job(self, job, attempt):
         rule = self.ruleset.by_name.get(job.rule)

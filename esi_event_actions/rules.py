@@ -27,24 +27,15 @@ from oslo_config import cfg
 from stevedore import driver
 from stevedore import extension
 
+from esi_event_actions.conf import locations
 from esi_event_actions.conf import rule as rule_conf
 from esi_event_actions.conf import types as rate_types
-from esi_event_actions import configfiles
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import filters
-from esi_event_actions import workers
+from esi_event_actions import retries
 
 ACTION_NAMESPACE = 'esi_event_actions.actions'
-
-EVENT_TYPES = (
-    'esi_leap.lease.fulfill.start',
-    'esi_leap.lease.fulfill.end',
-    'esi_leap.lease.fulfill.error',
-    'esi_leap.lease.delete.start',
-    'esi_leap.lease.delete.end',
-    'esi_leap.lease.delete.error',
-)
 
 # Keys that only make sense in a rule: a section with one of them but no
 # "events" is a rule the operator forgot to finish, not some other section.
@@ -146,7 +137,7 @@ class Rule:
                                      filename=self.location(key))
 
     def _get(self, key):
-        return configfiles.read(self._conf, self._sections, self.name, key)
+        return locations.read(self._conf, self._sections, self.name, key)
 
     def load(self):
         """Validate every option; raise ConfigErrors listing what is wrong."""
@@ -170,11 +161,11 @@ class Rule:
         if not self.events:
             raise self.error('events', 'a rule needs at least one event '
                              'type, such as esi_leap.lease.fulfill.end')
+        known = event_mod.EVENT_TYPES
         for pattern in self.events:
-            if not fnmatch.filter(EVENT_TYPES, pattern):
+            if not fnmatch.filter(known, pattern):
                 raise self.error('events', '%r matches no esi-leap event '
-                                 'type (%s)' % (pattern,
-                                                ', '.join(EVENT_TYPES)))
+                                 'type (%s)' % (pattern, ', '.join(known)))
 
     def _load_filter(self):
         try:
@@ -237,7 +228,7 @@ class Rule:
         def pick(key, default):
             value = self._get(key)
             return default if value is None else value
-        self.retry = workers.RetryPolicy(
+        self.retry = retries.RetryPolicy(
             max_attempts=pick('max_attempts', worker.max_attempts),
             base_delay=pick('retry_base_delay', worker.retry_base_delay),
             max_delay=pick('retry_max_delay', worker.retry_max_delay))
@@ -365,7 +356,7 @@ def _misplaced_rules(conf, sections):
 def load(conf, sections=None):
     """Load every rule of ``conf``; raise ConfigErrors on any problem."""
     if sections is None:
-        sections = configfiles.scan(conf)
+        sections = locations.scan(conf)
     errors, rules = _misplaced_rules(conf, sections), []
     for name in rule_sections(conf, sections):
         try:

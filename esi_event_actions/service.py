@@ -19,13 +19,16 @@ import threading
 from oslo_log import log as logging
 from oslo_service import service
 
-from esi_event_actions import config
+from esi_event_actions import bootstrap
+from esi_event_actions.conf import legacy
+from esi_event_actions import exception
 from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import oslo_internals
 from esi_event_actions import pipeline as pipeline_mod
+from esi_event_actions import retries
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
@@ -87,7 +90,7 @@ class _PipelineService(service.Service):
         the rules in force stay.
         """
         try:
-            ruleset = config.check(self.conf)
+            ruleset = bootstrap.check(self.conf)
         except Exception as exc:
             LOG.error('SIGHUP: the new configuration is refused, the rules '
                       'in force stay:\n%s', exc)
@@ -140,6 +143,16 @@ def launch(conf, svc):
     return launcher
 
 
+def run(conf, svc, prog):
+    """Launch ``svc`` and wait for it; the exit status."""
+    try:
+        launcher = launch(conf, svc)
+    except exception.ConfigErrors as exc:
+        bootstrap.config_error(prog, exc)
+        return 1
+    return launcher.wait()
+
+
 def _drain_time(conf):
     # The launcher kills the worker when graceful_shutdown_timeout runs
     # out; leave it time to log and close the journal before that.
@@ -157,14 +170,14 @@ class ListenerService(_PipelineService):
 
     def start_source(self):
         conf = self.conf
-        self.transport = config.notification_transport(conf)
+        self.transport = bootstrap.notification_transport(conf)
         self.listener = listener_mod.build(conf, self.transport,
                                            self.pipeline)
         self.listener.start()
         self._listening = True
         LOG.info('Listening on %(topics)s (exchange %(exchange)s) with '
                  '%(rules)d rule(s)',
-                 {'topics': ', '.join(listener_mod.topics(conf)),
+                 {'topics': ', '.join(legacy.topics(conf)),
                   'exchange': conf.listener.exchange,
                   'rules': len(self.ruleset)})
 
@@ -239,6 +252,6 @@ class PollerService(_PipelineService):
 
 def poll_backoff(options, failures):
     """Seconds to wait after ``failures`` failed polls in a row."""
-    policy = workers.RetryPolicy(base_delay=min(options.poll_interval, 5.0),
+    policy = retries.RetryPolicy(base_delay=min(options.poll_interval, 5.0),
                                  max_delay=options.max_backoff)
     return policy.delay(failures)

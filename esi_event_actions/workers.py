@@ -37,22 +37,20 @@ then leaves its jobs in the journal for a claim.
 
 import collections
 import contextlib
-import dataclasses
 import datetime
 import heapq
 import itertools
 import socket
 import threading
 import time
-import types
 import uuid
 
 from oslo_log import log as logging
-import tenacity
 
 from esi_event_actions.actions import base
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import metrics as metrics_mod
+from esi_event_actions import retries
 
 LOG = logging.getLogger(__name__)
 
@@ -69,30 +67,6 @@ QUEUED_PER_WORKER = 16
 #: the journal's claims: a stuck action must not hold a batch of
 #: notifications unacknowledged.
 HANDOFF_WAIT = 5.0
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """How often, and how far apart, a failing job is tried."""
-
-    max_attempts: int = 5
-    base_delay: float = 10.0
-    max_delay: float = 600.0
-
-    def delay(self, attempt, asked=None):
-        """Seconds to wait after failed attempt number ``attempt``.
-
-        Exponential from ``base_delay``, capped at ``max_delay``, plus up
-        to ``base_delay`` of random jitter so that jobs failing together
-        (a webhook that is down) do not all come back at once.  A wait
-        the other end ``asked`` for replaces it, within ``max_delay``.
-        """
-        if asked is not None:
-            return min(max(asked, 0.0), self.max_delay)
-        wait = tenacity.wait_exponential_jitter(
-            initial=self.base_delay, max=self.max_delay,
-            jitter=self.base_delay)
-        return wait(types.SimpleNamespace(attempt_number=attempt))
 
 
 def pool_options(conf):
@@ -153,7 +127,7 @@ class WorkerPool:
         self._runner = runner
         self._size = size
         self._output_limit = output_limit
-        self._policy = policy or (lambda job: RetryPolicy())
+        self._policy = policy or (lambda job: retries.RetryPolicy())
         self._lease = lease
         self._poll = poll_interval
         self._dead_blocks = dead_blocks

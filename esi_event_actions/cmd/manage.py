@@ -22,7 +22,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from sqlalchemy import exc as sa_exc
 
-from esi_event_actions import config
+from esi_event_actions import bootstrap
 from esi_event_actions import dryrun
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
@@ -33,9 +33,9 @@ from esi_event_actions import migration
 def _checked(conf, journal_too=False):
     """The RuleSet, or None once the configuration's errors are printed."""
     try:
-        ruleset = config.check(conf)
+        ruleset = bootstrap.check(conf)
         if journal_too:
-            config.check_journal(conf)
+            journal.check_config(conf)
     except exception.ConfigErrors as exc:
         print('Configuration has %d error(s):' % len(exc.errors))
         for error in exc.errors:
@@ -386,10 +386,10 @@ def main(argv=None, conf=None, setup_logging=True):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='Commands', handler=add_command_parsers))
     try:
-        config.parse_args(sys.argv[1:] if argv is None else argv, conf,
-                          default_config_files=None if argv is None else [])
+        bootstrap.parse_args(sys.argv[1:] if argv is None else argv, conf,
+                             default_config_files=None if argv is None else [])
         if setup_logging:
-            logging.setup(conf, config.PROJECT)
+            logging.setup(conf, bootstrap.PROJECT)
     except cfg.Error as exc:
         sys.stderr.write('esi-event-actions-manage: %s\n' % exc)
         return 1

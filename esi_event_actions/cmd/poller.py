@@ -18,7 +18,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from esi_event_actions.cmd import listener as listener_cmd
+from esi_event_actions import bootstrap
 from esi_event_actions import esi_leap_client
 from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
@@ -61,13 +61,13 @@ def run_once(conf, ruleset, client):
 def main(argv=None):
     conf = cfg.CONF
     conf.register_cli_opts(cli_opts)
-    ruleset = listener_cmd.prepare('esi-event-actions-poller', argv, conf)
+    ruleset = bootstrap.prepare('esi-event-actions-poller', argv, conf)
     if ruleset is None:
         return 1
     client = history.HistoryClient(esi_leap_client.adapter(conf))
     if conf.once:
         return run_once(conf, ruleset, client)
-    return listener_cmd.run(conf, services.PollerService(
+    return services.run(conf, services.PollerService(
         conf, ruleset, client), 'esi-event-actions-poller')
 
 

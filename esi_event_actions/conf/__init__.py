@@ -18,6 +18,7 @@ from oslo_config import cfg
 from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
+from esi_event_actions.conf import legacy
 from esi_event_actions.conf import listener
 from esi_event_actions.conf import metrics
 from esi_event_actions.conf import poller
@@ -27,8 +28,8 @@ CONF = cfg.CONF
 
 
 def register_opts(conf):
-    for module in (default, listener, worker, journal, poller, metrics,
-                   esi_leap):
+    for module in (default, legacy, listener, worker, journal, poller,
+                   metrics, esi_leap):
         module.register_opts(conf)
 
 

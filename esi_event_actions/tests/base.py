@@ -22,7 +22,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
-from esi_event_actions import config
+from esi_event_actions import bootstrap
 
 
 class TestCase(testtools.TestCase):
@@ -61,6 +61,6 @@ class TestCase(testtools.TestCase):
         path = self.write(name, text)
         self.conf = self.useFixture(
             config_fixture.Config(cfg.ConfigOpts())).conf
-        config.parse_args(['--config-file', path], self.conf,
-                          default_config_files=[])
+        bootstrap.parse_args(['--config-file', path], self.conf,
+                             default_config_files=[])
         return path

@@ -30,7 +30,7 @@ from esi_event_actions.actions.ansible import jobdirs
 from esi_event_actions.actions.ansible import safe_yaml
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base as action_base
-from esi_event_actions import config
+from esi_event_actions import bootstrap
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import rules
@@ -163,10 +163,10 @@ class AnsibleConfigTest(AnsibleTestCase):
             private_data_dir = runs
             ''')
         self.write('main.conf', self.config(playbook='absent.yml'))
-        config.parse_args(['--config-file', os.path.join(self.dir,
-                                                         'main.conf'),
-                           '--config-dir', os.path.join(self.dir, 'conf.d')],
-                          self.conf, default_config_files=[])
+        bootstrap.parse_args(
+            ['--config-file', os.path.join(self.dir, 'main.conf'),
+             '--config-dir', os.path.join(self.dir, 'conf.d')],
+            self.conf, default_config_files=[])
         action = rules.load(self.conf).by_name['act'].action
         self.assertEqual(os.path.join(self.dir, 'conf.d', 'books.yml'),
                          action.playbook)

@@ -17,7 +17,8 @@ import sys
 
 import fixtures
 
-from esi_event_actions import config
+from esi_event_actions import bootstrap
+from esi_event_actions.conf import legacy
 from esi_event_actions import exception
 from esi_event_actions.tests import base
 
@@ -60,7 +61,7 @@ class SeedConfigTest(base.TestCase):
 
     def test_seed_with_stray_brace_names_file_section_and_key(self):
         path = self.load(SEED.replace('<port in transport_url>', '5672'))
-        exc = self.assertRaises(exception.ConfigErrors, config.check,
+        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         self.assertEqual(1, len(exc.errors))
         error = exc.errors[0]
@@ -72,7 +73,7 @@ class SeedConfigTest(base.TestCase):
 
     def test_seed_placeholder_port_is_reported(self):
         path = self.load(SEED.replace('"foo"}}', '"foo"}'))
-        exc = self.assertRaises(exception.ConfigErrors, config.check,
+        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         self.assertEqual([(path, 'DEFAULT', 'port')],
                          [(e.filename, e.section, e.key)
@@ -80,7 +81,7 @@ class SeedConfigTest(base.TestCase):
 
     def test_seed_fixed_loads_both_rules(self):
         self.load(SEED_FIXED)
-        ruleset = config.check(self.conf)
+        ruleset = bootstrap.check(self.conf)
         self.assertEqual(['fulfill', 'delete'],
                          [r.name for r in ruleset.rules])
         fulfill = ruleset.by_name['fulfill']
@@ -94,31 +95,30 @@ class SeedConfigTest(base.TestCase):
         self.assertEqual('script', fulfill.action_name)
 
     def test_seed_legacy_keys_build_transport_url_and_topics(self):
-        from esi_event_actions import listener
         self.load(SEED_FIXED.replace('<user in transport_url>', 'es i')
                   .replace('<password in transport_url>', 'p@ss:#word')
                   .replace('<host in transport_url>', 'rabbit.example'))
         self.assertEqual('rabbit://es%20i:p%40ss%3A%23word@'
                          'rabbit.example:5672/',
-                         config.legacy_transport_url(self.conf))
+                         legacy.transport_url(self.conf))
         self.assertEqual(['esi_leap_versioned_notifications'],
-                         listener.topics(self.conf))
+                         legacy.topics(self.conf))
 
     def test_transport_url_wins_over_legacy_keys(self):
         self.load(SEED_FIXED.replace(
             '[DEFAULT]', '[DEFAULT]\ntransport_url = rabbit://a:b@c:1/'))
-        self.assertIsNone(config.legacy_transport_url(self.conf))
+        self.assertIsNone(legacy.transport_url(self.conf))
 
 
 class RuleConfigTest(base.TestCase):
 
     def check(self, text):
         self.load(text)
-        return config.check(self.conf)
+        return bootstrap.check(self.conf)
 
     def errors(self, text):
         self.load(text)
-        exc = self.assertRaises(exception.ConfigErrors, config.check,
+        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         return [(e.section, e.key, e.reason) for e in exc.errors]
 
@@ -202,9 +202,9 @@ class RuleConfigTest(base.TestCase):
         with open(path, 'w') as f:
             f.write('[r]\nevents = esi_leap.lease.delete.*\n'
                     'script = hook.sh\n')
-        config.parse_args(['--config-dir', sub], self.conf,
-                          default_config_files=[])
-        rules = config.check(self.conf)
+        bootstrap.parse_args(['--config-dir', sub], self.conf,
+                             default_config_files=[])
+        rules = bootstrap.check(self.conf)
         self.assertEqual(os.path.join(sub, 'hook.sh'),
                          rules.by_name['r'].action.path)
 
@@ -251,7 +251,7 @@ class RuleConfigTest(base.TestCase):
             [worker]
             workers = many
             ''')
-        exc = self.assertRaises(exception.ConfigErrors, config.check,
+        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         self.assertEqual([(path, 'worker', 'workers')],
                          [(e.filename, e.section, e.key)

@@ -24,9 +24,9 @@ import glob
 import os
 import re
 
+from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage
 from esi_event_actions.conf import opts as conf_opts
-from esi_event_actions import config
 from esi_event_actions.tests import base
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
@@ -52,7 +52,7 @@ def documents():
 class DocsTest(base.TestCase):
 
     def registered(self):
-        config.parse_args([], self.conf, default_config_files=[])
+        bootstrap.parse_args([], self.conf, default_config_files=[])
         found = set()
         for group, opts in conf_opts.list_opts():
             name = getattr(group, 'name', group)

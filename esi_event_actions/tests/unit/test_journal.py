@@ -20,6 +20,7 @@ import time
 from esi_event_actions.actions import base as action_base
 from esi_event_actions import event
 from esi_event_actions import journal
+from esi_event_actions import retries
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions import workers
@@ -234,7 +235,7 @@ class JournalTest(JournalTestCase):
 class RetryPolicyTest(base.TestCase):
 
     def test_exponential_capped_with_jitter(self):
-        policy = workers.RetryPolicy(max_attempts=9, base_delay=2,
+        policy = retries.RetryPolicy(max_attempts=9, base_delay=2,
                                      max_delay=20)
         for attempt, low in ((1, 2), (2, 4), (3, 8), (4, 16)):
             delay = policy.delay(attempt)
@@ -272,7 +273,7 @@ class WorkerPoolTest(JournalTestCase):
         return OK
 
     def pool(self, size=4, **kw):
-        kw.setdefault('policy', lambda job: workers.RetryPolicy(
+        kw.setdefault('policy', lambda job: retries.RetryPolicy(
             max_attempts=3, base_delay=0.05, max_delay=0.1))
         kw.setdefault('poll_interval', 0.05)
         pool = workers.WorkerPool(self.journal, self.runner, size, **kw)
@@ -483,7 +484,7 @@ class WorkerPoolTest(JournalTestCase):
         # there; a1 then fails, and its retry is recorded before the pool
         # receives a2.  a2 must not overtake a1's retry.
         self.fail_until = {'a1': 1}
-        pool = self.pool(policy=lambda job: workers.RetryPolicy(
+        pool = self.pool(policy=lambda job: retries.RetryPolicy(
             max_attempts=3, base_delay=0.3, max_delay=0.3))
         gate = self.gate(pool, lambda job, attempt: (job.event.id, attempt)
                          == ('a1', 1))

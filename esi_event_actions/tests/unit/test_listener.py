@@ -19,7 +19,7 @@ import fixtures
 
 import oslo_messaging
 
-from esi_event_actions import config
+from esi_event_actions import bootstrap
 from esi_event_actions import journal
 from esi_event_actions import listener
 from esi_event_actions import metrics
@@ -47,7 +47,7 @@ transport_url = fake://
 [journal]
 connection = sqlite:///%s/journal.sqlite
 ''' % self.dir)
-        self.ruleset = config.check(self.conf)
+        self.ruleset = bootstrap.check(self.conf)
         self.journal = journal.Journal(self.conf.journal.connection)
         self.addCleanup(self.journal.close)
         self.pipeline = pipeline.Pipeline(self.ruleset, self.journal, 2)
@@ -239,7 +239,7 @@ class ServiceTest(base.TestCase):
             events = esi_leap.lease.fulfill.end
             script = s.sh
             ''' % self.dir)
-        svc = service.ListenerService(self.conf, config.check(self.conf))
+        svc = service.ListenerService(self.conf, bootstrap.check(self.conf))
         svc.start()
         self.assertIsNotNone(svc.listener)
         svc.stop()

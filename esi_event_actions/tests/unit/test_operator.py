@@ -20,8 +20,8 @@ import urllib.request
 
 import fixtures
 
+from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage
-from esi_event_actions import config
 from esi_event_actions import dryrun
 from esi_event_actions import journal
 from esi_event_actions import metrics
@@ -144,7 +144,7 @@ class DryRunTest(base.TestCase):
     def test_replay_jobs_and_files(self):
         message, lease = bus_message()
         self.load(open(self.config).read())
-        ruleset = config.check(self.conf)
+        ruleset = bootstrap.check(self.conf)
         store = journal.Journal('sqlite:///%s/journal.sqlite' % self.dir)
         self.addCleanup(store.close)
         jobs = pipeline.Pipeline(ruleset, store).accept(
@@ -186,7 +186,7 @@ class MetricsTest(base.TestCase):
         stats = metrics.Metrics('listener')
         source = self.Source()
         stats.watch(store, source)
-        pipe = pipeline.Pipeline(config.check(self.conf), store,
+        pipe = pipeline.Pipeline(bootstrap.check(self.conf), store,
                                  metrics=stats, poll_interval=0.05)
         pipe.start()
         self.addCleanup(pipe.stop, 5)

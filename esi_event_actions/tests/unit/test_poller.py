@@ -19,8 +19,8 @@ import urllib.request
 import fixtures
 from oslo_config import cfg
 
+from esi_event_actions import bootstrap
 from esi_event_actions.cmd import poller as poller_cmd
-from esi_event_actions import config
 from esi_event_actions import esi_leap_client
 from esi_event_actions import history
 from esi_event_actions import journal
@@ -73,7 +73,7 @@ filter_params = %s
 
     def poller(self, extra='', filters='{"purpose": "ci"}'):
         self.configure(extra, filters)
-        ruleset = config.check(self.conf)
+        ruleset = bootstrap.check(self.conf)
         store = journal.Journal(self.conf.journal.connection)
         self.addCleanup(store.close)
         pipe = pipeline.Pipeline(ruleset, store, size=2, poll_interval=0.05)
@@ -160,7 +160,7 @@ filter_params = %s
         # Every poll fails until the faults are cleared.
         self.api.faults.extend([503] * 1000)
         svc = service.PollerService(
-            self.conf, config.check(self.conf),
+            self.conf, bootstrap.check(self.conf),
             history.HistoryClient(esi_leap_client.adapter(self.conf)))
         svc.status_socket = metrics.listen('127.0.0.1', 0)
         self.addCleanup(svc.status_socket.close)
@@ -245,7 +245,7 @@ filter_params = %s
         # No other pipeline: --once is the only process on its journal.
         self.configure('start_from = beginning')
         client = history.HistoryClient(esi_leap_client.adapter(self.conf))
-        rules = config.check(self.conf)
+        rules = bootstrap.check(self.conf)
         self.assertEqual(0, poller_cmd.run_once(self.conf, rules, client))
         self.assertEqual(['history:1'], [a.split()[0]
                                          for a in self.actions()])
@@ -297,6 +297,6 @@ clouds:
                                                      clouds))
         conf = cfg.ConfigOpts()
         conf.register_cli_opts(poller_cmd.cli_opts)
-        config.parse_args(['--os-cloud', 'mycloud'], conf,
-                          default_config_files=[])
+        bootstrap.parse_args(['--os-cloud', 'mycloud'], conf,
+                             default_config_files=[])
         self.check(esi_leap_client.adapter(conf))

@@ -23,7 +23,7 @@ import time
 
 from esi_event_actions.actions import base as action_base
 from esi_event_actions.actions import webhook
-from esi_event_actions import config
+from esi_event_actions import bootstrap
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
@@ -269,8 +269,8 @@ class WebhookTLSTest(base.TestCase):
                     % self.server.url)
         self.addCleanup(os.chdir, os.getcwd())
         os.chdir('/')
-        config.parse_args(['--config-file', path], self.conf,
-                          default_config_files=[])
+        bootstrap.parse_args(['--config-file', path], self.conf,
+                             default_config_files=[])
         self.assertTrue(self.call(rules.load(self.conf).by_name['hook']).ok)
 
 

@@ -11,9 +11,13 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Load and check the whole configuration before anything starts."""
+"""What every command does first: parse and check the whole configuration.
 
-import urllib.parse
+Nothing starts before :func:`prepare` (or, for the manage commands,
+:func:`parse_args` and :func:`check`) has found the configuration sound.
+"""
+
+import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -22,13 +26,16 @@ from oslo_messaging import opts as messaging_opts
 from oslo_service import service
 
 from esi_event_actions import conf as conf_pkg
+from esi_event_actions.conf import legacy
+from esi_event_actions.conf import locations
 from esi_event_actions.conf import opts as conf_opts
-from esi_event_actions import configfiles
 from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import metrics
 from esi_event_actions import rules
 from esi_event_actions import version
+
+LOG = logging.getLogger(__name__)
 
 PROJECT = 'esi-event-actions'
 
@@ -56,7 +63,7 @@ def parse_args(argv, conf=cfg.CONF, default_config_files=None):
 def _check_group(conf, sections, group, opts, errors):
     for opt in opts:
         try:
-            configfiles.read(conf, sections, group, opt.dest)
+            locations.read(conf, sections, group, opt.dest)
         except exception.ConfigError as exc:
             errors.append(exc)
 
@@ -67,7 +74,7 @@ def check(conf=cfg.CONF):
     :raises ConfigErrors: listing everything that is wrong.
     """
     errors = []
-    sections = configfiles.scan(conf)
+    sections = locations.scan(conf)
     for group, opts in conf_opts.service_opts():
         _check_group(conf, sections, getattr(group, 'name', group), opts,
                      errors)
@@ -95,57 +102,37 @@ def _check_metrics(conf, sections):
     return []
 
 
-def check_journal(conf, lock=False):
-    """Open the journal once: its URL, schema version and reachability.
+def notification_transport(conf):
+    """The transport to consume from, legacy keys included."""
+    return oslo_messaging.get_notification_transport(
+        conf, url=legacy.transport_url(conf))
 
-    :param lock: also take the journal for this process (see
-        :func:`journal.lock_instance`) and return the lock.
-    :raises ConfigErrors: naming the [journal] connection option.
+
+# Held for the life of the process: see journal.lock_instance().
+_JOURNAL_LOCK = []
+
+
+def prepare(prog, argv, conf):
+    """Parse and check the configuration; the RuleSet, or None on error.
+
+    Also takes the journal for this process, so that a second service on
+    the same SQLite journal stops here rather than run jobs twice.
     """
     try:
-        journal.Journal(conf.journal.connection,
-                        conf.journal.sqlite_synchronous).close()
-        if lock:
-            return journal.lock_instance(conf.journal.connection)
-    except Exception as exc:
-        raise exception.ConfigErrors([exception.ConfigError(
-            'cannot open the journal: %s' % exc, section='journal',
-            key='connection')])
-
-
-def _is_set(conf, name, group=None):
-    """Whether an option was given, rather than left at its default."""
-    location = conf.get_location(name, group)
-    if location is None:
-        # oslo.config cannot locate a value that was never set anywhere.
-        return bool((conf[group] if group else conf)[name])
-    return location.location not in (cfg.Locations.opt_default,
-                                     cfg.Locations.set_default)
-
-
-def legacy_transport_url(conf):
-    """A transport URL from the legacy user/password/host/port keys.
-
-    Used only when no transport URL is configured, so a file written for
-    the original listener connects where it always did.
-    """
-    if (_is_set(conf, 'transport_url', 'oslo_messaging_notifications')
-            or _is_set(conf, 'transport_url') or not conf.host):
+        parse_args(sys.argv[1:] if argv is None else argv, conf)
+        logging.setup(conf, PROJECT)
+        ruleset = check(conf)
+        _JOURNAL_LOCK.append(journal.check_config(conf, lock=True))
+    except (exception.ConfigErrors, cfg.Error) as exc:
+        config_error(prog, exc)
         return None
-    quote = urllib.parse.quote
-    auth = ''
-    if conf.user:
-        auth = quote(conf.user, safe='')
-        if conf.password:
-            auth += ':' + quote(conf.password, safe='')
-        auth += '@'
-    host = conf.host
-    if ':' in host and not host.startswith('['):
-        host = '[%s]' % host
-    port = ':%d' % conf.port if conf.port else ''
-    return 'rabbit://%s%s%s/' % (auth, host, port)
+    if not len(ruleset):
+        LOG.warning('No rule is configured: events will be read and '
+                    'acknowledged without any action')
+    conf.log_opt_values(LOG, logging.DEBUG)
+    return ruleset
 
 
-def notification_transport(conf):
-    return oslo_messaging.get_notification_transport(
-        conf, url=legacy_transport_url(conf))
+def config_error(prog, exc):
+    """Tell the operator what is wrong with the configuration."""
+    sys.stderr.write('%s: configuration error:\n%s\n' % (prog, exc))
