@@ -32,7 +32,7 @@ from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import metrics
-from esi_event_actions import rules
+from esi_event_actions import ruleloader
 from esi_event_actions import version
 
 LOG = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def check(conf=cfg.CONF):
                      errors)
     errors.extend(_check_metrics(conf, sections))
     try:
-        ruleset = rules.load(conf, sections)
+        ruleset = ruleloader.load(conf, sections)
     except exception.ConfigErrors as exc:
         errors.extend(exc.errors)
     if errors:

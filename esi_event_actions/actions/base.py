@@ -28,6 +28,11 @@ only what a plugin written for an older one may ignore:
     ``param_paths``, ``preview``, ``describe``.
 1.1
     :attr:`Result.retry_after`: the wait a receiver asked for.
+1.2
+    Actions are built with an :class:`ActionContext` instead of the whole
+    rule (a plugin's ``__init__(rule)`` receives it under that name, with
+    the ``name``, ``options`` and ``location()`` it read before), and
+    declare the options they cannot do without in :attr:`Action.required`.
 """
 
 import abc
@@ -47,7 +52,7 @@ PARAMS_OPT = cfg.Opt(
          'node_properties.vendor, ...) whose values the action receives.')
 
 #: The version of the contract below that this release offers plugins.
-CONTRACT_VERSION = '1.1'
+CONTRACT_VERSION = '1.2'
 
 SUCCESS = 'success'
 RETRY = 'retry'
@@ -78,26 +83,31 @@ class Result:
         return self.status == SUCCESS
 
 
-class Action(metaclass=abc.ABCMeta):
-    """Base class of action plugins.
+@dataclasses.dataclass(frozen=True)
+class ActionContext:
+    """What an action knows of the rule it serves, and of the service.
 
-    :param rule: the :class:`esi_event_actions.rules.Rule` being built; its
-        ``name`` is the config section and ``options`` reads this plugin's
-        options from it.
+    ``name`` is the rule's section, ``action_name`` the entry point that
+    selected the action, ``options`` the values of the rule's options
+    (read like an oslo.config group, fixed when the rule was loaded),
+    ``state_path`` the service's ``[DEFAULT] state_path`` and
+    ``output_limit`` its ``[worker] output_limit``.
     """
 
-    #: oslo.config options this action reads from its rule's section.
-    opts = []
+    name: str
+    action_name: str
+    options: dict
+    state_path: str
+    output_limit: int
+    #: callable ``(key) -> file`` that set ``key`` in the section, or None.
+    locate: object = None
+    #: The whole configuration, for plugins of contract 1.1 that read
+    #: ``self.rule.conf``; new ones use the fields above.
+    conf: object = None
 
-    def __init__(self, rule):
-        self.rule = rule
-        self.options = rule.options
-
-    def error(self, key, reason):
-        """A ConfigError located at ``key`` of this rule's section."""
-        return exception.ConfigError(
-            reason, section=self.rule.name, key=key,
-            filename=self.rule.location(key))
+    def location(self, key):
+        """The configuration file that set ``key``, or None."""
+        return self.locate(key) if self.locate else None
 
     def resolve_path(self, key):
         """Option ``key`` as an absolute path.
@@ -107,10 +117,41 @@ class Action(metaclass=abc.ABCMeta):
         """
         path = os.path.expanduser(self.options[key])
         if not os.path.isabs(path):
-            source = self.rule.location(key)
+            source = self.location(key)
             path = os.path.join(
                 os.path.dirname(source) if source else os.getcwd(), path)
         return os.path.abspath(path)
+
+
+class Action(metaclass=abc.ABCMeta):
+    """Base class of action plugins.
+
+    :param context: the :class:`ActionContext` of the rule it serves.
+        Plugins written for contract 1.1 name it ``rule``; it has the
+        ``name``, ``options`` and ``location()`` they used.
+    """
+
+    #: oslo.config options this action reads from its rule's section.
+    opts = []
+    #: Names of options in ``opts`` that a rule must set: checked before
+    #: :meth:`validate`, with one error naming the file, section and key.
+    required = ()
+
+    def __init__(self, context):
+        self.context = context
+        # Contract 1.1 called it the rule; plugins still read it so.
+        self.rule = context
+        self.options = context.options
+
+    def error(self, key, reason):
+        """A ConfigError located at ``key`` of this rule's section."""
+        return exception.ConfigError(
+            reason, section=self.context.name, key=key,
+            filename=self.context.location(key))
+
+    def resolve_path(self, key):
+        """Option ``key`` as an absolute path (see ActionContext)."""
+        return self.context.resolve_path(key)
 
     def validate(self):
         """Raise ConfigError (see :meth:`error`) if the rule cannot work."""
@@ -136,7 +177,7 @@ class Action(metaclass=abc.ABCMeta):
 
     def describe(self):
         """A short human summary of what this action does."""
-        return self.rule.action_name
+        return self.context.action_name
 
     @abc.abstractmethod
     def run(self, event, params, attempt=1):

@@ -44,7 +44,7 @@ class LogAction(base.Action):
 
     def line(self, event, params, attempt=1):
         return json.dumps({
-            'rule': self.rule.name, 'event_type': event.event_type,
+            'rule': self.context.name, 'event_type': event.event_type,
             'event_id': event.id, 'node': event.node, 'lease': event.lease,
             'attempt': attempt, 'params': self.named_params(params),
         }, sort_keys=True)

@@ -56,6 +56,7 @@ class ScriptAction(base.Action):
     default ``[worker] output_limit``; the rest is discarded with the file.
     """
 
+    required = ('script',)
     opts = [
         cfg.Opt('script', type=types.String(),
                 help='Executable to run. A relative path is relative to '
@@ -76,9 +77,6 @@ class ScriptAction(base.Action):
         self._environ = dict(os.environ)
 
     def validate(self):
-        script = self.options.script
-        if not script:
-            raise self.error('script', 'the script action needs a script')
         path = self.resolve_path('script')
         if not os.path.isfile(path):
             raise self.error('script', 'no such file: %s' % path)
@@ -100,7 +98,7 @@ class ScriptAction(base.Action):
         env = self._environ.copy()
         env.update(ESI_EVENT_TYPE=event.event_type,
                    ESI_EVENT_ID=event.id,
-                   ESI_RULE=self.rule.name,
+                   ESI_RULE=self.context.name,
                    ESI_ATTEMPT=str(attempt))
         return env
 

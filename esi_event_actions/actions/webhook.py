@@ -92,6 +92,7 @@ class WebhookAction(base.Action):
     followed.
     """
 
+    required = ('url',)
     opts = [
         cfg.Opt('url', type=types.String(),
                 help='URL to call (http or https). Required.'),
@@ -188,14 +189,14 @@ class WebhookAction(base.Action):
             raise self.error('cloudevents_source', 'a URI reference, with '
                              'no white space, is required')
         try:
-            return formats.get(self.rule.name, opts)
+            return formats.get(self.context.name, opts)
         except ValueError as exc:
             # The message names the secret's position, never its text.
             raise self.error('secret', str(exc))
 
     def _request_format(self):
         if self._format is None:
-            self._format = formats.get(self.rule.name, self.options)
+            self._format = formats.get(self.context.name, self.options)
         return self._format
 
     def describe(self):

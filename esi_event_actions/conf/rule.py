@@ -108,22 +108,39 @@ def example_groups():
     from esi_event_actions.actions import log
     from esi_event_actions.actions import script
     from esi_event_actions.actions import webhook
-    groups = []
-    for name, cls in (('script', script.ScriptAction),
-                      ('webhook', webhook.WebhookAction),
-                      ('ansible', ansible.AnsibleAction),
-                      ('log', log.LogAction)):
-        group = cfg.OptGroup(
-            'example_%s_rule' % name, title='A rule with the %s action' % name,
-            help='Any section that sets "events" is a rule, named after its '
-                 'section (for example [fulfill]). This one shows a rule '
-                 'whose action is %s: its options go in the same '
-                 'section.' % name)
-        groups.append((group, opts + cls.opts))
+    groups = [_example_group(name, cls) for name, cls in (
+        ('script', script.ScriptAction), ('webhook', webhook.WebhookAction),
+        ('ansible', ansible.AnsibleAction), ('log', log.LogAction))]
     groups.append((cfg.OptGroup(
         'example_policies_rule', title='A rule with filters and policies',
         help=POLICIES_EXAMPLE), opts))
     return groups
+
+
+BUILT_IN = ('script', 'webhook', 'ansible', 'log')
+
+
+def _example_group(name, cls):
+    group = cfg.OptGroup(
+        'example_%s_rule' % name, title='A rule with the %s action' % name,
+        help='Any section that sets "events" is a rule, named after its '
+             'section (for example [fulfill]). This one shows a rule whose '
+             'action is %s: its options go in the same section.' % name)
+    return group, opts + list(cls.opts)
+
+
+def plugin_groups():
+    """Example groups of the action plugins installed here, built-ins aside.
+
+    The ``esi_event_actions.plugins`` namespace of oslo-config-generator:
+    the committed sample file lists the built-in actions only, and an
+    operator adds ``--namespace esi_event_actions.plugins`` to document the
+    plugins of a host.  A plugin that fails to load is left out.
+    """
+    from stevedore import extension
+    manager = extension.ExtensionManager('esi_event_actions.actions')
+    return [_example_group(ext.name, ext.plugin) for ext in sorted(
+        manager, key=lambda ext: ext.name) if ext.name not in BUILT_IN]
 
 
 def list_opts():

@@ -69,7 +69,7 @@ class AppendFileAction(base.Action):
         values = {p.rsplit('.', 1)[-1]: v
                   for p, v in zip(self.param_paths(), params)}
         values.update(event_type=event.event_type, event_id=event.id,
-                      rule=self.rule.name, node=event.node or '',
+                      rule=self.context.name, node=event.node or '',
                       lease=event.lease or '', attempt=attempt)
         line = self.options.template.format(**values).replace('\n', ' ')
         try:

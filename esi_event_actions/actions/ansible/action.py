@@ -118,6 +118,7 @@ class AnsibleAction(base.Action):
     playbook missing at run time fails the job for good.
     """
 
+    required = ('playbook',)
     opts = [
         cfg.Opt('playbook', type=types.String(),
                 help='Playbook to run. A relative path is relative to the '
@@ -165,9 +166,6 @@ class AnsibleAction(base.Action):
 
     # Configuration.
 
-    def _conf(self):
-        return self.rule.conf
-
     def validate(self):
         if ansible_runner is None:
             raise self.error('action', 'the ansible action needs '
@@ -177,9 +175,6 @@ class AnsibleAction(base.Action):
             raise self.error('action', '%s is found neither next to %s nor '
                              'on PATH' % (PLAYBOOK_COMMAND, sys.executable))
         opts = self.options
-        if not opts.playbook:
-            raise self.error('playbook', 'the ansible action needs a '
-                             'playbook')
         self.playbook = self.resolve_path('playbook')
         if not os.path.isfile(self.playbook):
             raise self.error('playbook', 'no such file: %s' % self.playbook)
@@ -205,12 +200,12 @@ class AnsibleAction(base.Action):
         if opts.private_data_dir:
             data_dir = self.resolve_path('private_data_dir')
         else:
-            data_dir = os.path.join(self._conf().state_path, 'ansible')
+            data_dir = os.path.join(self.context.state_path, 'ansible')
         if os.path.exists(data_dir) and not os.path.isdir(data_dir):
             raise self.error('private_data_dir', 'not a directory: %s'
                              % data_dir)
         self.data_dir = data_dir
-        self.jobs = jobdirs.JobDirs(data_dir, self.rule.name,
+        self.jobs = jobdirs.JobDirs(data_dir, self.context.name,
                                     opts.keep_artifacts)
 
     def _validate_extra_vars(self, extra_vars):
@@ -284,7 +279,7 @@ class AnsibleAction(base.Action):
         variables = {
             'esi_event': event.to_dict(),
             'esi_params': self.named_params(params),
-            'esi_rule': self.rule.name,
+            'esi_rule': self.context.name,
             'esi_attempt': attempt,
         }
         for name, path in self.options.extra_vars.items():
@@ -333,7 +328,7 @@ class AnsibleAction(base.Action):
             return base.Result(base.FAILURE, 'the event names no node to '
                                'make an inventory of, and the rule has no '
                                'inventory')
-        ident = jobdirs.job_ident(self.rule.name, event.id, attempt)
+        ident = jobdirs.job_ident(self.context.name, event.id, attempt)
         try:
             job_dir = self.jobs.new(ident)
         except OSError as exc:
@@ -402,8 +397,7 @@ class AnsibleAction(base.Action):
         except (OSError, ansible_runner.AnsibleRunnerException):
             return ''
         text = text.replace('\r\n', '\n')
-        limit = getattr(getattr(self._conf(), 'worker', None),
-                        'output_limit', None) or _OUTPUT_LIMIT
+        limit = self.context.output_limit or _OUTPUT_LIMIT
         if len(text) > limit:
             text = text[-limit:]
             text = text[text.find('\n') + 1:] or text

@@ -103,3 +103,16 @@ class ActionsTest(base.FunctionalTestCase):
             '--config-file', os.path.join(self.dir, 'service.conf'),
             'check-config'], capture_output=True, text=True)
         self.assertIn('-> append_file %s' % out, proc.stdout)
+        # Its options, for the sample file of this host, not the shipped one.
+        generator = os.path.join(os.path.dirname(sys.executable),
+                                 'oslo-config-generator')
+        plugins = subprocess.run(
+            [generator, '--namespace', 'esi_event_actions.plugins'],
+            capture_output=True, text=True, check=True).stdout
+        self.assertIn('[example_append_file_rule]', plugins)
+        self.assertIn('#template = ', plugins)
+        self.assertNotIn('[example_script_rule]', plugins)
+        shipped = subprocess.run(
+            [generator, '--namespace', 'esi_event_actions'],
+            capture_output=True, text=True, check=True).stdout
+        self.assertNotIn('append_file', shipped)

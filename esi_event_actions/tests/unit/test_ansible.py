@@ -33,7 +33,7 @@ from esi_event_actions.actions import base as action_base
 from esi_event_actions import bootstrap
 from esi_event_actions import event
 from esi_event_actions import exception
-from esi_event_actions import rules
+from esi_event_actions import ruleloader
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 
@@ -111,12 +111,12 @@ class AnsibleTestCase(base.TestCase):
     def rule(self, playbook=DUMP_PLAYBOOK, extra=''):
         self.write('play.yml', playbook)
         self.load(self.config(extra))
-        return rules.load(self.conf).by_name['act']
+        return ruleloader.load(self.conf).by_name['act']
 
     def errors(self, extra='', playbook='play.yml'):
         self.write('play.yml', DUMP_PLAYBOOK)
         path = self.load(self.config(extra, playbook))
-        exc = self.assertRaises(exception.ConfigErrors, rules.load,
+        exc = self.assertRaises(exception.ConfigErrors, ruleloader.load,
                                 self.conf)
         for error in exc.errors:
             self.assertEqual(path, error.filename)
@@ -167,7 +167,7 @@ class AnsibleConfigTest(AnsibleTestCase):
             ['--config-file', os.path.join(self.dir, 'main.conf'),
              '--config-dir', os.path.join(self.dir, 'conf.d')],
             self.conf, default_config_files=[])
-        action = rules.load(self.conf).by_name['act'].action
+        action = ruleloader.load(self.conf).by_name['act'].action
         self.assertEqual(os.path.join(self.dir, 'conf.d', 'books.yml'),
                          action.playbook)
         self.assertEqual(os.path.join(self.dir, 'conf.d', 'runs'),
@@ -180,13 +180,13 @@ class AnsibleConfigTest(AnsibleTestCase):
             events = esi_leap.lease.fulfill.end
             action = ansible
             ''')
-        exc = self.assertRaises(exception.ConfigErrors, rules.load,
+        exc = self.assertRaises(exception.ConfigErrors, ruleloader.load,
                                 self.conf)
         self.assertEqual([(path, 'act', 'playbook',
-                           'the ansible action needs a playbook')],
+                           'the ansible action needs playbook')],
                          [(e.filename, e.section, e.key, e.reason)
                           for e in exc.errors])
-        self.assertIn('%s [act] playbook: the ansible action needs a '
+        self.assertIn('%s [act] playbook: the ansible action needs '
                       'playbook' % path, str(exc))
 
     def test_playbook_that_does_not_exist(self):
@@ -401,8 +401,10 @@ class AnsibleConfigTest(AnsibleTestCase):
         self.assertTrue(watch.timed_out)
 
     def test_output_is_the_end_in_whole_lines(self):
-        action = self.rule().action
+        self.rule()
+        # Fixed when the rule is loaded, as every option is.
         self.conf.set_override('output_limit', 20, group='worker')
+        action = ruleloader.load(self.conf).by_name['act'].action
         runner = types.SimpleNamespace(stdout=io.StringIO(
             'first line\r\nsecond line\r\nthird\r\n'))
         self.assertEqual('second line\nthird\n', action._output(runner))

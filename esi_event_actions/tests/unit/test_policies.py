@@ -24,6 +24,7 @@ from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import policies
+from esi_event_actions import ruleloader
 from esi_event_actions import rules
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
@@ -46,7 +47,7 @@ class PolicyOptionsTest(base.TestCase):
 
     def ruleset(self, *rules_text):
         self.load(''.join(RULE % spec for spec in rules_text))
-        return rules.load(self.conf)
+        return ruleloader.load(self.conf)
 
     def errors(self, extra):
         exc = self.assertRaises(exception.ConfigErrors, self.ruleset,
@@ -91,7 +92,7 @@ class PolicyOptionsTest(base.TestCase):
         self.load('\n'.join(
             line[4:] for line in rule_conf.POLICIES_EXAMPLE.splitlines()
             if line.startswith('    ')))
-        ruleset = rules.load(self.conf)
+        ruleset = ruleloader.load(self.conf)
         self.assertEqual(['page-on-failure', 'unhandled'],
                          [r.name for r in ruleset.rules])
         page = ruleset.by_name['page-on-failure']

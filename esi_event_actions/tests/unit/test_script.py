@@ -24,7 +24,7 @@ import testtools
 from esi_event_actions.actions import base as action_base
 from esi_event_actions.actions import script
 from esi_event_actions import event
-from esi_event_actions import rules
+from esi_event_actions import ruleloader
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 
@@ -42,7 +42,7 @@ class ScriptActionTest(base.TestCase):
             script_params = %s
             script_timeout = %d
             ''' % (script, params, timeout))
-        return rules.load(self.conf).by_name['act']
+        return ruleloader.load(self.conf).by_name['act']
 
     def run_rule(self, rule, data, attempt=1):
         evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')

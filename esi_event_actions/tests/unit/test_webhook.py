@@ -28,7 +28,7 @@ from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import pipeline
-from esi_event_actions import rules
+from esi_event_actions import ruleloader
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests import httpserver
@@ -57,7 +57,7 @@ class WebhookTest(base.TestCase):
                   'action = webhook\nurl = %s\n'
                   'params = node_name,node_properties.cpus,purpose\n%s\n'
                   % (url or self.server.url, extra))
-        return rules.load(self.conf).by_name['hook']
+        return ruleloader.load(self.conf).by_name['hook']
 
     def event(self, **data):
         return event.Event('esi_leap.lease.fulfill.end',
@@ -194,7 +194,7 @@ class RetryAfterJournalTest(base.TestCase):
                   'action = webhook\nurl = %s\nretry_base_delay = 30\n%s\n'
                   % (self.server.url, extra))
         self.server.statuses.extend(statuses)
-        pipe = pipeline.Pipeline(rules.load(self.conf), self.journal, 1)
+        pipe = pipeline.Pipeline(ruleloader.load(self.conf), self.journal, 1)
         pipe.start()
         self.addCleanup(pipe.stop, 5)
         pipe.accept([event.Event('esi_leap.lease.fulfill.end',
@@ -242,7 +242,7 @@ class WebhookTLSTest(base.TestCase):
         self.load('[hook]\nevents = esi_leap.lease.fulfill.end\n'
                   'action = webhook\nurl = %s\n%s\n'
                   % (self.server.url, extra))
-        return rules.load(self.conf).by_name['hook']
+        return ruleloader.load(self.conf).by_name['hook']
 
     def call(self, rule):
         evt = event.Event('esi_leap.lease.fulfill.end',
@@ -271,7 +271,8 @@ class WebhookTLSTest(base.TestCase):
         os.chdir('/')
         bootstrap.parse_args(['--config-file', path], self.conf,
                              default_config_files=[])
-        self.assertTrue(self.call(rules.load(self.conf).by_name['hook']).ok)
+        rule = ruleloader.load(self.conf).by_name['hook']
+        self.assertTrue(self.call(rule).ok)
 
 
 class LogActionTest(base.TestCase):
@@ -283,7 +284,7 @@ class LogActionTest(base.TestCase):
             action = log
             params = node_name,properties.x
             ''')
-        rule = rules.load(self.conf).by_name['log']
+        rule = ruleloader.load(self.conf).by_name['log']
         evt = event.Event('esi_leap.lease.delete.end',
                           esi_leap.lease_data(node_name='n1'), id='m9')
         self.assertTrue(rule.action.run(evt, rule.params(evt), 1).ok)

@@ -27,7 +27,7 @@ from esi_event_actions.actions import webhook_formats
 from esi_event_actions import dryrun
 from esi_event_actions import event
 from esi_event_actions import exception
-from esi_event_actions import rules
+from esi_event_actions import ruleloader
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests import httpserver
@@ -53,7 +53,7 @@ class FormatTestCase(base.TestCase):
         self.load('[%s]\nevents = esi_leap.lease.fulfill.end\n'
                   'action = webhook\nurl = %s\nparams = node_name\n%s\n'
                   % (name, self.server.url, extra))
-        return rules.load(self.conf).by_name[name]
+        return ruleloader.load(self.conf).by_name[name]
 
     def event(self, source='notification', **data):
         self.lease = esi_leap.lease_data(**data)
@@ -156,7 +156,7 @@ class StandardWebhooksTest(FormatTestCase):
         self.conf.log_opt_values(logging.getLogger('x'), logging.DEBUG)
         shown = json.dumps(rule.action.preview(evt, rule.params(evt)))
         report = dryrun.format_text(evt, dryrun.evaluate(
-            rules.load(self.conf), evt))
+            ruleloader.load(self.conf), evt))
         self.assertIn('webhook-signature', report)
         sent = self.server.requests[0][2]['webhook-signature']
         for text in (WHSEC, WHSEC_OLD, WHSEC[6:], sent.split(',')[1]):
