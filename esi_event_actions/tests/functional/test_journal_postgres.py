@@ -27,6 +27,7 @@ from esi_event_actions.tests.functional import postgres
 from esi_event_actions.tests.unit import test_journal
 from esi_event_actions.tests.unit import test_migration
 from esi_event_actions.tests.unit import test_policies
+from esi_event_actions.tests.unit import test_workers
 
 
 class PostgresMixin:
@@ -100,7 +101,7 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
                               if j.node == node])
 
 
-class PostgresWorkerPoolTest(PostgresMixin, test_journal.WorkerPoolTest):
+class PostgresWorkerPoolTest(PostgresMixin, test_workers.WorkerPoolTest):
     """The worker pool's tests, on PostgreSQL."""
 
 

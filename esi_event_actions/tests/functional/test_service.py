@@ -20,7 +20,7 @@ import subprocess
 from esi_event_actions import journal
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.unit import test_config
+from esi_event_actions.tests.unit import test_bootstrap
 
 
 class ServiceTest(base.FunctionalTestCase):
@@ -28,7 +28,7 @@ class ServiceTest(base.FunctionalTestCase):
     def test_seed_config_runs_both_scripts(self):
         fulfill = self.recorder('fulfill.sh')
         delete = self.recorder('delete.sh')
-        seed = test_config.SEED_FIXED.split('[fulfill]', 1)[1]
+        seed = test_bootstrap.SEED_FIXED.split('[fulfill]', 1)[1]
         svc = self.service(self.config('[fulfill]' + seed))
         svc.wait_listening()
         lease = esi_leap.lease_data(properties={'vendor': 'foo'})
@@ -52,7 +52,7 @@ class ServiceTest(base.FunctionalTestCase):
     def test_seed_config_stray_brace_stops_the_service(self):
         self.recorder('fulfill.sh')
         self.recorder('delete.sh')
-        seed = test_config.SEED.replace('<port in transport_url>', '5672')
+        seed = test_bootstrap.SEED.replace('<port in transport_url>', '5672')
         path = self.write('seed.conf', seed)
         for command in (base.SERVICE + ['--config-file', path],
                         base.MANAGE + ['--config-file', path,

@@ -223,24 +223,3 @@ class OperatorTest(base.TestCase):
         for text in ('nan', 'inf', '1_0', '0x10', '', '1.2.3', True,
                      None, float('nan')):
             self.assertIsNone(filters.number(text), text)
-
-
-class EventTest(base.TestCase):
-
-    def test_time_parses_oslo_and_iso_timestamps(self):
-        def at(stamp):
-            return event.Event('t', {}, id='m', timestamp=stamp).time
-        self.assertEqual('2026-11-26 19:37:24.284971',
-                         str(at('2026-11-26 19:37:24.284971')))
-        self.assertEqual('2026-11-26 19:37:24',
-                         str(at('2026-11-26T19:37:24Z')))
-        self.assertEqual('2026-11-26 18:37:24',
-                         str(at('2026-11-26T19:37:24+01:00')))
-        for bad in (None, 7, 'yesterday', ''):
-            self.assertIsNone(at(bad))
-
-    def test_lookup_and_node(self):
-        evt = _event(resource_uuid='r-1', node_uuid='n-1')
-        self.assertEqual('r-1', evt.node)
-        self.assertIs(event.MISSING, evt.lookup('properties.none'))
-        self.assertIsNone(event.Event('t', {'resource_uuid': 5}, id='m').node)

@@ -24,7 +24,7 @@ from esi_event_actions import journal
 from esi_event_actions import migration
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_config
+from esi_event_actions.tests.unit import test_bootstrap
 
 
 class ManageTestCase(base.TestCase):
@@ -35,7 +35,7 @@ class ManageTestCase(base.TestCase):
         self.script('fulfill.sh')
         self.script('delete.sh')
         self.url = 'sqlite:///%s/journal.sqlite' % self.dir
-        self.config = self.write('m.conf', test_config.SEED_FIXED + (
+        self.config = self.write('m.conf', test_bootstrap.SEED_FIXED + (
             '\n[journal]\nconnection = %s\n' % self.url))
 
     def manage(self, *args):

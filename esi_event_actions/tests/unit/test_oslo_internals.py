@@ -17,8 +17,12 @@ import threading
 import types
 
 import fixtures
+import oslo_messaging
 
+from esi_event_actions import listener
+from esi_event_actions import notification
 from esi_event_actions import oslo_internals
+from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_listener
 
@@ -160,3 +164,70 @@ def _built_otherwise(self, poll_style_listener, batch_size, batch_timeout):
 _STOCK_INIT = oslo_internals.driver_base.PollStyleListenerAdapter.__init__
 _STOCK_ON_INCOMING = (
     oslo_internals.notify_listener.BatchNotificationServer._on_incoming)
+
+
+class _Incoming:
+    """What a driver hands the dispatcher: a context and a message."""
+
+    def __init__(self, **message):
+        self.ctxt = {}
+        self.message = message
+
+
+class GuardTest(base.TestCase):
+    """The guards around oslo.messaging's rabbit driver and dispatcher."""
+
+    def setUp(self):
+        super().setUp()
+        self.seen = []
+        test = self
+
+        class Endpoint(listener._LeaseEndpoint):
+            def _handle(self, messages, priority):
+                test.seen.extend(m['event_type'] for m in messages)
+                return oslo_messaging.NotificationResult.HANDLED
+        self.dispatcher = oslo_internals.Dispatcher([Endpoint(None)], None)
+
+    def test_one_bad_priority_does_not_fail_its_batch(self):
+        good = dict(event_type='esi_leap.lease.fulfill.end', payload={},
+                    priority='INFO', publisher_id='p', message_id='m1')
+        batch = [_Incoming(**dict(good, priority=None)),
+                 _Incoming(**dict(good, priority=42)),
+                 _Incoming(**dict(good, priority='WARN')),
+                 _Incoming(**dict(good, event_type=None)),
+                 _Incoming(**good)]
+        self.assertEqual(set(), self.dispatcher.dispatch(batch))
+        self.assertEqual(['esi_leap.lease.fulfill.end'], self.seen)
+        self.assertEqual(4, self.logger.output.count(
+            'Dropping notification'))
+        self.assertIn("priority 'warn' is not one esi-leap sends",
+                      self.logger.output)
+
+    def test_redelivered_message_ids_are_let_through(self):
+        transport = oslo_messaging.get_notification_transport(
+            self.conf, url='kombu+memory:////')
+        self.addCleanup(transport.cleanup)
+        server = oslo_internals.Server(
+            transport, [oslo_messaging.Target(topic='t')],
+            self.dispatcher, 'threading', True)
+        adapter = server._create_listener()
+        # These are oslo.messaging internals: if an upgrade moves them, this
+        # test fails instead of the guard silently going away.
+        cache = adapter._poll_style_listener.msg_id_cache
+        self.assertIsInstance(cache, oslo_internals.AcceptDuplicates)
+        data = {'_unique_id': 'u1'}
+        for _ in range(3):
+            cache.check_duplicate_message(dict(data))
+        cache.add('u1')
+        cache.check_duplicate_message(dict(data))
+
+    def test_deep_payload_is_refused(self):
+        deep = leaf = {}
+        for _ in range(100):
+            leaf['x'] = {}
+            leaf = leaf['x']
+        message = {'event_type': 'esi_leap.lease.fulfill.end',
+                   'payload': esi_leap.payload(esi_leap.lease_data(
+                       properties=deep)), 'metadata': {}}
+        self.assertRaises(notification.BadMessage, notification.to_event,
+                          message)

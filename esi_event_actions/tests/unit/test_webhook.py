@@ -273,26 +273,3 @@ class WebhookTLSTest(base.TestCase):
                              default_config_files=[])
         rule = ruleloader.load(self.conf).by_name['hook']
         self.assertTrue(self.call(rule).ok)
-
-
-class LogActionTest(base.TestCase):
-
-    def test_one_structured_line(self):
-        self.load('''
-            [log]
-            events = esi_leap.lease.*.end
-            action = log
-            params = node_name,properties.x
-            ''')
-        rule = ruleloader.load(self.conf).by_name['log']
-        evt = event.Event('esi_leap.lease.delete.end',
-                          esi_leap.lease_data(node_name='n1'), id='m9')
-        self.assertTrue(rule.action.run(evt, rule.params(evt), 1).ok)
-        line = [ln for ln in self.logger.output.splitlines()
-                if ln.startswith('esi-event ')][0]
-        logged = json.loads(line[len('esi-event '):])
-        self.assertEqual({'rule': 'log', 'event_type':
-                          'esi_leap.lease.delete.end', 'event_id': 'm9',
-                          'node': evt.node, 'lease': evt.lease, 'attempt': 1,
-                          'params': {'node_name': 'n1', 'properties.x': ''}},
-                         logged)

@@ -11,6 +11,7 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
+"""Loading rules: every problem of every rule section, located."""
 
 import os
 import sys
@@ -18,96 +19,8 @@ import sys
 import fixtures
 
 from esi_event_actions import bootstrap
-from esi_event_actions.conf import legacy
 from esi_event_actions import exception
 from esi_event_actions.tests import base
-
-# The "Monitoring RabbitMQ" example of the original user document, verbatim,
-# including its inline comments and the stray brace in [delete].
-SEED = '''\
-# used to connect to RabbitMQ and monitor specific queues
-[DEFAULT]
-user = <user in transport_url>
-password = <password in transport_url>
-host = <host in transport_url>
-port = <port in transport_url>
-queues = esi_leap_versioned_notifications.info,esi_leap_versioned_notifications.error
-
-# a section that specifies a script to run whenever the specified event is caught
-[fulfill]
-events = esi_leap.lease.fulfill.end
-script = fulfill.sh
-script_params = node_name,fulfill_time                           # values from the event payload to be passed into the script
-filter_params = {"purpose": "test", "properties.vendor": "foo"}  # filters on the event payload that must be fulfilled for the script to run
-
-# a section that specifies a script to run whenever the specified event is caught
-[delete]
-events = esi_leap.lease.delete.end
-script = delete.sh
-script_params = node_name,expire_time                             # values from the event payload to be passed into the script
-filter_params = {"purpose": "test", "properties.vendor": "foo"}}  # filters on the event payload that must be fulfilled for the script to run
-'''  # noqa: E501
-
-SEED_FIXED = SEED.replace('<port in transport_url>', '5672').replace(
-    '"foo"}}', '"foo"}')
-
-
-class SeedConfigTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.script('fulfill.sh')
-        self.script('delete.sh')
-
-    def test_seed_with_stray_brace_names_file_section_and_key(self):
-        path = self.load(SEED.replace('<port in transport_url>', '5672'))
-        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
-                                self.conf)
-        self.assertEqual(1, len(exc.errors))
-        error = exc.errors[0]
-        self.assertEqual((path, 'delete', 'filter_params'),
-                         (error.filename, error.section, error.key))
-        self.assertIn("unexpected '}'", error.reason)
-        self.assertIn('%s [delete] filter_params: unexpected' % path,
-                      str(error))
-
-    def test_seed_placeholder_port_is_reported(self):
-        path = self.load(SEED.replace('"foo"}}', '"foo"}'))
-        exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
-                                self.conf)
-        self.assertEqual([(path, 'DEFAULT', 'port')],
-                         [(e.filename, e.section, e.key)
-                          for e in exc.errors])
-
-    def test_seed_fixed_loads_both_rules(self):
-        self.load(SEED_FIXED)
-        ruleset = bootstrap.check(self.conf)
-        self.assertEqual(['fulfill', 'delete'],
-                         [r.name for r in ruleset.rules])
-        fulfill = ruleset.by_name['fulfill']
-        self.assertEqual(['esi_leap.lease.fulfill.end'], fulfill.events)
-        self.assertEqual(['node_name', 'fulfill_time'],
-                         fulfill.action.param_paths())
-        self.assertEqual({'purpose': 'test', 'properties.vendor': 'foo'},
-                         fulfill.filter.spec)
-        self.assertEqual(os.path.join(self.dir, 'fulfill.sh'),
-                         fulfill.action.path)
-        self.assertEqual('script', fulfill.action_name)
-
-    def test_seed_legacy_keys_build_transport_url_and_topics(self):
-        self.load(SEED_FIXED.replace('<user in transport_url>', 'es i')
-                  .replace('<password in transport_url>', 'p@ss:#word')
-                  .replace('<host in transport_url>', 'rabbit.example'))
-        self.assertEqual('rabbit://es%20i:p%40ss%3A%23word@'
-                         'rabbit.example:5672/',
-                         legacy.transport_url(self.conf))
-        self.assertEqual(['esi_leap_versioned_notifications'],
-                         legacy.topics(self.conf))
-
-    def test_transport_url_wins_over_legacy_keys(self):
-        self.load(SEED_FIXED.replace(
-            '[DEFAULT]', '[DEFAULT]\ntransport_url = rabbit://a:b@c:1/'))
-        self.assertIsNone(legacy.transport_url(self.conf))
 
 
 class RuleConfigTest(base.TestCase):
