@@ -31,6 +31,19 @@ def free_port():
 
 class _Scraping(base.FunctionalTestCase):
 
+    def metrics_service(self, port, rule_extra='', extra=''):
+        """The service with one script rule and metrics on ``port``."""
+        return self.service(self.config('''
+            [act]
+            events = esi_leap.lease.fulfill.end
+            script = act.sh
+            %s
+            ''' % rule_extra, extra=extra + '''
+            [metrics]
+            enabled = true
+            port = %d
+            ''' % port))
+
     def get(self, path):
         try:
             response = urllib.request.urlopen(self.url + path, timeout=10)
@@ -47,15 +60,7 @@ class AlertRulesTest(_Scraping):
         port = free_port()
         self.url = 'http://127.0.0.1:%d' % port
         self.recorder('act.sh')
-        svc = self.service(self.config('''
-            [act]
-            events = esi_leap.lease.fulfill.end
-            script = act.sh
-            ''', extra='''
-            [metrics]
-            enabled = true
-            port = %d
-            ''' % port))
+        svc = self.metrics_service(port)
         svc.wait_listening()
         # The time since the last event is exported from the first event
         # on.  The job's attempt may not be counted yet: a labelled family
@@ -87,15 +92,7 @@ class MonitoringTest(_Scraping):
             taken.bind(('127.0.0.1', 0))
             taken.listen()
             port = taken.getsockname()[1]
-            svc = self.service(self.config('''
-                [act]
-                events = esi_leap.lease.fulfill.end
-                script = act.sh
-                ''', extra='''
-                [metrics]
-                enabled = true
-                port = %d
-                ''' % port))
+            svc = self.metrics_service(port)
             # It exits by itself: no worker crash-looping under the launcher.
             self.assertNotEqual(0, svc.proc.wait(60))
         self.assertIn('[metrics] port', svc.log())
@@ -107,18 +104,12 @@ class MonitoringTest(_Scraping):
         calls = self.recorder('act.sh')
         port = free_port()
         self.url = 'http://127.0.0.1:%d' % port
-        svc = self.service(self.config('''
-            [act]
-            events = esi_leap.lease.fulfill.end
-            script = act.sh
-            filter_params = {"purpose": "test"}
-            ''', extra='''
+        svc = self.metrics_service(
+            port, rule_extra='filter_params = {"purpose": "test"}',
+            extra='''
             [DEFAULT]
             use_json = true
-            [metrics]
-            enabled = true
-            port = %d
-            ''' % port))
+            ''')
         svc.wait_listening()
         lease = esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
