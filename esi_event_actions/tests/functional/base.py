@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 
 import fixtures
@@ -30,6 +29,7 @@ from testtools import content
 from esi_event_actions import journal
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import broker
+from esi_event_actions.tests.functional import procs
 
 
 def _command(name, module):
@@ -45,14 +45,11 @@ POLLER = _command('esi-event-actions-poller', 'esi_event_actions.cmd.poller')
 
 
 def wait_for(predicate, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError('timed out after %ss waiting for %s'
-                         % (timeout, what))
+    value = procs.wait_until(predicate, timeout, interval)
+    if not value:
+        raise AssertionError('timed out after %ss waiting for %s'
+                             % (timeout, what))
+    return value
 
 
 # Records each call as one line: the event id, the rule, then every

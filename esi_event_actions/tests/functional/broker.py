@@ -26,21 +26,17 @@ test runner can start one broker for a whole run with::
     python -m esi_event_actions.tests.functional.broker stop --state-file F
 """
 
-import argparse
-import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from urllib import parse
 
 import fixtures
 
+from esi_event_actions.tests.functional import procs
 from esi_event_actions.tests.functional import shared
 
 TRANSPORT_URL_ENV = 'ESI_TEST_TRANSPORT_URL'
@@ -49,12 +45,8 @@ BIN_DIR_ENV = 'RABBITMQ_BIN_DIR'
 # /usr/sbin wrappers, which switch to the rabbitmq user and log to /var/log.
 DEFAULT_BIN_DIR = '/usr/lib/rabbitmq/bin'
 
-LOOPBACK = '127.0.0.1'
-START_TIMEOUT = 60
-STOP_TIMEOUT = 30
 CTL_TIMEOUT = 60
-
-# How the AMQP listener and the distribution listener report a taken port.
+EPMD_TIMEOUT = 10
 
 _DIST_LOOPBACK_ARGS = '-kernel inet_dist_use_interface {127,0,0,1}'
 
@@ -70,7 +62,7 @@ log.console = false
 """
 
 
-class BrokerError(Exception):
+class BrokerError(procs.ServerError):
     """A private broker failed to start or to stop."""
 
 
@@ -96,34 +88,16 @@ def _find_epmd():
     raise BrokerError('epmd executable not found')
 
 
-def _free_ports(count):
-    """Return ``count`` distinct currently free TCP ports on loopback."""
-    socks = []
-    try:
-        # Hold every socket open until all are picked so the kernel cannot
-        # hand out the same port twice.
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.bind((LOOPBACK, 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 def _full_env(broker_env):
     # Settings from the caller's environment (e.g. a developer's own
     # RabbitMQ setup) must not leak into the private node.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(('RABBITMQ_', 'ERL_'))}
-    env.update(broker_env)
-    return env
+    return procs.environ(lambda name: name.startswith(('RABBITMQ_', 'ERL_')),
+                         broker_env)
 
 
 def _port_open(port):
     try:
-        with socket.create_connection((LOOPBACK, port), timeout=1):
+        with socket.create_connection((procs.LOOPBACK, port), timeout=1):
             return True
     except OSError:
         return False
@@ -159,106 +133,7 @@ def _listens(pid, port):
     return False
 
 
-def _read_proc(pid, name):
-    try:
-        with open('/proc/%d/%s' % (pid, name), 'rb') as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _proc_state(pid):
-    """Return (state, pgrp) of a process, or None if it does not exist."""
-    stat = _read_proc(pid, 'stat')
-    if stat is None:
-        return None
-    # The command name may contain spaces and parentheses; the fields we
-    # want follow the last ')'.
-    fields = stat[stat.rindex(b')') + 2:].split()
-    return fields[0].decode(), int(fields[2])
-
-
-def _alive(pid, marker=None):
-    """Whether pid is a live (non-zombie) process tagged with marker.
-
-    The marker is looked up in the command line and the environment, so a
-    pid recycled by an unrelated process is never mistaken for ours.
-    """
-    if not pid:
-        return False
-    if os.path.isdir('/proc'):
-        state = _proc_state(pid)
-        if state is None or state[0] in ('Z', 'X'):
-            return False
-        if marker is None:
-            return True
-        marker = marker.encode()
-        for name in ('cmdline', 'environ'):
-            data = _read_proc(pid, name)
-            if data and marker in data:
-                return True
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _group_alive(pgid, marker):
-    if not os.path.isdir('/proc'):
-        try:
-            os.killpg(pgid, 0)
-        except OSError:
-            return False
-        return True
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        state = _proc_state(int(entry))
-        if state and state[1] == pgid and _alive(int(entry), marker):
-            return True
-    return False
-
-
-def _wait_until(predicate, timeout, interval=0.05):
-    """Poll predicate until true or timeout; return its last value."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def _wait_reaped(pid, timeout=2):
-    _wait_until(lambda: not os.path.exists('/proc/%d' % pid), timeout)
-
-
-def _signal(pid, sig, group=False):
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tail(path, lines=40):
-    try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 16384))
-            data = f.read().decode('utf-8', 'replace')
-    except OSError:
-        return ''
-    return '\n'.join(data.splitlines()[-lines:])
-
-
-class PrivateBroker(object):
+class PrivateBroker(procs.PrivateServer):
     """A private RabbitMQ node for tests.
 
     The node listens on a free loopback port and keeps all of its state
@@ -268,81 +143,62 @@ class PrivateBroker(object):
     durable queues survive it too.
     """
 
-    def __init__(self, base_dir=None, start_timeout=START_TIMEOUT):
-        self.base_dir = base_dir
-        self.start_timeout = start_timeout
-        self.tmpdir = None
+    error = BrokerError
+    noun = 'broker'
+    tmp_prefix = 'esi-rabbitmq-'
+    subdirs = ('home', 'mnesia', 'log')
+    start_attempts = 3
+
+    def __init__(self, base_dir=None, start_timeout=procs.START_TIMEOUT):
+        super(PrivateBroker, self).__init__(base_dir, start_timeout)
         self.port = None
         self.dist_port = None
         self.epmd_port = None
         self.nodename = None
         self.env = None
         self.broker_env = None
-        self.server_pid = None
-        self.epmd_pid = None
         self.start_seconds = None
-        self._server = None
-        self._epmd = None
+        self.server = None
+        self.epmd = None
 
     @property
     def transport_url(self):
-        return 'rabbit://guest:guest@%s:%d/' % (LOOPBACK, self.port)
+        return 'rabbit://guest:guest@%s:%d/' % (procs.LOOPBACK, self.port)
 
     @property
     def running(self):
-        server = self._server
-        if server is not None and server.pid == self.server_pid:
-            # Our own child: no pid reuse to guard against, and its
-            # environment only shows the node name once it has exec'd.
-            return server.poll() is None
-        return _alive(self.server_pid, self._marker)
+        return self.server is not None and self.server.running
 
     @property
     def _marker(self):
         # Every server process carries the node name in its environment.
         return 'RABBITMQ_NODENAME=%s' % self.nodename
 
-    def _path(self, *parts):
-        return os.path.join(self.tmpdir, *parts)
+    @property
+    def _epmd_marker(self):
+        return '-port\0%d\0' % self.epmd_port
 
     def _cmd(self, name):
         return os.path.join(_bin_dir(), name)
 
-    def start(self):
-        """Start the node and block until it accepts AMQP connections."""
-        if self.tmpdir is not None:
-            raise BrokerError('broker already started')
-        attempts = 3
-        for attempt in range(1, attempts + 1):
-            try:
-                self._prepare()
-                self._start_epmd()
-                self._spawn_server()
-                self._wait_running()
-                return self
-            except BrokerError as exc:
-                log = self._log_tail()
-                self.stop()
-                # Free ports are picked before they are bound, so another
-                # process may grab one in between, and a node starting on a
-                # loaded machine sometimes dies without a word: simply try
-                # again, on new ports.
-                if attempt < attempts:
-                    sys.stderr.write('RabbitMQ start attempt %d failed (%s); '
-                                     'trying again\n' % (attempt, exc))
-                    continue
-                raise BrokerError('%s\n%s' % (exc, log))
-            except BaseException:
-                self.stop()
-                raise
+    def _start(self):
+        self._prepare()
+        self._start_epmd()
+        self._spawn_server()
+        self._wait_running()
+
+    def _retry(self, attempt, exc):
+        # Free ports are picked before they are bound, so another process
+        # may grab one in between, and a node starting on a loaded machine
+        # sometimes dies without a word: simply try again, on new ports.
+        sys.stderr.write('RabbitMQ start attempt %d failed (%s); '
+                         'trying again\n' % (attempt, exc))
+        return True
 
     def _prepare(self):
-        self.port, self.dist_port, self.epmd_port = _free_ports(3)
+        self.port, self.dist_port, self.epmd_port = procs.free_ports(3)
         self.nodename = 'esi%d@localhost' % self.port
-        self.tmpdir = tempfile.mkdtemp(prefix='esi-rabbitmq-',
-                                       dir=self.base_dir)
-        for sub in ('home', 'mnesia', 'log'):
-            os.mkdir(self._path(sub))
+        self._make_tmpdir()
 
         # Write the cookie up front: otherwise the node and the first CLI
         # call could race to create two different ones.
@@ -352,7 +208,7 @@ class PrivateBroker(object):
             f.write(secrets.token_hex(20).upper())
 
         with open(self._path('rabbitmq.conf'), 'w') as f:
-            f.write(RABBITMQ_CONF.format(host=LOOPBACK, port=self.port))
+            f.write(RABBITMQ_CONF.format(host=procs.LOOPBACK, port=self.port))
         # An explicit empty plugin list keeps startup fast and avoids the
         # system-wide enabled_plugins file.
         with open(self._path('enabled_plugins'), 'w') as f:
@@ -366,11 +222,11 @@ class PrivateBroker(object):
             'LC_ALL': 'C.UTF-8',
             'LANG': 'C.UTF-8',
             'RABBITMQ_NODENAME': self.nodename,
-            'RABBITMQ_NODE_IP_ADDRESS': LOOPBACK,
+            'RABBITMQ_NODE_IP_ADDRESS': procs.LOOPBACK,
             'RABBITMQ_NODE_PORT': str(self.port),
             'RABBITMQ_DIST_PORT': str(self.dist_port),
             'ERL_EPMD_PORT': str(self.epmd_port),
-            'ERL_EPMD_ADDRESS': LOOPBACK,
+            'ERL_EPMD_ADDRESS': procs.LOOPBACK,
             'RABBITMQ_MNESIA_BASE': self._path('mnesia'),
             'RABBITMQ_LOG_BASE': self._path('log'),
             'RABBITMQ_CONFIG_FILE': self._path('rabbitmq.conf'),
@@ -388,72 +244,53 @@ class PrivateBroker(object):
     def _start_epmd(self):
         # Own the epmd process: one spawned implicitly by the node would
         # daemonize itself, outlive the node and leave no pid to kill.
-        log = open(self._path('log', 'epmd.out'), 'ab')
-        with log:
-            self._epmd = subprocess.Popen(
-                [_find_epmd(), '-port', str(self.epmd_port),
-                 '-address', LOOPBACK],
-                env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        self.epmd_pid = self._epmd.pid
-        deadline = time.monotonic() + 10
-        # Check that the socket is epmd's own: a port taken by someone else
-        # accepts connections too, while epmd silently exits with 0.
-        while not _listens(self.epmd_pid, self.epmd_port):
-            if self._epmd.poll() is not None:
+        self.epmd = self._spawn(
+            [_find_epmd(), '-port', str(self.epmd_port),
+             '-address', procs.LOOPBACK],
+            'epmd.out', self.env, marker=self._epmd_marker)
+
+        def check():
+            # epmd silently exits with 0 when its port is taken.
+            if not self.epmd.running:
                 raise PortInUseError('epmd exited with %s, port %d taken?'
-                                     % (self._epmd.returncode,
+                                     % (self.epmd.returncode,
                                         self.epmd_port))
-            if time.monotonic() > deadline:
-                raise BrokerError('epmd did not start listening')
-            time.sleep(0.05)
+
+        # The socket must be epmd's own: a port taken by someone else
+        # accepts connections too.
+        self._wait_ready('epmd on port %d' % self.epmd_port,
+                         lambda: _listens(self.epmd.pid, self.epmd_port),
+                         check, timeout=EPMD_TIMEOUT)
 
     def _spawn_server(self):
-        # A new session keeps the node out of the caller's process group
-        # (no stray terminal signals) and lets it outlive the caller; the
-        # group id is then the pid, which stop() uses as a last resort.
-        log = open(self._path('log', 'server.out'), 'ab')
-        with log:
-            self._server = subprocess.Popen(
-                [self._cmd('rabbitmq-server')],
+        self.server = self._spawn([self._cmd('rabbitmq-server')],
+                                  'server.out', self.env, marker=self._marker)
+
+    def _check_running(self):
+        if not self.running:
+            raise BrokerError('rabbitmq-server exited during startup')
+
+    def _node_ready(self):
+        # check_running, unlike ping, fails until the rabbit application
+        # (and thus the AMQP listener) is fully up.
+        try:
+            result = subprocess.run(
+                [self._cmd('rabbitmq-diagnostics'), '-q', 'check_running'],
                 env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        self.server_pid = self._server.pid
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=30)
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0 and _port_open(self.port)
 
     def _wait_running(self):
-        begin = time.monotonic()
-        deadline = begin + self.start_timeout
-        while True:
-            if not self.running:
-                raise BrokerError('rabbitmq-server exited during startup')
-            # check_running, unlike ping, fails until the rabbit application
-            # (and thus the AMQP listener) is fully up.
-            try:
-                result = subprocess.run(
-                    [self._cmd('rabbitmq-diagnostics'), '-q',
-                     'check_running'],
-                    env=self.env, cwd=self.tmpdir,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, timeout=30)
-                if result.returncode == 0 and _port_open(self.port):
-                    self.start_seconds = time.monotonic() - begin
-                    return
-            except subprocess.TimeoutExpired:
-                pass
-            if time.monotonic() > deadline:
-                raise BrokerError('RabbitMQ node %s not running after %ss'
-                                  % (self.nodename, self.start_timeout))
-            time.sleep(0.5)
+        self.start_seconds = self._wait_ready(
+            'RabbitMQ node %s' % self.nodename, self._node_ready,
+            self._check_running, interval=0.5)
 
-    def _log_tail(self):
-        parts = []
-        for name in ('epmd.out', 'server.out', '%s.log' % self.nodename):
-            text = _tail(self._path('log', name))
-            if text:
-                parts.append('--- %s ---\n%s' % (name, text))
-        return '\n'.join(parts)
+    def _log_names(self):
+        # The node's log directory holds more than logs, e.g. crash dumps.
+        return ['epmd.out', 'server.out', '%s.log' % self.nodename]
 
     def ctl(self, *args, check=True, timeout=CTL_TIMEOUT):
         """Run rabbitmqctl against this node and return its stdout.
@@ -475,78 +312,29 @@ class PrivateBroker(object):
             universal_newlines=True, timeout=timeout, check=check)
         return result.stdout
 
-    def _wait_server_exit(self, timeout):
-        if self._server is not None:
-            try:
-                self._server.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
+    def _stop_server(self, command):
+        """Stop the node with rabbitmqctl command, else with signals."""
+        if self.server is None:
             return
-        # Not our child (e.g. stopped via a state file): poll instead.
-        _wait_until(lambda: not self.running, timeout, interval=0.2)
 
-    def _kill_server(self):
-        """Make sure no process of the server's group survives."""
-        if not self.server_pid:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not _group_alive(self.server_pid, self._marker):
-                break
-            _signal(self.server_pid, sig, group=True)
-            _wait_until(
-                lambda: not _group_alive(self.server_pid, self._marker),
-                5, interval=0.1)
-        if self._server is not None:
+        def ask():
             try:
-                self._server.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        else:
-            _wait_reaped(self.server_pid)
-
-    def _kill_epmd(self):
-        if not self.epmd_pid:
-            return
-        marker = '-port\0%d\0' % self.epmd_port
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not _alive(self.epmd_pid, marker):
-                break
-            _signal(self.epmd_pid, sig)
-            _wait_until(lambda: not _alive(self.epmd_pid, marker), 5)
-        if self._epmd is not None:
-            try:
-                self._epmd.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        else:
-            # Not our child: give init a moment to reap the zombie so that
-            # callers checking the process table right after see it gone.
-            _wait_reaped(self.epmd_pid)
-        self.epmd_pid = None
-        self._epmd = None
-
-    def stop(self):
-        """Stop the node and its epmd and remove the temporary directory.
-
-        Safe to call more than once and after a failed start.
-        """
-        if self.tmpdir is None:
-            return
-        if self.running:
-            try:
-                # shutdown, unlike stop, also waits for the OS process.
-                self.ctl('shutdown', timeout=STOP_TIMEOUT)
+                self.ctl(command, timeout=procs.STOP_TIMEOUT)
             except (subprocess.CalledProcessError,
                     subprocess.TimeoutExpired):
                 pass
-            self._wait_server_exit(STOP_TIMEOUT)
-        self._kill_server()
-        self._server = None
-        self.server_pid = None
+
+        # The group: the node's Erlang VM and its helpers.
+        self.server.stop(ask, group=True)
+
+    def _stop(self):
+        # shutdown, unlike stop, also waits for the OS process.
+        self._stop_server('shutdown')
+        self.server = None
         # epmd is a separate session and outlives the node by design.
-        self._kill_epmd()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-        self.tmpdir = None
+        if self.epmd is not None:
+            self.epmd.kill()
+            self.epmd = None
 
     def restart(self):
         """Stop the node and start it again on the same ports and data.
@@ -556,21 +344,14 @@ class PrivateBroker(object):
         """
         if self.tmpdir is None:
             raise BrokerError('broker not started')
-        if self.running:
-            try:
-                self.ctl('stop', timeout=STOP_TIMEOUT)
-            except (subprocess.CalledProcessError,
-                    subprocess.TimeoutExpired):
-                pass
-            self._wait_server_exit(STOP_TIMEOUT)
-        self._kill_server()
-        if not _alive(self.epmd_pid):
+        self._stop_server('stop')
+        if not self.epmd.running:
             self._start_epmd()
         self._spawn_server()
         try:
             self._wait_running()
         except BrokerError as exc:
-            raise BrokerError('%s\n%s' % (exc, self._log_tail()))
+            raise BrokerError('%s\n%s' % (exc, self.log_tail()))
 
     def state(self):
         """Return a JSON-serialisable description of the running broker."""
@@ -581,7 +362,7 @@ class PrivateBroker(object):
             'epmd_port': self.epmd_port,
             'nodename': self.nodename,
             'tmpdir': self.tmpdir,
-            'pids': {'server': self.server_pid, 'epmd': self.epmd_pid},
+            'pids': {'server': self.server.pid, 'epmd': self.epmd.pid},
             # Only what differs from the caller's environment: enough to
             # run the RabbitMQ CLI against this node, and no leaked secrets.
             'env': self.broker_env,
@@ -598,8 +379,9 @@ class PrivateBroker(object):
         broker.tmpdir = state['tmpdir']
         broker.broker_env = state['env']
         broker.env = _full_env(broker.broker_env)
-        broker.server_pid = state['pids']['server']
-        broker.epmd_pid = state['pids']['epmd']
+        broker.server = procs.Process(state['pids']['server'], broker._marker)
+        broker.epmd = procs.Process(state['pids']['epmd'],
+                                    broker._epmd_marker)
         return broker
 
 
@@ -659,48 +441,12 @@ class BrokerFixture(fixtures.Fixture):
         self.transport_url = self.broker.transport_url
 
 
-def _write_state(path, state):
-    tmp = '%s.tmp' % path
-    with open(tmp, 'w') as f:
-        json.dump(state, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    return procs.state_file_main(
+        PrivateBroker, lambda broker: broker.transport_url,
         prog='python -m esi_event_actions.tests.functional.broker',
-        description='Start or stop a private RabbitMQ broker for tests.')
-    parser.add_argument('action', choices=('start', 'stop'))
-    parser.add_argument('--state-file', required=True,
-                        help='JSON file describing the started broker')
-    args = parser.parse_args(argv)
-
-    if args.action == 'start':
-        if os.path.exists(args.state_file):
-            sys.stderr.write('%s exists; stop that broker first\n'
-                             % args.state_file)
-            return 1
-        broker = PrivateBroker()
-        try:
-            broker.start()
-            _write_state(args.state_file, broker.state())
-        except BaseException:
-            broker.stop()
-            raise
-        # Children run in their own sessions with output in files, so they
-        # outlive this process and do not hold the caller's stdout open.
-        print(broker.transport_url)
-        return 0
-
-    try:
-        with open(args.state_file) as f:
-            state = json.load(f)
-    except FileNotFoundError:
-        sys.stderr.write('%s not found; nothing to stop\n' % args.state_file)
-        return 0
-    PrivateBroker.from_state(state).stop()
-    os.remove(args.state_file)
-    return 0
+        description='Start or stop a private RabbitMQ broker for tests.',
+        argv=argv)
 
 
 if __name__ == '__main__':

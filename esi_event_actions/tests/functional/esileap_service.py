@@ -15,8 +15,9 @@
 """Run esi-leap 1.0's API or manager with two test-friendly changes.
 
 This file runs as a script under the Python of esi-leap's own virtualenv
-(see :mod:`esi_event_actions.tests.functional.esileap`), never inside the
-esi-event-actions process: it imports nothing of this project::
+(see :mod:`esi_event_actions.tests.functional.esileap_server`), never
+inside the esi-event-actions process: it imports nothing of this
+project::
 
     python -I esileap_service.py api --config-file F [--log-file L]
     python -I esileap_service.py manager --config-file F \\

@@ -38,8 +38,8 @@ import threading
 from urllib import parse
 import uuid
 
+from esi_event_actions.tests.functional import procs
 
-LOOPBACK = '127.0.0.1'
 DOMAIN_ID = 'default'
 IRONIC_MIN_VERSION = '1.1'
 IRONIC_MAX_VERSION = '1.65'
@@ -77,7 +77,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         query = dict(parse.parse_qsl(url.query))
         stub._record(self.command, self.path)
         path = url.path.rstrip('/') or '/'
-        base = 'http://%s:%d' % (LOOPBACK, stub.port)
+        base = 'http://%s:%d' % (procs.LOOPBACK, stub.port)
         if path == '/v3':
             return self._reply(200, {'version': stub._keystone_version(base)})
         if path == '/v3/projects':
@@ -136,7 +136,7 @@ class KeystoneIronicStub(object):
 
     @property
     def url(self):
-        return 'http://%s:%d' % (LOOPBACK, self.port)
+        return 'http://%s:%d' % (procs.LOOPBACK, self.port)
 
     @property
     def keystone_url(self):
@@ -152,7 +152,7 @@ class KeystoneIronicStub(object):
         """Bind a free loopback port and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError('stub already started')
-        self._server = _Server((LOOPBACK, 0), _Handler)
+        self._server = _Server((procs.LOOPBACK, 0), _Handler)
         self._server.stub = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -31,9 +31,7 @@ instead. A shell test runner can start one server for a whole run with::
     python -m esi_event_actions.tests.functional.postgres stop --state-file F
 """
 
-import argparse
 import glob
-import json
 import os
 import pwd
 import re
@@ -42,15 +40,13 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from urllib import parse
 import uuid
 
 import fixtures
 
-# Generic process helpers shared with the RabbitMQ fixture.
-from esi_event_actions.tests.functional import broker as procs
+from esi_event_actions.tests.functional import procs
 from esi_event_actions.tests.functional import shared
 
 
@@ -66,10 +62,10 @@ SUPERUSER = 'postgres'
 DRIVER = 'postgresql+psycopg'
 DEFAULT_PORT = 5432
 
-LOOPBACK = '127.0.0.1'
-START_TIMEOUT = 60
-STOP_TIMEOUT = 30
 CLIENT_TIMEOUT = 60
+# How long the postmaster gets for an immediate shutdown after a fast one
+# timed out.
+QUIT_TIMEOUT = 10
 # Longer database names are silently truncated by the server.
 MAX_NAME_BYTES = 63
 # sun_path is 108 bytes on Linux, including the terminating NUL.
@@ -91,7 +87,7 @@ _PORT_IN_USE = re.compile(
     'address already in use', re.I)
 
 
-class PostgresError(Exception):
+class PostgresError(procs.ServerError):
     """A server failed to start or to stop, or a client command failed."""
 
 
@@ -129,11 +125,8 @@ def _bin_dir(tool='postgres'):
 
 def _clean_env(extra=None):
     # libpq and the server read PGHOST, PGPORT, PGDATA, PGOPTIONS and more
-    # from the environment; a developer's own settings must not redirect
-    # the commands run here.
-    env = {k: v for k, v in os.environ.items() if not k.startswith('PG')}
-    env.update(extra or {})
-    return env
+    # from the environment.
+    return procs.environ(lambda name: name.startswith('PG'), extra)
 
 
 def _run_as():
@@ -196,7 +189,7 @@ def _server_pids(data_dir):
             continue
         # exe ends in ' (deleted)' after a package upgrade.
         if cwd == data_dir and exe.startswith('postgres'):
-            state = procs._proc_state(int(entry))
+            state = procs.proc_state(int(entry))
             if state and state[0] not in ('Z', 'X'):
                 pids.append(int(entry))
     return pids
@@ -209,7 +202,7 @@ class _Server(object):
     """
 
     driver = DRIVER
-    host = LOOPBACK
+    host = procs.LOOPBACK
     port = None
     user = SUPERUSER
     password = None
@@ -281,7 +274,7 @@ class _Server(object):
         pass
 
 
-class PrivatePostgres(_Server):
+class PrivatePostgres(procs.PrivateServer, _Server):
     """A private PostgreSQL server for tests.
 
     The cluster listens on a free loopback port and keeps its data, Unix
@@ -290,62 +283,45 @@ class PrivatePostgres(_Server):
     without a password.
     """
 
-    def __init__(self, base_dir=None, start_timeout=START_TIMEOUT):
-        self.base_dir = base_dir
-        self.start_timeout = start_timeout
-        self.tmpdir = None
+    error = PostgresError
+    tmp_prefix = 'esi-postgres-'
+    start_attempts = 3
+
+    def __init__(self, base_dir=None, start_timeout=procs.START_TIMEOUT):
+        super(PrivatePostgres, self).__init__(base_dir, start_timeout)
         self.data_dir = None
         self.bin_dir = None
         self.port = None
-        self.server_pid = None
         self.start_seconds = None
+        self.postmaster = None
         self._user = None
-        self._server = None
 
     @property
     def running(self):
-        # The postmaster, unlike its children, keeps its command line.
-        return procs._alive(self.server_pid, self.data_dir)
-
-    def _path(self, *parts):
-        return os.path.join(self.tmpdir, *parts)
+        return self.postmaster is not None and self.postmaster.running
 
     def _cmd(self, name):
         return os.path.join(self.bin_dir, name)
 
-    def start(self):
-        """Create the cluster and block until it accepts connections."""
-        if self.tmpdir is not None:
-            raise PostgresError('server already started')
-        attempts = 3
-        for attempt in range(1, attempts + 1):
-            try:
-                begin = time.monotonic()
-                self._prepare()
-                self._initdb()
-                self._spawn_server()
-                self._wait_ready()
-                self.start_seconds = time.monotonic() - begin
-                return self
-            except PostgresError as exc:
-                log = self._log_tail()
-                self.stop()
-                # Free ports are picked before they are bound, so another
-                # process may grab one in between; simply pick again.
-                if attempt < attempts and isinstance(exc, PortInUseError):
-                    continue
-                raise PostgresError('%s\n%s' % (exc, log) if log else exc)
-            except BaseException:
-                self.stop()
-                raise
+    def _start(self):
+        begin = time.monotonic()
+        self._prepare()
+        self._initdb()
+        self._spawn_server()
+        self.start_seconds = self._wait_ready(
+            'PostgreSQL on port %d' % self.port, self._ready,
+            self._check_running, begin=begin)
+
+    def _retry(self, attempt, exc):
+        # Free ports are picked before they are bound, so another process
+        # may grab one in between; simply pick again.
+        return isinstance(exc, PortInUseError)
 
     def _prepare(self):
         self.bin_dir = _bin_dir()
         self._user = _run_as()
-        self.port = procs._free_ports(1)[0]
-        self.tmpdir = tempfile.mkdtemp(prefix='esi-postgres-',
-                                       dir=self.base_dir)
-        os.mkdir(self._path('log'))
+        self.port = procs.free_ports(1)[0]
+        self._make_tmpdir()
         self.data_dir = self._path('data')
         if self._user is not None:
             # mkdtemp's 0700 directory is then the server's own; the logs
@@ -389,20 +365,15 @@ class PrivatePostgres(_Server):
 
     def _spawn_server(self):
         argv = [self._cmd('postgres'), '-D', self.data_dir,
-                '-h', LOOPBACK, '-p', str(self.port),
+                '-h', procs.LOOPBACK, '-p', str(self.port),
                 '-k', self._socket_dir()]
         for setting in SERVER_SETTINGS:
             argv += ['-c', setting]
-        # A new session keeps the postmaster out of the caller's process
-        # group (no stray terminal signals) and lets it outlive the caller.
-        log = open(self._path('log', 'postgres.log'), 'ab')
-        with log:
-            self._server = subprocess.Popen(
-                argv, env=self._server_env(), cwd=self.tmpdir,
-                stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                **_user_kwargs(self._user))
-        self.server_pid = self._server.pid
+        # The postmaster, unlike its children, keeps its command line.
+        self.postmaster = self._spawn(argv, 'postgres.log',
+                                      self._server_env(),
+                                      marker=self.data_dir,
+                                      **_user_kwargs(self._user))
 
     def _pid_file_status(self):
         # Line 8 of postmaster.pid turns 'ready' once the server accepts
@@ -412,14 +383,14 @@ class PrivatePostgres(_Server):
                 lines = f.read().splitlines()
         except OSError:
             return None
-        if len(lines) < 8 or lines[0].strip() != str(self.server_pid):
+        if len(lines) < 8 or lines[0].strip() != str(self.postmaster.pid):
             return None
         return lines[7].strip()
 
     def _isready(self):
         try:
             result = subprocess.run(
-                [self._cmd('pg_isready'), '-q', '-h', LOOPBACK,
+                [self._cmd('pg_isready'), '-q', '-h', procs.LOOPBACK,
                  '-p', str(self.port), '-U', SUPERUSER, '-d', 'postgres',
                  '-t', '5'],
                 env=self._server_env(), stdin=subprocess.DEVNULL,
@@ -429,43 +400,16 @@ class PrivatePostgres(_Server):
             return False
         return result.returncode == 0
 
-    def _wait_ready(self):
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if not self.running:
-                # Reap it so stop() does not wait for it.
-                self._server.poll()
-                if _PORT_IN_USE.search(self._log_tail()):
-                    raise PortInUseError('port %d taken' % self.port)
-                raise PostgresError('postgres exited during startup')
-            # The pid file proves that the answer comes from our server, not
-            # from another one that took the port first.
-            if self._pid_file_status() == 'ready' and self._isready():
-                return
-            if time.monotonic() > deadline:
-                raise PostgresError('PostgreSQL on port %d not ready after '
-                                    '%ss' % (self.port, self.start_timeout))
-            time.sleep(0.05)
+    def _ready(self):
+        # The pid file proves that the answer comes from our server, not
+        # from another one that took the port first.
+        return self._pid_file_status() == 'ready' and self._isready()
 
-    def _log_tail(self):
-        if self.tmpdir is None:
-            return ''
-        parts = []
-        for name in ('initdb.log', 'postgres.log'):
-            text = procs._tail(self._path('log', name))
-            if text:
-                parts.append('--- %s ---\n%s' % (name, text))
-        return '\n'.join(parts)
-
-    def _wait_server_exit(self, timeout):
-        if self._server is not None:
-            try:
-                self._server.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-            return
-        # Not our child (e.g. stopped via a state file): poll instead.
-        procs._wait_until(lambda: not self.running, timeout, interval=0.1)
+    def _check_running(self):
+        if not self.running:
+            if _PORT_IN_USE.search(self.log_tail()):
+                raise PortInUseError('port %d taken' % self.port)
+            raise PostgresError('postgres exited during startup')
 
     def _kill_leftovers(self):
         """SIGKILL whatever still runs in the data directory."""
@@ -475,41 +419,27 @@ class PrivatePostgres(_Server):
             if not pids:
                 return
             for pid in pids:
-                procs._signal(pid, signal.SIGKILL)
-            procs._wait_until(lambda: not _server_pids(data_dir), 5,
-                              interval=0.1)
+                procs.send_signal(pid, signal.SIGKILL)
+            procs.wait_until(lambda: not _server_pids(data_dir), 5,
+                             interval=0.1)
 
-    def stop(self):
-        """Stop the server and remove the temporary directory.
-
-        Safe to call more than once and after a failed start.
-        """
-        if self.tmpdir is None:
-            return
+    def _stop(self):
         # SIGINT is pg_ctl stop -m fast: roll back, checkpoint, exit. It
         # needs no pg_ctl run as the server's user, and SIGQUIT is
         # -m immediate for a server that does not manage that in time.
-        for sig, timeout in ((signal.SIGINT, STOP_TIMEOUT),
-                             (signal.SIGQUIT, 10)):
+        for sig, timeout in ((signal.SIGINT, procs.STOP_TIMEOUT),
+                             (signal.SIGQUIT, QUIT_TIMEOUT)):
             if not self.running:
                 break
-            procs._signal(self.server_pid, sig)
-            self._wait_server_exit(timeout)
+            self.postmaster.signal(sig)
+            self.postmaster.wait(timeout)
+        # Backends make themselves session leaders: no process group holds
+        # them all.
         if self.data_dir:
             self._kill_leftovers()
-        if self._server is not None:
-            try:
-                self._server.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        elif self.server_pid:
-            # Not our child: give init a moment to reap the zombie so that
-            # callers checking the process table right after see it gone.
-            procs._wait_reaped(self.server_pid)
-        self._server = None
-        self.server_pid = None
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-        self.tmpdir = None
+        if self.postmaster is not None:
+            self.postmaster.reap()
+        self.postmaster = None
         self.data_dir = None
 
     def state(self):
@@ -520,7 +450,7 @@ class PrivatePostgres(_Server):
             'tmpdir': self.tmpdir,
             'data_dir': self.data_dir,
             'bin_dir': self.bin_dir,
-            'pid': self.server_pid,
+            'pid': self.postmaster.pid,
             'user': self._user.pw_name if self._user else None,
         }
 
@@ -532,7 +462,7 @@ class PrivatePostgres(_Server):
         server.tmpdir = state['tmpdir']
         server.data_dir = state['data_dir']
         server.bin_dir = state['bin_dir']
-        server.server_pid = state['pid']
+        server.postmaster = procs.Process(state['pid'], server.data_dir)
         if state['user']:
             server._user = pwd.getpwnam(state['user'])
         return server
@@ -545,7 +475,7 @@ class ExternalPostgres(_Server):
         parts = parse.urlsplit(server_url)
         # Keep the caller's driver: the URL is theirs.
         self.driver = parts.scheme or DRIVER
-        self.host = parts.hostname or LOOPBACK
+        self.host = parts.hostname or procs.LOOPBACK
         self.port = parts.port or DEFAULT_PORT
         if parts.username:
             self.user = parse.unquote(parts.username)
@@ -603,40 +533,11 @@ class PostgresFixture(fixtures.Fixture):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    return procs.state_file_main(
+        PrivatePostgres, lambda server: server.server_url,
         prog='python -m esi_event_actions.tests.functional.postgres',
-        description='Start or stop a private PostgreSQL server for tests.')
-    parser.add_argument('action', choices=('start', 'stop'))
-    parser.add_argument('--state-file', required=True,
-                        help='JSON file describing the started server')
-    args = parser.parse_args(argv)
-
-    if args.action == 'start':
-        if os.path.exists(args.state_file):
-            sys.stderr.write('%s exists; stop that server first\n'
-                             % args.state_file)
-            return 1
-        server = PrivatePostgres()
-        try:
-            server.start()
-            procs._write_state(args.state_file, server.state())
-        except BaseException:
-            server.stop()
-            raise
-        # The server runs in its own session with output in files, so it
-        # outlives this process and does not hold the caller's stdout open.
-        print(server.server_url)
-        return 0
-
-    try:
-        with open(args.state_file) as f:
-            state = json.load(f)
-    except FileNotFoundError:
-        sys.stderr.write('%s not found; nothing to stop\n' % args.state_file)
-        return 0
-    PrivatePostgres.from_state(state).stop()
-    os.remove(args.state_file)
-    return 0
+        description='Start or stop a private PostgreSQL server for tests.',
+        argv=argv)
 
 
 if __name__ == '__main__':

@@ -21,6 +21,7 @@ import time
 from esi_event_actions import journal
 from esi_event_actions.tests.functional import base
 from esi_event_actions.tests.functional import esileap
+from esi_event_actions.tests.functional import esileap_data
 
 SEED_RULES = '''
     [fulfill]
@@ -74,7 +75,7 @@ class TenantModeTest(base.FunctionalTestCase):
         offer = esi.create_offer(nodes[1])
         claimed = esi.claim_offer(offer['uuid'], project_id=self.lessee,
                                   purpose='test')
-        now = esileap.utcnow()
+        now = esileap_data.utcnow()
         expiring = esi.create_lease(nodes[2], self.lessee, start=now,
                                     end=now + datetime.timedelta(seconds=4),
                                     purpose='test')
