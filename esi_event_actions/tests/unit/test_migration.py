@@ -15,6 +15,8 @@
 
 import datetime
 import os
+import subprocess
+import sys
 
 from alembic import autogenerate
 from alembic import migration as alembic_migration
@@ -91,6 +93,19 @@ class MigrationTest(base.TestCase):
                 tuple(row) for row in conn.execute(sa.select(table)))
                 for table in (journal.jobs, journal.checkpoints,
                               journal.history_seen)}
+
+    def test_head_is_the_newest_migration(self):
+        self.assertEqual(migration.scripts().get_current_head(),
+                         migration.HEAD)
+
+    def test_a_journal_at_head_opens_without_alembic(self):
+        self.open()
+        code = ('import sys; from esi_event_actions import journal; '
+                'journal.Journal(%r).close(); '
+                'print("alembic" in sys.modules)' % self.url)
+        out = subprocess.run([sys.executable, '-c', code], check=True,
+                             capture_output=True, text=True).stdout
+        self.assertEqual('False', out.strip())
 
     def test_an_empty_database_gets_the_whole_schema(self):
         self.open()
