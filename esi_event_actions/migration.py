@@ -150,8 +150,23 @@ def _mark(conn):
                   'runs_from': _runs_from(revision)})
 
 
+def _atomic(conn):
+    """Make the DDL that follows part of ``conn``'s transaction.
+
+    SQLite's Python driver opens a transaction only before a row change,
+    so a migration's CREATE statements would each commit on their own and
+    a failure midway would leave half a revision.  An explicit BEGIN makes
+    the whole upgrade one transaction, and IMMEDIATE makes a second
+    process wait for it rather than race it.
+    """
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == 'sqlite' and not raw.in_transaction:
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+
 def _upgrade(conn, revision):
     from alembic import command
+    _atomic(conn)
     adopted = _pre_alembic(conn)
     if adopted:
         command.stamp(_config(conn), adopted)
@@ -171,6 +186,7 @@ def stamp(engine, revision):
     """Record ``revision`` as the journal's, changing nothing else."""
     from alembic import command
     with _locked(engine) as conn:
+        _atomic(conn)
         command.stamp(_config(conn), revision, purge=True)
         _mark(conn)
         return current(conn)

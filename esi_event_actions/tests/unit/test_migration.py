@@ -20,6 +20,7 @@ import sys
 
 from alembic import autogenerate
 from alembic import migration as alembic_migration
+import fixtures
 import sqlalchemy as sa
 
 from esi_event_actions import event
@@ -180,6 +181,18 @@ class MigrationTest(base.TestCase):
         self.assertEqual((1, 3, 2), tuple(
             self.open().counts()[s] for s in (
                 journal.PENDING, journal.DONE, journal.DEAD)))
+
+    def test_a_failed_revision_leaves_nothing_behind(self):
+        migration.upgrade(self.engine, '0001')
+
+        def broken(op, final):
+            raise RuntimeError('the disk is full')
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.migrations.counts.create_triggers', broken))
+        self.assertRaises(RuntimeError, migration.upgrade, self.engine)
+        # 0002 created its table before it failed: rolled back with it.
+        self.assertEqual('0001', self.revision())
+        self.assertFalse(sa.inspect(self.engine).has_table('final_counts'))
 
     def _newer(self, runs_from):
         self.open()
