@@ -185,6 +185,6 @@ EOF
 echo "    (esi-event-actions-manage journal show ID prints one job in full,"
 echo "    with its event)"
 
-say "What the service logged about each notification"
-sed -n 's/^.* \(Received esi_leap\)/\1/p' "$tmp/service.log" | indent
+say "What the service logged about each job"
+sed -n 's/^.* \(Job [0-9]* rule \)/\1/p' "$tmp/service.log" | indent
 
