@@ -22,6 +22,7 @@ from esi_event_actions.cmd import manage
 from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import migration
+from esi_event_actions import rules
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_bootstrap
@@ -182,3 +183,20 @@ class DbCommandTest(ManageTestCase):
         rc, out = self.manage('db', 'current')
         self.assertTrue(out.startswith('%s (up to date' % migration.head()),
                         out)
+
+    def test_journal_list_shows_skipped_jobs(self):
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        lease = esi_leap.lease_data()
+        store.add([(event.Event('esi_leap.lease.fulfill.error', lease,
+                                id='e%d' % i), ['fulfill'])
+                   for i in range(3)],
+                  once={'fulfill': rules.OncePer('uuid', 0)})
+        rc, out = self.manage('journal', 'list', '--state', 'skipped')
+        self.assertEqual(0, rc)
+        lines = out.splitlines()
+        self.assertEqual(3, len(lines))
+        # The detail, cut to the table's column.
+        self.assertIn('once_per uuid=%s' % lease['uuid'][:30], lines[1])
+        rc, out = self.manage('status')
+        self.assertIn('skipped  2', out)
