@@ -53,7 +53,11 @@ def number(value):
         value = repr(value)
     if not isinstance(value, str) or not _NUMBER.match(value):
         return None
-    result = decimal.Decimal(value.strip())
+    try:
+        result = decimal.Decimal(value.strip())
+    except decimal.InvalidOperation:
+        # An exponent past what decimal represents ("1e999999999999...").
+        return None
     return result if result.is_finite() else None
 
 
@@ -66,11 +70,12 @@ def moment(value):
         return None
     try:
         result = datetime.datetime.fromisoformat(value.strip())
-    except ValueError:
+        if result.tzinfo is None:
+            return result.replace(tzinfo=datetime.timezone.utc)
+        # Out of range in UTC ("0001-01-01T00:00:00+01:00"): OverflowError.
+        return result.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    if result.tzinfo is None:
-        return result.replace(tzinfo=datetime.timezone.utc)
-    return result.astimezone(datetime.timezone.utc)
 
 
 def _present(value):
@@ -265,7 +270,13 @@ class Filter:
     def _group_mismatch(checks, event):
         for path, check in checks:
             value = event.lookup(path)
-            failed = check(value)
+            try:
+                failed = check(value)
+            except Exception as exc:
+                # An event's value must never stop its source: it does not
+                # match, and says why.
+                failed = 'a check that failed (%s: %s)' % (
+                    type(exc).__name__, exc)
             if failed is not None:
                 return '%s is %s, wanted %s' % (path, _shown(value), failed)
         return None

@@ -561,6 +561,12 @@ class Journal:
                 continue
             holder = conn.execute(self._once_holder, {
                 'b_rule': job.rule, 'b_value': key}).first()
+            if holder is None:
+                # A purge of its dead holder deleted the key meanwhile.
+                conn.execute(self._take_once, {
+                    'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
+                    'b_at': now})
+                continue
             fresh = not policy.window or (
                 holder.ran_at + datetime.timedelta(seconds=policy.window)
                 > now)

@@ -60,6 +60,10 @@ class TokenBucket:
     def take(self):
         self._tokens -= 1
 
+    def give_back(self):
+        """Undo :meth:`take` for a start that did not happen."""
+        self._tokens = min(self._burst, self._tokens + 1)
+
 
 class Admission:
     """Decides, per job, whether its rule's limits let it start now.
@@ -87,21 +91,26 @@ class Admission:
         if rule is None or not (rule.max_concurrency or rule.rate_limit):
             return None
         with self._lock:
+            if rule.max_concurrency and self._running.get(
+                    rule.name, 0) >= rule.max_concurrency:
+                return SLOT_RETRY
             bucket = self._bucket(rule)
             wait = bucket.wait() if bucket else 0.0
             if wait:
                 return wait
-            if rule.max_concurrency and self._running.get(
-                    rule.name, 0) >= rule.max_concurrency:
-                return SLOT_RETRY
-        if rule.max_concurrency and not self._take_slot(job, rule):
-            return SLOT_RETRY
-        with self._lock:
+            # Taken now, under the lock: another worker checking while this
+            # one asks the journal for a slot must find it gone.
             if bucket:
                 bucket.take()
-            if job.slot:
+            if rule.max_concurrency:
                 self._running[rule.name] = self._running.get(
                     rule.name, 0) + 1
+        if rule.max_concurrency and not self._take_slot(job, rule):
+            with self._lock:
+                if bucket:
+                    bucket.give_back()
+                self._running[rule.name] -= 1
+            return SLOT_RETRY
         return None
 
     def ended(self, job):

@@ -340,8 +340,10 @@ class WorkerPool:
 
     def _may_start(self):
         return self._stopping or (
-            (self._ready or self._held_due()) and
-            self._running + self._unrecorded < 2 * self._size)
+            (self._ready or self._held_due()) and self._room())
+
+    def _room(self):
+        return self._running + self._unrecorded < 2 * self._size
 
     def _held_due(self):
         return self._held and self._held[0][0] <= time.monotonic()
@@ -377,7 +379,8 @@ class WorkerPool:
                     return
                 while self._held_due():
                     self._ready.append(heapq.heappop(self._held)[2])
-                if not self._ready:
+                # The wait also ends when a held node is due, room or not.
+                if not self._ready or not self._room():
                     continue
                 key = self._ready.popleft()
                 job = self._nodes[key][0]
@@ -389,9 +392,18 @@ class WorkerPool:
             if wait:
                 with self._lock:
                     self._busy.discard(key)
-                    self._queued += 1
                     self._running -= 1
-                    self._hold(key, wait)
+                    if self._stopping:
+                        # Back to the journal, as stop() sends the queue.
+                        queue = self._nodes[key]
+                        queue.popleft()
+                        if not queue:
+                            del self._nodes[key]
+                        self._releases.append(job.id)
+                        self._ended.notify()
+                    else:
+                        self._queued += 1
+                        self._hold(key, wait)
                 continue
             end = self._process(job)
             with self._lock:

@@ -68,18 +68,30 @@ _PG_TRIGGERS = [
 ]
 
 
-def create_triggers(op, final):
-    """Count the jobs whose state is in ``final`` (SQL list text)."""
+# The same, taking every counts row in one order first: two transactions
+# recording ends in different orders (done then dead, dead then done) would
+# otherwise each hold the row the other waits for.
+_PG_ORDERED_FUNCTION = _PG_FUNCTION.replace('BEGIN\n', (
+    'BEGIN\n  PERFORM 1 FROM final_counts ORDER BY state FOR UPDATE;\n'), 1)
+
+
+def create_triggers(op, final, ordered=False):
+    """Count the jobs whose state is in ``final`` (SQL list text).
+
+    :param ordered: on PostgreSQL, lock the counts rows in one order
+        first (revision 0004 on).
+    """
     if op.get_bind().dialect.name == 'postgresql':
-        statements = [_PG_FUNCTION] + _PG_TRIGGERS
+        statements = [_PG_ORDERED_FUNCTION if ordered else _PG_FUNCTION
+                      ] + _PG_TRIGGERS
     else:
         statements = _SQLITE_TRIGGERS
     for statement in statements:
         op.execute(statement % {'final': final})
 
 
-def replace_triggers(op, final):
-    """For a later revision that counts other states."""
+def replace_triggers(op, final, ordered=False):
+    """For a later revision that counts other states, or otherwise."""
     postgresql = op.get_bind().dialect.name == 'postgresql'
     for name in ('jobs_final_insert', 'jobs_final_update',
                  'jobs_final_delete'):
@@ -87,4 +99,4 @@ def replace_triggers(op, final):
                                           else ''))
     if postgresql:
         op.execute('DROP FUNCTION jobs_final_counts()')
-    create_triggers(op, final)
+    create_triggers(op, final, ordered)

@@ -128,6 +128,45 @@ class PostgresMigrationTest(PostgresMixin, test_migration.MigrationTest):
         self.assertEqual(migration.head(), self.revision())
 
 
+class PostgresCountsTest(PostgresMixin, test_journal.JournalTestCase):
+    """The counts' triggers under instances recording ends at once."""
+
+    def test_ends_recorded_in_crossed_orders_do_not_deadlock(self):
+        specs = [('m%d' % i, 'n%d' % i) for i in range(4)]
+        ids = [job.id for job in self.add(*specs)]
+        engines = [sa.create_engine(self.url) for _ in range(2)]
+        conns = [engine.connect() for engine in engines]
+        for engine, conn in zip(engines, conns):
+            self.addCleanup(engine.dispose)
+            self.addCleanup(conn.close)
+            conn.begin()
+            # A test that fails must not hang.
+            conn.execute(sa.text("SET lock_timeout = '10s'"))
+        update = sa.text('UPDATE jobs SET state = :s WHERE id = :i')
+        outcome = {}
+
+        def run(name, conn, *changes):
+            try:
+                for job_id, state in changes:
+                    conn.execute(update, {'i': job_id, 's': state})
+                conn.commit()
+                outcome[name] = 'ok'
+            except Exception as exc:
+                conn.rollback()
+                outcome[name] = type(getattr(exc, 'orig', exc)).__name__
+        # One instance records done then dead, the other dead then done.
+        conns[0].execute(update, {'i': ids[0], 's': journal.DONE})
+        other = threading.Thread(target=run, args=(
+            'b', conns[1], (ids[1], journal.DEAD), (ids[3], journal.DONE)))
+        other.start()
+        time.sleep(0.5)
+        run('a', conns[0], (ids[2], journal.DEAD))
+        other.join(30)
+        self.assertEqual({'a': 'ok', 'b': 'ok'}, outcome)
+        counts = self.journal.counts()
+        self.assertEqual((2, 2), (counts[journal.DONE], counts[journal.DEAD]))
+
+
 class PostgresOncePerTest(PostgresMixin, test_policies.OncePerTest):
     """once_per on PostgreSQL, where instances add jobs at once."""
 

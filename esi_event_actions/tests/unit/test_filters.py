@@ -216,6 +216,18 @@ class OperatorTest(base.TestCase):
         self.assertRaises(ValueError, filters.Filter, [])
         self.assertRaises(ValueError, filters.Filter, [{'a': 'x'}, 'b'])
 
+    def test_values_at_the_edge_of_the_types_do_not_match(self):
+        for spec, value in (
+                ({'>=': '2024-01-01T00:00:00Z'}, '0001-01-01T00:30:00+01:00'),
+                ({'<': '2024-01-01'}, '9999-12-31T23:30:00-01:00'),
+                ({'>': 1}, '1e999999999999999999999'),
+                ({'==': 1}, '-1e-999999999999999999999')):
+            self.assertFalse(self.holds(spec, value), (spec, value))
+        for operand in ('1e999999999999999999999',
+                        '0001-01-01T00:00:00+01:00'):
+            self.assertRaises(ValueError, filters.Filter,
+                              {'x': {'>': operand}})
+
     def test_numbers(self):
         for text, value in (('40', 40), (' -1.5e3 ', -1500), ('.5', 0.5),
                             (7, 7), (2.5, 2.5)):

@@ -18,6 +18,8 @@ import threading
 import time
 import types
 
+import fixtures
+
 from esi_event_actions.conf import rule as rule_conf
 from esi_event_actions import dryrun
 from esi_event_actions import event
@@ -211,6 +213,44 @@ class TokenBucketTest(base.TestCase):
         self.assertGreater(bucket.wait(), 0)
 
 
+class AdmissionTest(base.TestCase):
+
+    def test_workers_admitting_at_once_share_the_rate(self):
+        class SlowJournal:
+            """Slots granted slowly, as over a busy database."""
+
+            def take_slot(self, *args):
+                time.sleep(0.1)
+                return True
+        rule = types.SimpleNamespace(name='r', max_concurrency=10,
+                                     rate_limit=(1, 10.0))
+        admission = policies.Admission({'r': rule}.get, SlowJournal(),
+                                       'me', 60)
+        jobs = [journal.Job(id=i, rule='r', event=None) for i in range(4)]
+        waits = {}
+        threads = [threading.Thread(target=lambda job=job: waits.__setitem__(
+            job.id, admission.admit(job))) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        self.assertEqual(1, sum(1 for w in waits.values() if w is None))
+
+    def test_a_refused_slot_gives_its_token_back(self):
+        class FullJournal:
+            def take_slot(self, *args):
+                return False
+        rule = types.SimpleNamespace(name='r', max_concurrency=1,
+                                     rate_limit=(1, 3600.0))
+        admission = policies.Admission({'r': rule}.get, FullJournal(),
+                                       'me', 60)
+        job = journal.Job(id=1, rule='r', event=None)
+        self.assertEqual(policies.SLOT_RETRY, admission.admit(job))
+        # Still one token: the next asking is refused for the slot only.
+        self.assertEqual(policies.SLOT_RETRY, admission.admit(job))
+        self.assertEqual(0, admission._buckets['r'].wait())
+
+
 class LimitedPoolTest(test_journal.JournalTestCase):
     """max_concurrency across two pools on one journal, rate_limit."""
 
@@ -261,6 +301,30 @@ class LimitedPoolTest(test_journal.JournalTestCase):
         with self.journal.engine.connect() as conn:
             self.assertEqual([], conn.execute(
                 journal.rule_slots.select()).all())
+
+    def test_a_held_node_falling_due_starts_nothing_without_room(self):
+        # Ends cannot be recorded (an outage): the pool may have at most
+        # twice its size started and unrecorded, held nodes or not.
+        def record(*args, **kwargs):
+            raise RuntimeError('journal down')
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.workers._JOURNAL_RETRY_DELAY', 0.05))
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.policies.SLOT_RETRY', 0.1))
+        limited = types.SimpleNamespace(name='r', max_concurrency=1,
+                                        rate_limit=None)
+        self.journal.add([(test_journal._event('m%d' % i, 'n%d' % i),
+                           ['r' if i < 2 else 'u']) for i in range(8)])
+        self.journal.record = record
+        pool = workers.WorkerPool(
+            self.journal, self.runner, 1, poll_interval=0.05,
+            admission=lambda owner, lease: policies.Admission(
+                {'r': limited}.get, self.journal, owner, lease))
+        pool.start()
+        self.addCleanup(pool.stop, 1)
+        pool.submit()
+        time.sleep(1.5)
+        self.assertEqual(2, len(self.starts))
 
     def test_rate_limit_spaces_the_starts(self):
         rule = types.SimpleNamespace(name='r', max_concurrency=None,
