@@ -98,8 +98,9 @@ def evaluate(ruleset, event):
             result['reason'] = why
         else:
             result['would'] = rule.action.preview(event, rule.params(event))
-            if rule.policies():
-                result['policies'] = rule.policies()
+            policies = rule.policies()
+            if policies:
+                result['policies'] = policies
         results.append(result)
     return results
 

@@ -220,7 +220,8 @@ def prepare(engine, upgrade_allowed):
     :raises SchemaError: naming what to do.
     """
     with _locked(engine) as conn:
-        version = _meta(conn).get('schema_version')
+        meta = _meta(conn)
+        version = meta.get('schema_version')
         if version is not None and int(version) > META_VERSION:
             # The way any release can refuse every older one.
             raise SchemaError('journal schema version %s is newer than '
@@ -240,11 +241,11 @@ def prepare(engine, upgrade_allowed):
             raise SchemaError(
                 'the journal schema is at %s and this release needs %s; '
                 'upgrade it with %s' % (revision or 'the version made '
-                                        'before migrations', head(),
+                                        'before migrations', HEAD,
                                         UPGRADE_COMMAND))
-        elif _meta(conn).get('runs_from') not in known:
+        elif meta.get('runs_from') not in known:
             raise SchemaError(
                 'the journal schema is at %s, newer than this release '
                 '(%s), and this release cannot run on it (it needs code '
-                'from revision %s on)' % (revision, head(),
-                                          _meta(conn).get('runs_from')))
+                'from revision %s on)' % (revision, HEAD,
+                                          meta.get('runs_from')))
