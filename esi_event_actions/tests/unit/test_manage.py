@@ -200,3 +200,60 @@ class DbCommandTest(ManageTestCase):
         self.assertIn('once_per uuid=%s' % lease['uuid'][:30], lines[1])
         rc, out = self.manage('status')
         self.assertIn('skipped  2', out)
+
+
+class MalformedNumberTest(ManageTestCase):
+    """A number that cannot be meant is refused before the journal opens."""
+
+    def refused(self, *args):
+        """Standard error of a command that argparse refuses."""
+        err = self.useFixture(fixtures.MonkeyPatch('sys.stderr',
+                                                   io.StringIO())).new_value
+        exc = self.assertRaises(SystemExit, self.manage, *args)
+        self.assertEqual(2, exc.code)
+        return err.getvalue()
+
+    def assert_refused(self, *args):
+        lines = self.refused(*args).splitlines()
+        # The usage line, then the one line that says what is wrong.
+        self.assertEqual(2, len(lines), lines)
+        self.assertIn('error: argument', lines[-1])
+        return lines[-1]
+
+    def test_job_ids_out_of_range(self):
+        for value in ('99999999999999999999', '2147483648', '0', '-1',
+                      'nan', '1.5', ''):
+            self.assert_refused('journal', 'show', value)
+            self.assert_refused('journal', 'retry', '1', value)
+            self.assert_refused('replay', '--job', value)
+        line = self.assert_refused('journal', 'show', '99999999999999999999')
+        self.assertIn('not a job id', line)
+
+    def test_the_largest_job_id_is_looked_up(self):
+        self.assertEqual((1, 'No job 2147483647\n'),
+                         self.manage('journal', 'show', '2147483647'))
+
+    def test_list_limit(self):
+        for value in ('0', '-1', '99999999999999999999', 'inf'):
+            self.assert_refused('journal', 'list', '--limit', value)
+        self.jobs(3)
+        rc, out = self.manage('journal', 'list', '--limit', '2')
+        self.assertEqual((0, 3), (rc, len(out.splitlines())))
+
+    def test_purge_days(self):
+        store = self.jobs(2)
+        for job in store.claim('me', 2, 60):
+            store.finish(job.id, 'me', journal.DONE,
+                         action_base.Result(action_base.SUCCESS, 'ok'),
+                         0.1)
+        for value in ('-100000', '-0.5', 'nan', 'NaN', 'inf', '-inf',
+                      '1e400', '36501', 'soon'):
+            self.assert_refused('journal', 'purge', '--older-than', value)
+        self.assertEqual({'done': 2}, {
+            state: count for state, count in store.counts().items()
+            if count})
+        rc, out = self.manage('journal', 'purge', '--older-than', '36500')
+        self.assertEqual(0, rc)
+        self.assertIn('Deleted 0 ', out)
+        rc, out = self.manage('journal', 'purge', '--older-than', '0.0')
+        self.assertIn('Deleted 2 ', out)
