@@ -13,6 +13,7 @@
 #    under the License.
 """esi-event-actions-manage: operator commands."""
 
+import argparse
 import datetime
 import json
 import sys
@@ -53,6 +54,43 @@ def do_check_config(conf):
         print(rule.summary())
     print('Configuration OK: %d rule(s)' % len(ruleset))
     return 0
+
+
+# jobs.id is an INTEGER column: 32 bits on PostgreSQL, so no larger id can
+# exist, and SQLite cannot even compare with one above 64 bits.
+MAX_ID = 2 ** 31 - 1
+# A century: further back, the cutoff date soon falls off the calendar.
+MAX_DAYS = 36500
+
+
+def _count_of(what):
+    """An argparse type: a whole number from 1 to MAX_ID."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not 1 <= value <= MAX_ID:
+            raise argparse.ArgumentTypeError(
+                '%r is not %s (1 to %d)' % (text, what, MAX_ID))
+        return value
+    return parse
+
+
+def _days(text):
+    """An argparse type: a number of days from 0 to MAX_DAYS."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    # NaN compares false with everything: refused with the rest.
+    if value is None or not 0 <= value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            '%r is not a number of days (0 to %d)' % (text, MAX_DAYS))
+    return value
+
+
+_job_id = _count_of('a job id')
 
 
 def _journal(conf):
@@ -329,21 +367,21 @@ def add_command_parsers(subparsers):
     listing.add_argument('--rule')
     listing.add_argument('--node')
     listing.add_argument('--event-type')
-    listing.add_argument('--limit', type=int)
+    listing.add_argument('--limit', type=_count_of('a number of jobs'))
     listing.add_argument('-f', '--format', choices=('table', 'json'),
                          default='table')
     listing.set_defaults(func=do_journal_list)
     show = journal_cmds.add_parser('show', help='Show one job.')
-    show.add_argument('id', type=int)
+    show.add_argument('id', type=_job_id)
     show.set_defaults(func=do_journal_show)
     retry = journal_cmds.add_parser(
         'retry', help='Run dead jobs again, with all their attempts.')
-    retry.add_argument('ids', type=int, nargs='*', metavar='ID')
+    retry.add_argument('ids', type=_job_id, nargs='*', metavar='ID')
     retry.add_argument('--all-dead', action='store_true')
     retry.set_defaults(func=do_journal_retry)
     purge = journal_cmds.add_parser(
         'purge', help='Delete done and dead jobs older than some days.')
-    purge.add_argument('--older-than', type=float, required=True,
+    purge.add_argument('--older-than', type=_days, required=True,
                        metavar='DAYS')
     purge.add_argument('--state', action='append',
                        choices=journal.FINAL_STATES)
@@ -365,7 +403,8 @@ def add_command_parsers(subparsers):
     parser = subparsers.add_parser(
         'replay', help='Put journal jobs\' events, or a file of '
         'notifications, through the rules again as new jobs.')
-    parser.add_argument('--job', type=int, action='append', metavar='ID')
+    parser.add_argument('--job', type=_job_id, action='append',
+                        metavar='ID')
     parser.add_argument('--file')
     parser.add_argument('--event-type',
                         help='Event type of bare payloads in --file.')

@@ -215,8 +215,10 @@ class MalformedNumberTest(ManageTestCase):
 
     def assert_refused(self, *args):
         lines = self.refused(*args).splitlines()
-        # The usage line, then the one line that says what is wrong.
-        self.assertEqual(2, len(lines), lines)
+        # The usage, then the one line that says what is wrong.
+        self.assertTrue(lines[0].startswith('usage: '), lines)
+        self.assertEqual([lines[-1]], [line for line in lines
+                                       if 'error' in line])
         self.assertIn('error: argument', lines[-1])
         return lines[-1]
 
