@@ -14,6 +14,7 @@
 
 import io
 import json
+import re
 
 import fixtures
 
@@ -26,6 +27,12 @@ from esi_event_actions import rules
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_bootstrap
+
+# What a terminal acts on: every control character but the newline that
+# ends a line of output.
+TERMINAL_CONTROLS = re.compile('[\x00-\x09\x0b-\x1f\x7f-\x9f]')
+# A title change, a screen clear, and a CSI in its one-byte C1 form.
+HOSTILE = '\x1b]0;pwned\x07\x1b[2J\x9b31m'
 
 
 class ManageTestCase(base.TestCase):
@@ -259,3 +266,64 @@ class MalformedNumberTest(ManageTestCase):
         self.assertIn('Deleted 0 ', out)
         rc, out = self.manage('journal', 'purge', '--older-than', '0.0')
         self.assertIn('Deleted 2 ', out)
+
+
+class TerminalSafeOutputTest(ManageTestCase):
+    """What a lessee or an action chose reaches the terminal escaped."""
+
+    def setUp(self):
+        super().setUp()
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        lease = esi_leap.lease_data(node_uuid='n' + HOSTILE,
+                                    purpose='test' + HOSTILE)
+        self.message = {
+            'message_id': 'm' + HOSTILE, 'publisher_id': 'esi-leap.h',
+            'event_type': 'esi_leap.lease.fulfill.end', 'priority': 'INFO',
+            'payload': esi_leap.payload(lease),
+            'timestamp': '2026-11-26 10:00:00.000001'}
+        store.add([(event.Event('esi_leap.lease.fulfill.end', lease,
+                                id='m' + HOSTILE), ['fulfill'])])
+        for job in store.claim('me', 1, 60):
+            store.finish(job.id, 'me', journal.DEAD, action_base.Result(
+                action_base.FAILURE, 'exit status 1: ' + HOSTILE, 1,
+                'stdout ' + HOSTILE), 0.1)
+
+    def assert_escaped(self, out):
+        self.assertIsNone(TERMINAL_CONTROLS.search(out), repr(out))
+
+    def test_journal_list_table(self):
+        rc, out = self.manage('journal', 'list')
+        self.assertEqual(0, rc)
+        self.assert_escaped(out)
+        self.assertIn('exit status 1: \\x1b]0;pwned\\x07', out)
+        self.assertEqual(2, len(out.splitlines()))
+
+    def test_journal_show_and_json_keep_the_values(self):
+        rc, out = self.manage('journal', 'show', '1')
+        self.assert_escaped(out)
+        shown = json.loads(out)
+        self.assertEqual('stdout ' + HOSTILE, shown['output'])
+        self.assertEqual('test' + HOSTILE, shown['event']['data']['purpose'])
+        rc, out = self.manage('journal', 'list', '-f', 'json')
+        self.assert_escaped(out)
+        self.assertEqual('exit status 1: ' + HOSTILE,
+                         json.loads(out)[0]['detail'])
+
+    def test_status(self):
+        rc, out = self.manage('status')
+        self.assertEqual(0, rc)
+        self.assert_escaped(out)
+
+    def test_test_rule_text_report(self):
+        path = self.write('msg.json', json.dumps(self.message))
+        rc, out = self.manage('test-rule', path)
+        self.assertEqual(0, rc)
+        self.assert_escaped(out)
+        self.assertIn('m\\x1b]0;pwned', out)
+
+    def test_replay(self):
+        rc, out = self.manage('replay', '--job', '1')
+        self.assertEqual(0, rc)
+        self.assert_escaped(out)
+        self.assertIn('m\\x1b]0;pwned', out)
