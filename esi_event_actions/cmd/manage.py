@@ -29,6 +29,7 @@ from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import migration
+from esi_event_actions import safetext
 
 
 def _checked(conf, journal_too=False):
@@ -105,7 +106,15 @@ _COLUMNS = ('id', 'state', 'rule', 'event_type', 'node', 'attempts',
 def _cell(value):
     if isinstance(value, float):
         return '%.3f' % value
-    return '' if value is None else str(value).replace('\n', ' ')[:60]
+    # Escaped before it is cut, so that the cut cannot split an escape
+    # back into a control character.
+    return '' if value is None else safetext.printable(value)[:60]
+
+
+def _print_lines(text):
+    """Print ``text`` line by line, each with its controls escaped."""
+    for line in text.split('\n'):
+        print(safetext.printable(line))
 
 
 def do_journal_list(conf):
@@ -117,7 +126,7 @@ def do_journal_list(conf):
     if args.format == 'json':
         for row in rows:
             row.pop('event')
-        print(json.dumps(rows, indent=2, default=str))
+        print(safetext.dumps(rows, indent=2, default=str))
         return 0
     table = [_COLUMNS] + [tuple(_cell(r[c]) for c in _COLUMNS)
                           for r in rows]
@@ -135,7 +144,8 @@ def do_journal_show(conf):
         print('No job %d' % conf.command.id)
         return 1
     row['event'] = json.loads(row['event'])
-    print(json.dumps(row, indent=2, default=str))
+    # JSON escapes every control character (ensure_ascii): safe to print.
+    print(safetext.dumps(row, indent=2, default=str))
     return 0
 
 
@@ -171,10 +181,11 @@ def do_status(conf):
     status['newest_job_age'] = (
         (now - newest).total_seconds() if newest else None)
     if conf.command.format == 'json':
-        print(json.dumps(status, indent=2, default=str, sort_keys=True))
+        print(safetext.dumps(status, indent=2, default=str,
+                             sort_keys=True))
         return 0
     for state, count in status['jobs'].items():
-        print('%-8s %d' % (state, count))
+        print('%-8s %d' % (safetext.printable(state), count))
     print('oldest unfinished job: %s' % _age(
         status['oldest_unfinished_age']))
     print('newest job: %s' % _age(status['newest_job_age']))
@@ -221,10 +232,12 @@ def do_test_rule(conf):
                                                    outcome.detail)
         reports.append((event, results))
     if conf.command.format == 'json':
-        print(json.dumps([{'event': e.to_dict(), 'rules': r}
-                          for e, r in reports], indent=2, sort_keys=True))
+        print(safetext.dumps([{'event': e.to_dict(), 'rules': r}
+                              for e, r in reports], indent=2,
+                             sort_keys=True))
     else:
-        print('\n\n'.join(dryrun.format_text(e, r) for e, r in reports))
+        _print_lines('\n\n'.join(dryrun.format_text(e, r)
+                                 for e, r in reports))
     return 0
 
 
@@ -253,7 +266,8 @@ def do_replay(conf):
     entries = []
     for event in map(dryrun.replayed, events):
         rules = [rule.name for rule in ruleset.match(event)]
-        print('%s -> %s' % (event.id, ', '.join(rules) or 'no rule matches'))
+        print(safetext.printable('%s -> %s' % (
+            event.id, ', '.join(rules) or 'no rule matches')))
         if rules:
             entries.append((event, rules))
     jobs = store.add(entries)
