@@ -45,6 +45,7 @@ from sqlalchemy.dialects import sqlite
 
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
+from esi_event_actions import fileutils
 from esi_event_actions import migration
 
 PENDING = 'pending'
@@ -403,8 +404,7 @@ def lock_instance(url):
             None, '', ':memory:'):
         return None
     path = os.path.abspath(url.database) + '.lock'
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    lock_file = open(path, 'a')
+    lock_file = fileutils.open_private(path)
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -472,8 +472,7 @@ class Journal:
     def _make_sqlite_dir(self):
         path = self.url.database
         if path and path != ':memory:':
-            os.makedirs(os.path.dirname(os.path.abspath(path)),
-                        exist_ok=True)
+            fileutils.create_private_file(path)
 
     @contextlib.contextmanager
     def _begin(self):
