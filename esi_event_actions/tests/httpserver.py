@@ -11,7 +11,12 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""A real HTTP(S) server on loopback that records what it is sent."""
+"""A real HTTP(S) server on loopback that records what it is sent.
+
+Besides ordinary answers it can misbehave as a hostile receiver would:
+:func:`trickle` sends its answer one byte at a time, :func:`huge_body` an
+endless body, generated as it goes rather than stored.
+"""
 
 import collections
 import http.server
@@ -32,7 +37,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with server.lock:
             server.requests.append((self.command, self.path,
                                     dict(self.headers), body))
-            status = server.statuses.popleft() if server.statuses else 200
+            status = server.statuses.popleft() if server.statuses else (
+                server.answer or 200)
+        if callable(status):
+            server.replied(status(self))
+            return
         status, extra = status if isinstance(status, tuple) else (status, {})
         if server.delay:
             server.delay.wait(30)
@@ -53,10 +62,74 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _send(handler, data):
+    """Write ``data``; False once the client has gone (or the test ends)."""
+    if handler.server.owner.stopped.is_set():
+        return False
+    try:
+        handler.wfile.write(data)
+        handler.wfile.flush()
+    except OSError:
+        return False
+    return True
+
+
+def trickle(interval, in_headers=False, status=200):
+    """An answer that comes one byte every ``interval`` seconds, forever.
+
+    With ``in_headers`` even the status line and headers trickle; else
+    they come at once, with a Content-Length no trickle ever reaches.
+    Returns the bytes sent before the client hung up.
+    """
+    head = (b'HTTP/1.1 %d OK\r\nContent-Type: text/plain\r\n'
+            b'Content-Length: 1000000000\r\n\r\n' % status)
+
+    def answer(handler):
+        sent = 0
+        if not in_headers:
+            if not _send(handler, head):
+                return sent
+            sent, head_left = len(head), b''
+        else:
+            head_left = head
+        stopped = handler.server.owner.stopped
+        while not stopped.wait(interval):
+            byte, rest = (head_left[:1], head_left[1:]) if head_left else (
+                b'x', b'')
+            head_left = rest
+            if not _send(handler, byte):
+                break
+            sent += 1
+        return sent
+    return answer
+
+
+def huge_body(size, status=500, chunk=1 << 20):
+    """An answer with a body of ``size`` bytes, made as it is sent.
+
+    Returns the bytes of body sent before the client hung up.
+    """
+    block = b'0123456789abcdef' * (chunk // 16)
+
+    def answer(handler):
+        handler.send_response(status)
+        handler.send_header('Content-Type', 'text/plain; charset=utf-8')
+        handler.send_header('Content-Length', str(size))
+        handler.end_headers()
+        sent = 0
+        while sent < size and _send(handler, block[:size - sent]):
+            sent += min(len(block), size - sent)
+        return sent
+    return answer
+
+
 class HTTPServer(fixtures.Fixture):
     """A threaded HTTP server; answers with the queued statuses, then 200.
 
-    A queued status is a number or (number, {extra header: value}).
+    A queued status is a number, (number, {extra header: value}), or a
+    callable, such as :func:`trickle`, that writes the whole answer
+    itself; what it returns is appended to ``sent``.  ``answer`` replaces
+    200 as the answer once the queue is empty.
 
     With ``tls_dir`` it serves HTTPS with a self-signed certificate for
     127.0.0.1, made with openssl in that directory (``cert_file``).
@@ -70,6 +143,13 @@ class HTTPServer(fixtures.Fixture):
         self.lock = threading.Lock()
         self.delay = None
         self.cert_file = None
+        self.answer = None
+        self.sent = []
+        self.stopped = threading.Event()
+
+    def replied(self, value):
+        with self.lock:
+            self.sent.append(value)
 
     def _setUp(self):
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
@@ -90,6 +170,8 @@ class HTTPServer(fixtures.Fixture):
         thread.start()
         self.addCleanup(self.httpd.server_close)
         self.addCleanup(self.httpd.shutdown)
+        # First of all: the answers still trickling stop.
+        self.addCleanup(self.stopped.set)
 
     def _make_cert(self):
         cert = os.path.join(self.tls_dir, 'server.pem')

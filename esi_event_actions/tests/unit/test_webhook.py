@@ -15,15 +15,20 @@
 import email.utils
 import hashlib
 import hmac
+import io
 import json
+import logging
 import os
 import shutil
 import threading
 import time
 
+import fixtures
+
 from esi_event_actions.actions import base as action_base
 from esi_event_actions.actions import webhook
 from esi_event_actions import bootstrap
+from esi_event_actions.cmd import manage
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
@@ -32,8 +37,20 @@ from esi_event_actions import ruleloader
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests import httpserver
+from esi_event_actions.tests.unit import test_dryrun
 
 SECRET = 'correct horse battery staple'
+# What a webhook URL may hold that nobody else should read.
+URL_SECRETS = ('ops-user', 'pw-Secret-1', 'SecretPath', 'Key-K-42')
+# Nothing listens on the discard port: the connection is refused.
+REFUSED = 'http://127.0.0.1:9'
+
+
+def secret_url(base=REFUSED):
+    """``base`` with a user, a password, a secret path and an API key."""
+    scheme, rest = base.split('://', 1)
+    return ('%s://ops-user:pw-Secret-1@%s/SecretPath/hook?api_key=Key-K-42'
+            % (scheme, rest.split('/', 1)[0]))
 
 
 def verify(secret, headers, body, now, tolerance=300):
@@ -68,6 +85,24 @@ class WebhookTest(base.TestCase):
     def call(self, rule, attempt=1, **data):
         evt = self.event(**data)
         return rule.action.run(evt, rule.params(evt), attempt)
+
+    def assert_no_url_secret(self, text):
+        for secret in URL_SECRETS:
+            self.assertNotIn(secret, text)
+
+    def finished(self, rule, timeout=30):
+        """The result of one call; fails if it has not come by ``timeout``.
+
+        A bounded wait, not a measure: what is tested is that the call
+        ends at all while the server would go on for ever.
+        """
+        results = []
+        thread = threading.Thread(
+            target=lambda: results.append(self.call(rule)), daemon=True)
+        thread.start()
+        thread.join(timeout)
+        self.assertEqual(1, len(results), 'the delivery is still running')
+        return results[0]
 
     def test_body_and_signature(self):
         rule = self.rule('secret = %s\nheaders = {"Authorization": "Bearer '
@@ -133,6 +168,77 @@ class WebhookTest(base.TestCase):
             self.assertNotIn(text, self.logger.output)
             self.assertNotIn(text, rule.summary())
 
+    def test_a_trickling_answer_ends_at_the_timeout(self):
+        # One byte every 0.4 s: no single read ever waits a whole second.
+        for in_headers in (False, True):
+            self.server.statuses.append(httpserver.trickle(
+                0.4, in_headers=in_headers))
+            result = self.finished(self.rule('timeout = 1'))
+            self.assertEqual(
+                (action_base.RETRY, 'no complete response within 1s'),
+                (result.status, result.detail), in_headers)
+
+    def test_only_what_is_kept_of_a_huge_body_is_read(self):
+        size = 128 << 20
+        self.server.statuses.append(httpserver.huge_body(size))
+        result = self.finished(self.rule())
+        self.assertEqual((action_base.RETRY, 500, 'HTTP 500 Internal Server '
+                          'Error'), (result.status, result.exit_status,
+                                     result.detail))
+        self.assertEqual('0123456789abcdef' * 256, result.output)
+        for _ in range(300):
+            if self.server.sent:
+                break
+            time.sleep(0.1)
+        # The connection is closed once the output is read: the server
+        # stops at what the socket buffers took.
+        self.assertLess(self.server.sent[0], size // 4)
+
+    def test_url_secrets_are_redacted(self):
+        for url, shown in (
+                (secret_url('https://h.example:8443'),
+                 'https://***@h.example:8443/***?***'),
+                ('http://h.example/', 'http://h.example/'),
+                ('http://h.example', 'http://h.example'),
+                ('http://u@[::1]:80/a#frag', 'http://***@[::1]:80/***#***'),
+                ('http://h.example/?k=v', 'http://h.example/?***')):
+            self.assertEqual(shown, webhook.redact_url(url))
+
+    def test_url_secrets_never_shown(self):
+        rule = self.rule(url=secret_url())
+        self.assertEqual('webhook POST http://***@127.0.0.1:9/***?***',
+                         rule.action.describe())
+        result = self.call(rule)
+        self.assertEqual(action_base.RETRY, result.status)
+        self.assertIn('ConnectionError', result.detail)
+        self.assertIn('127.0.0.1', result.detail)
+        preview = rule.action.preview(self.event(), rule.params(self.event()))
+        self.assertEqual('http://***@127.0.0.1:9/***?***', preview['url'])
+        self.conf.log_opt_values(logging.getLogger('dump'), logging.DEBUG)
+        for text in (result.detail, result.output, rule.summary(),
+                     json.dumps(preview), self.logger.output):
+            self.assert_no_url_secret(text)
+
+    def test_url_secrets_never_printed_by_manage(self):
+        path = self.write('m.conf', '[journal]\nconnection = sqlite:///%s/'
+                          'j.sqlite\n[hook]\nevents = esi_leap.lease.*.end\n'
+                          'action = webhook\nurl = %s\n'
+                          % (self.dir, secret_url()))
+        message, _ = test_dryrun.bus_message()
+        out = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdout', io.StringIO())).new_value
+        for command in (['check-config'], ['test-rule', '--execute'],
+                        ['test-rule', '-f', 'json', '--execute']):
+            self.useFixture(fixtures.MonkeyPatch(
+                'sys.stdin', io.StringIO(json.dumps(message))))
+            rc = manage.main(['--config-file', path] + command,
+                             conf=type(self.conf)(), setup_logging=False)
+            self.assertEqual(0, rc, out.getvalue())
+        self.assertIn('-> webhook POST http://***@127.0.0.1:9/***?***',
+                      out.getvalue())
+        self.assertIn('ConnectionError', out.getvalue())
+        self.assert_no_url_secret(out.getvalue())
+
     def test_retry_after_replaces_the_backoff_and_410_is_gone(self):
         rule = self.rule()
         later = email.utils.formatdate(time.time() + 120, usegmt=True)
@@ -189,10 +295,10 @@ class RetryAfterJournalTest(base.TestCase):
             'sqlite:///%s' % os.path.join(self.dir, 'j.sqlite'))
         self.addCleanup(self.journal.close)
 
-    def retried(self, extra, *statuses):
+    def retried(self, extra, *statuses, url=None):
         self.load('[hook]\nevents = esi_leap.lease.fulfill.end\n'
                   'action = webhook\nurl = %s\nretry_base_delay = 30\n%s\n'
-                  % (self.server.url, extra))
+                  % (url or self.server.url, extra))
         self.server.statuses.extend(statuses)
         pipe = pipeline.Pipeline(ruleloader.load(self.conf), self.journal, 1)
         pipe.start()
@@ -223,6 +329,16 @@ class RetryAfterJournalTest(base.TestCase):
                                (429, {'Retry-After': '3600'}))
         self.assertGreaterEqual(wait, 3)
         self.assertLess(wait, 10)
+
+    def test_the_job_line_and_detail_hide_url_secrets(self):
+        _, row = self.retried('', url=secret_url())
+        self.assertEqual(journal.RETRY, row['state'])
+        self.assertIn('ConnectionError', row['detail'])
+        self.assertIn('ConnectionError', self.logger.output)
+        for secret in URL_SECRETS:
+            self.assertNotIn(secret, row['detail'])
+            self.assertNotIn(secret, row['output'] or '')
+            self.assertNotIn(secret, self.logger.output)
 
     def test_410_is_dead_after_one_attempt(self):
         _, row = self.retried('', 410)

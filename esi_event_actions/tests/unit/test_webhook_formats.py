@@ -244,3 +244,30 @@ class CloudEventsTest(FormatTestCase):
                  'cloudevents_mode')):
             exc = self.assertRaises(exception.ConfigErrors, self.rule, extra)
             self.assertEqual([key], [e.key for e in exc.errors], extra)
+
+
+def _refuse(constant):
+    raise ValueError('not JSON: %s' % constant)
+
+
+class StrictJSONTest(FormatTestCase):
+    """A lessee's 1e400 or NaN never makes a body that is not JSON."""
+
+    def test_every_format_sends_strict_json(self):
+        hostile = {'huge': json.loads('1e400'), 'nan': float('nan'),
+                   'low': float('-inf'), 'ok': 1.5}
+        for extra in ('', 'format = standard-webhooks\nsecret = %s' % WHSEC,
+                      'format = cloudevents',
+                      'format = cloudevents\ncloudevents_mode = structured'):
+            rule = self.rule(extra)
+            evt = self.event(properties=hostile, node_name=float('nan'))
+            _, body = self.send(rule, evt=evt)
+            sent = json.loads(body, parse_constant=_refuse)
+            data = sent.get('data', sent)
+            self.assertEqual({'huge': 'Infinity', 'nan': 'NaN',
+                              'low': '-Infinity', 'ok': 1.5},
+                             data['properties'], extra)
+            preview = rule.action.preview(evt, rule.params(evt))
+            self.assertEqual('Infinity',
+                             preview['body'].get('data', preview['body'])[
+                                 'properties']['huge'])
