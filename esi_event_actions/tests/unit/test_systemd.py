@@ -1,0 +1,108 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""The shipped systemd units: sandboxed, and private about their files."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+import fixtures
+import testtools
+
+from esi_event_actions.tests import base
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
+                                    '..'))
+UNITS = sorted(glob.glob(os.path.join(REPO, 'etc', 'systemd', '*.service')))
+# systemd-analyze's overall exposure, 0 to 10, that a unit may have at
+# most; --threshold counts in tenths.
+MAX_EXPOSURE = 2.5
+_OVERALL = re.compile(r'Overall exposure level for \S+: ([0-9.]+)')
+
+
+def settings(path):
+    """The ``Key=value`` lines of a unit, continuation lines joined."""
+    with open(path) as f:
+        text = re.sub(r'\\\n\s*', ' ', f.read())
+    return [line.strip() for line in text.splitlines()
+            if re.match(r'\w+=', line.strip())]
+
+
+class UnitFilesTest(base.TestCase):
+
+    def test_there_are_units(self):
+        self.assertEqual(['esi-event-actions-poller.service',
+                          'esi-event-actions.service'],
+                         [os.path.basename(path) for path in UNITS])
+
+    def test_files_and_directories_are_the_service_s_alone(self):
+        for path in UNITS:
+            lines = settings(path)
+            for line in ('UMask=0077', 'StateDirectory=esi-event-actions',
+                         'StateDirectoryMode=0700',
+                         'ProtectSystem=strict'):
+                self.assertIn(line, lines, path)
+
+
+class SecurityTest(base.TestCase):
+    """``systemd-analyze security --offline`` on each shipped unit."""
+
+    def analyze(self, unit):
+        path = shutil.which('systemd-analyze')
+        if path is None:
+            # The CI machine installs it from bindep.txt: there, its
+            # absence is a failure, not a reason to skip.
+            if os.environ.get('CI'):
+                self.fail('systemd-analyze is not installed (bindep.txt: '
+                          'systemd)')
+            self.skipTest('systemd-analyze is not installed (package '
+                          'systemd)')
+        return subprocess.run(
+            [path, 'security', '--offline=true', '--no-pager',
+             '--threshold=%d' % round(MAX_EXPOSURE * 10), unit],
+            capture_output=True, text=True, timeout=120, cwd=REPO)
+
+    def test_exposure(self):
+        for unit in UNITS:
+            proc = self.analyze(unit)
+            found = _OVERALL.search(proc.stdout)
+            self.assertIsNotNone(found, proc.stdout + proc.stderr)
+            self.assertLessEqual(float(found.group(1)), MAX_EXPOSURE,
+                                 proc.stdout)
+            self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+
+
+class MissingSystemdAnalyzeTest(base.TestCase):
+
+    def run_without_it(self, ci):
+        self.useFixture(fixtures.MonkeyPatch('shutil.which',
+                                             lambda name: None))
+        self.useFixture(fixtures.EnvironmentVariable('CI', ci))
+        result = testtools.TestResult()
+        SecurityTest('test_exposure').run(result)
+        return result
+
+    def test_it_fails_in_ci(self):
+        result = self.run_without_it('true')
+        self.assertEqual((1, {}), (len(result.failures),
+                                   result.skip_reasons))
+        self.assertIn('systemd-analyze is not installed',
+                      result.failures[0][1])
+
+    def test_it_is_skipped_elsewhere(self):
+        result = self.run_without_it(None)
+        self.assertEqual([], result.failures)
+        self.assertEqual(1, len(result.skip_reasons))
