@@ -24,6 +24,7 @@ from esi_event_actions import migration
 from esi_event_actions import rules
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import postgres
+from esi_event_actions.tests.unit import test_hostile_values
 from esi_event_actions.tests.unit import test_journal
 from esi_event_actions.tests.unit import test_migration
 from esi_event_actions.tests.unit import test_policies
@@ -99,6 +100,21 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
             self.assertEqual(['%s-%d' % (node, i) for i in range(30)],
                              [j.event.id for _, j in claimed
                               if j.node == node])
+
+
+class PostgresJournalValuesTest(PostgresMixin,
+                                test_hostile_values.JournalValuesTest):
+    """Hostile values on the database whose text refuses a NUL."""
+
+
+class PostgresHostileLesseeTest(PostgresMixin,
+                                test_hostile_values.HostileLesseeTest):
+    """A NUL or a lone surrogate from a lessee stops nothing."""
+
+
+class PostgresRefusedEventTest(PostgresMixin,
+                               test_hostile_values.RefusedEventTest):
+    """An event the journal refuses is set aside, on PostgreSQL."""
 
 
 class PostgresWorkerPoolTest(PostgresMixin, test_workers.WorkerPoolTest):
