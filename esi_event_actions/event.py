@@ -18,6 +18,8 @@ import datetime
 import json
 import re
 
+from esi_event_actions import safetext
+
 # Returned by Event.lookup for a path that is not in the data; unlike None it
 # can never be confused with a JSON null.
 MISSING = object()
@@ -53,6 +55,11 @@ class Event:
     occurrence at its source (the notification's message id, or
     ``history:<n>`` for an event history row) and is the journal's
     de-duplication key together with the rule name.
+
+    The id and the event type become keys of the journal: one that a
+    column cannot hold (a NUL, a lone surrogate, over 255 characters) is
+    replaced by its digest (:func:`safetext.identifier`).  ``data`` is kept
+    as it came, for the actions.
     """
 
     event_type: str
@@ -62,6 +69,14 @@ class Event:
     publisher_id: str = None
     priority: str = None
     timestamp: str = None
+
+    def __post_init__(self):
+        for field in ('id', 'event_type'):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                safe = safetext.identifier(value)
+                if safe is not value:
+                    object.__setattr__(self, field, safe)
 
     def lookup(self, path):
         """Value at a dot path in ``data``, or MISSING."""
@@ -78,7 +93,7 @@ class Event:
         for key in ('resource_uuid', 'node_uuid'):
             value = self.data.get(key)
             if isinstance(value, str) and value:
-                return value
+                return safetext.identifier(value)
         return None
 
     @property
@@ -106,7 +121,8 @@ class Event:
         return {field: getattr(self, field) for field in _FIELDS}
 
     def to_json(self):
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """Strict JSON in ASCII: any journal can store it as it is."""
+        return safetext.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text):
@@ -126,4 +142,4 @@ def as_text(value):
         return ''
     if isinstance(value, str):
         return value
-    return json.dumps(value, sort_keys=True)
+    return safetext.dumps(value, sort_keys=True)

@@ -35,10 +35,10 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
-import hashlib
 import os
 import threading
 
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -47,6 +47,14 @@ from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import fileutils
 from esi_event_actions import migration
+from esi_event_actions import safetext
+
+LOG = logging.getLogger(__name__)
+
+#: Characters kept of the reason an event or an end could not be stored.
+REASON_LIMIT = 500
+#: Characters kept of a rejected event's JSON text.
+REJECTED_EVENT_LIMIT = 64 * 1024
 
 PENDING = 'pending'
 RUNNING = 'running'
@@ -148,6 +156,19 @@ rule_slots = sa.Table(
     sa.Column('owner', sa.String(255), nullable=False),
     sa.Column('lease_expires_at', sa.DateTime, nullable=False),
     sa.Index('ix_rule_slots_job', 'job_id'),
+)
+
+# Events whose jobs the journal refused for a reason no retry can change
+# (see Journal.reject): kept for the operator instead of offered again.
+rejected = sa.Table(
+    'rejected', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('event_id', sa.String(255), nullable=False),
+    sa.Column('event_type', sa.String(255), nullable=False),
+    sa.Column('rules', sa.Text, nullable=False),
+    sa.Column('reason', sa.Text, nullable=False),
+    sa.Column('event', sa.Text, nullable=False),
+    sa.Column('rejected_at', sa.DateTime, nullable=False),
 )
 
 journal_meta = sa.Table(
@@ -305,6 +326,33 @@ class JournalError(Exception):
     """The journal cannot be used as configured."""
 
 
+def permanent(exc):
+    """Whether ``exc`` came from the values written, not from an outage.
+
+    A value the database cannot store (invalid text, a number out of
+    range, a string too long for its column) fails the same way however
+    often it is tried; a lost connection, a lock timeout or a deadlock may
+    pass.  Retrying the first kind for ever would hold up everything
+    behind it.
+    """
+    if isinstance(exc, sa.exc.DBAPIError):
+        return (isinstance(exc, sa.exc.DataError) and
+                not exc.connection_invalidated)
+    if isinstance(exc, sa.exc.StatementError):
+        # Raised before the database saw the statement: binding a value.
+        exc = exc.orig
+    return isinstance(exc, (UnicodeError, ValueError, TypeError,
+                            OverflowError))
+
+
+def reason(exc):
+    """A one-line, storable account of ``exc``, without the statement."""
+    cause = getattr(exc, 'orig', None) or exc
+    lines = str(cause).strip().splitlines() or ['']
+    text = '%s: %s' % (type(cause).__name__, lines[0])
+    return safetext.storable(text[:REASON_LIMIT])
+
+
 @dataclasses.dataclass
 class Job:
     """A job as the workers see it.
@@ -371,21 +419,32 @@ def _new_job(row, event, happened, claim):
 
 
 def _once_value(value):
-    """The once_keys value of ``value``: its text, or a digest if long."""
-    text = event_mod.as_text(value)
-    if len(text) <= 200:
-        return text
-    return 'sha256:' + hashlib.sha256(text.encode()).hexdigest()
+    """The once_keys value of ``value``: its text, or a digest.
+
+    A digest when the text is long or holds what a column cannot store (a
+    NUL, a lone surrogate), so that two values never share a key.
+    """
+    return safetext.identifier(event_mod.as_text(value), 200)
 
 
 def _end_row(end, owner):
     result = end.result
     return {'b_id': end.job.id, 'b_owner': owner, 'b_state': end.state,
             'b_exit_status': result.exit_status, 'b_duration': end.duration,
-            'b_detail': result.detail, 'b_output': result.output,
+            'b_detail': safetext.storable(result.detail),
+            'b_output': safetext.storable(result.output),
             'b_next': end.next_attempt_at, 'b_started': end.started_at,
             'b_finished': end.finished_at if end.state in FINAL_STATES
             else None}
+
+
+@dataclasses.dataclass
+class _Bare:
+    """The result recorded for an end whose own could not be stored."""
+
+    detail: str
+    output: str = ''
+    exit_status: int = None
 
 
 def lock_instance(url):
@@ -427,7 +486,10 @@ class Journal:
                                'sqlite or postgresql)' % self.dialect)
         # A server may drop connections (a restart); a file does not, and a
         # ping before every transaction would cost a statement each.
-        kwargs = {'pool_pre_ping': self.dialect != 'sqlite'}
+        # Statements' parameters hold lessees' values: an error's text,
+        # which is logged, must not.
+        kwargs = {'pool_pre_ping': self.dialect != 'sqlite',
+                  'hide_parameters': True}
         if self.dialect == 'sqlite':
             self._make_sqlite_dir()
             kwargs['connect_args'] = {'check_same_thread': False}
@@ -579,7 +641,8 @@ class Journal:
     @staticmethod
     def _skip(conn, job, policy, value, holder, now):
         detail = 'once_per %s=%s: job %d acted on it' % (
-            policy.path, event_mod.as_text(value)[:80], holder)
+            policy.path, safetext.storable(event_mod.as_text(value)[:80]),
+            holder)
         conn.execute(jobs.update().where(jobs.c.id == job.id).values(
             state=SKIPPED, owner=None, attempts=0, lease_expires_at=None,
             finished_at=now, detail=detail))
@@ -605,6 +668,32 @@ class Journal:
                                 'holder': owner})
         for job in waiting:
             job.state, job.attempts = PENDING, 0
+
+    def reject(self, event, rules, why):
+        """Keep ``event``, whose jobs cannot be stored, for the operator.
+
+        :param rules: the names of the rules it matched.
+        :param why: the error the journal raised for it.
+        """
+        text = event.to_json()
+        why = reason(why)
+        if len(text) > REJECTED_EVENT_LIMIT:
+            text = text[:REJECTED_EVENT_LIMIT]
+            why += ' (event text cut to %d characters)' % len(text)
+        with self._begin() as conn:
+            conn.execute(rejected.insert().values(
+                event_id=safetext.identifier(event.id or ''),
+                event_type=safetext.identifier(event.event_type or ''),
+                rules=safetext.storable(','.join(rules)), reason=why,
+                event=text, rejected_at=utcnow()))
+
+    def rejected(self, limit=None):
+        """The rejected events, newest first, as dicts."""
+        query = sa.select(rejected).order_by(rejected.c.id.desc())
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def _set_checkpoint(self, conn, checkpoint):
         insert = _INSERTS[self.dialect]
@@ -703,9 +792,40 @@ class Journal:
         ids of jobs ``owner`` claimed but did not start, which wait for a
         claim again.
 
+        If the database refuses a value of one end (see :func:`permanent`),
+        the ends are recorded one by one, and the one refused is recorded
+        without its detail and output, which say why instead: an end is
+        never retried for ever.
+
         :returns: the ids ``owner`` no longer held.  Another instance
             claimed them when their lease expired, and its record wins.
         """
+        try:
+            return self._record(owner, ends, releases)
+        except Exception as exc:
+            if not (ends and permanent(exc)):
+                raise
+        lost = self._record(owner, (), releases)
+        for end in ends:
+            lost |= self._record_alone(owner, end)
+        return lost
+
+    def _record_alone(self, owner, end):
+        try:
+            return self._record(owner, [end], ())
+        except Exception as exc:
+            if not permanent(exc):
+                raise
+            why = reason(exc)
+        LOG.warning('Job %(job)d ended %(state)s, but the journal cannot '
+                    'store its detail or output (%(why)s): recorded '
+                    'without them', {'job': end.job.id, 'state': end.state,
+                                     'why': safetext.printable(why)})
+        bare = _Bare('detail and output not stored: %s' % why)
+        return self._record(owner, [dataclasses.replace(end, result=bare)],
+                            ())
+
+    def _record(self, owner, ends, releases):
         ids = [end.job.id for end in ends] + list(releases)
         if not ids:
             return set()

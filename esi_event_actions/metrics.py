@@ -57,6 +57,9 @@ class NoMetrics:
     def poll_failed(self):
         pass
 
+    def rejected(self, event):
+        pass
+
 
 NO_METRICS = NoMetrics()
 
@@ -89,6 +92,11 @@ class Metrics(NoMetrics):
         # Exported at 0 from the start: increase() misses the first
         # failure of a counter that appears at 1.
         self._poll_failures.labels(source)
+        self._rejected = prometheus_client.Counter(
+            PREFIX + '_events_rejected', 'Events the journal could not '
+            'store, kept among the rejected events, by source.',
+            ['source'], **make)
+        self._rejected.labels(source)
         prometheus_client.Gauge(
             PREFIX + '_start_time_seconds', 'When this instance started, '
             'in seconds since the Unix epoch.',
@@ -117,6 +125,9 @@ class Metrics(NoMetrics):
 
     def poll_failed(self):
         self._poll_failures.labels(self.source).inc()
+
+    def rejected(self, event):
+        self._rejected.labels(self.source).inc()
 
     def matched(self, rule):
         self._matched.labels(rule).inc()

@@ -16,9 +16,11 @@
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions import journal as journal_mod
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import policies
 from esi_event_actions import retries
+from esi_event_actions import safetext
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ class Pipeline:
         """Journal one job per matching rule of each event; run them.
 
         The new jobs go to the workers in memory, claimed by the very
-        transaction that journals them.
+        transaction that journals them.  An event the journal refuses for
+        a reason no retry can change (see :func:`journal.permanent`) is
+        kept aside as rejected, and the others are stored without it.
 
         :param checkpoint: (name, last id) of the source, stored in the
             same transaction as the jobs.
@@ -69,16 +73,50 @@ class Pipeline:
         entries = [match for match in matches if match[1]]
         jobs = []
         if entries:
-            with self.pool.handoff() as handoff:
-                jobs = self.journal.add(entries, checkpoint=checkpoint,
-                                        once=self.ruleset.once,
-                                        **handoff.claim_args)
-                handoff(jobs)
+            jobs = self._store(entries, checkpoint)
         elif checkpoint is not None:
             # Nothing to run, but the source has moved on.
             self.journal.add([], checkpoint=checkpoint)
         self._count(matches)
         return jobs
+
+    def _store(self, entries, checkpoint=None):
+        try:
+            return self._add(entries, checkpoint)
+        except Exception as exc:
+            if not journal_mod.permanent(exc):
+                raise
+            error = exc
+        # Halves until the refused event is alone: a batch of n events
+        # with one bad one costs about 2 log2(n) transactions, once.
+        if len(entries) == 1:
+            self._reject(*entries[0], error)
+            jobs = []
+        else:
+            half = len(entries) // 2
+            jobs = self._store(entries[:half]) + self._store(entries[half:])
+        if checkpoint is not None:
+            self.journal.add([], checkpoint=checkpoint)
+        return jobs
+
+    def _add(self, entries, checkpoint):
+        with self.pool.handoff() as handoff:
+            jobs = self.journal.add(entries, checkpoint=checkpoint,
+                                    once=self.ruleset.once,
+                                    **handoff.claim_args)
+            handoff(jobs)
+        return jobs
+
+    def _reject(self, event, rules, error):
+        self.journal.reject(event, rules, error)
+        LOG.warning('Rejected %(type)s %(id)s for rule(s) %(rules)s: the '
+                    'journal cannot store it (%(why)s); it is kept among '
+                    'the rejected events',
+                    {'type': safetext.printable(event.event_type),
+                     'id': safetext.printable(event.id),
+                     'rules': ','.join(rules),
+                     'why': safetext.printable(journal_mod.reason(error))})
+        self.metrics.rejected(event)
 
     def _match(self, event):
         verdicts = self.ruleset.evaluate(event)
@@ -86,8 +124,10 @@ class Pipeline:
         if LOG.isEnabledFor(logging.DEBUG):
             LOG.debug('Received %(type)s %(id)s node %(node)s lease '
                       '%(lease)s: %(rules)s',
-                      {'type': event.event_type, 'id': event.id,
-                       'node': event.node, 'lease': event.lease,
+                      {'type': safetext.printable(event.event_type),
+                       'id': safetext.printable(event.id),
+                       'node': safetext.printable(event.node),
+                       'lease': safetext.printable(event.lease),
                        'rules': ('rule(s) ' + ','.join(rules)) if rules
                        else 'no rule matches'})
             for rule, why in verdicts:

@@ -51,6 +51,7 @@ from esi_event_actions.actions import base
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import retries
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ QUEUED_PER_WORKER = 16
 #: the journal's claims: a stuck action must not hold a batch of
 #: notifications unacknowledged.
 HANDOFF_WAIT = 5.0
+#: Characters kept of a result's one-line detail.
+DETAIL_LIMIT = 1024
+# What the journal's exit_status column holds (a 32-bit integer).
+_INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
 
 
 def pool_options(conf):
@@ -424,13 +429,34 @@ class WorkerPool:
                           job.rule, job.id)
             result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
         duration = time.monotonic() - started
-        result.output = (result.output or '')[:self._output_limit]
-        state, next_at = self._outcome(job, result)
+        try:
+            result = self._bounded(result)
+            state, next_at = self._outcome(job, result)
+        except Exception as exc:
+            # Whatever a plugin returned, or a retry policy computed, this
+            # thread must live on to record the end and run the next job.
+            LOG.exception('Cannot read the result of job %d', job.id)
+            result = base.Result(base.FAILURE, 'unusable result: %s: %s'
+                                 % (type(exc).__name__, exc))
+            state, next_at = journal_mod.DEAD, None
         self._log(job, state, result, duration, next_at)
         self._metrics.finished(job.rule, state, duration)
         return journal_mod.End(
             job, state, result, duration, started_at,
             started_at + datetime.timedelta(seconds=duration), next_at)
+
+    def _bounded(self, result):
+        """``result`` with its detail and output within their limits."""
+        if not isinstance(result, base.Result):
+            raise TypeError('an action returned %s, not a Result'
+                            % type(result).__name__)
+        result.detail = str(result.detail or '')[:DETAIL_LIMIT]
+        result.output = str(result.output or '')[:self._output_limit]
+        if result.exit_status is not None:
+            result.exit_status = int(result.exit_status)
+            if not _INT_MIN <= result.exit_status <= _INT_MAX:
+                result.exit_status = None
+        return result
 
     def _outcome(self, job, result):
         if result.ok:
@@ -450,11 +476,13 @@ class WorkerPool:
         log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
             '%(node)s lease %(lease)s attempt %(attempt)d: %(state)s in '
             '%(duration).3fs (%(detail)s)%(retry)s',
-            {'job': job.id, 'rule': job.rule, 'type': job.event.event_type,
-             'event': job.event.id, 'node': job.node,
-             'lease': job.event.lease, 'attempt': job.attempts,
-             'state': state, 'duration': duration,
-             'detail': result.detail, 'retry': retry})
+            {'job': job.id, 'rule': job.rule,
+             'type': safetext.printable(job.event.event_type),
+             'event': safetext.printable(job.event.id),
+             'node': safetext.printable(job.node),
+             'lease': safetext.printable(job.event.lease),
+             'attempt': job.attempts, 'state': state, 'duration': duration,
+             'detail': safetext.printable(result.detail), 'retry': retry})
 
     # The recorder: the group commit of ends.
 
@@ -498,6 +526,13 @@ class WorkerPool:
                 lost = self._journal.record(self.owner, ends, releases)
                 break
             except Exception as exc:
+                if journal_mod.permanent(exc):
+                    # The journal recorded what it could of each end; an
+                    # end it refuses whole would be refused for ever.
+                    LOG.error('Cannot record the end of job(s) %s: %s',
+                              ', '.join(str(e.job.id) for e in ends),
+                              journal_mod.reason(exc))
+                    return
                 self._outages['record'].failed(exc)
                 # Until recorded, the jobs stay "running" under our lease:
                 # keep trying rather than let them run again needlessly,

@@ -15,6 +15,8 @@
 
 from oslo_config import cfg
 
+from esi_event_actions.conf import types
+
 group = cfg.OptGroup('journal', title='Journal options')
 
 opts = [
@@ -31,11 +33,11 @@ opts = [
                     'notification is acknowledged once its jobs are '
                     'committed, so this decides what a power cut can '
                     'lose.'),
-    cfg.FloatOpt('done_retention_days',
-                 default=7.0, min=0,
-                 help='Days a done or skipped job is kept before it is '
-                      'deleted. 0 keeps them for ever. Dead jobs are kept '
-                      'until an operator retries or purges them.'),
+    cfg.Opt('done_retention_days', type=types.Float(min=0, max=36500),
+            default=7.0,
+            help='Days a done or skipped job is kept before it is '
+                 'deleted. 0 keeps them for ever. Dead jobs are kept '
+                 'until an operator retries or purges them.'),
 ]
 
 

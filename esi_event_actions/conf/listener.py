@@ -15,6 +15,8 @@
 
 from oslo_config import cfg
 
+from esi_event_actions.conf import types
+
 group = cfg.OptGroup('listener', title='Notification listener options')
 
 opts = [
@@ -32,20 +34,20 @@ opts = [
                     'every notification. Unset: consume the topic queues '
                     'themselves, as the legacy listener did.'),
     cfg.IntOpt('batch_size',
-               default=64, min=1,
+               default=64, min=1, max=10000,
                help='Most notifications handled, and journalled in one '
                     'transaction, at a time.'),
-    cfg.FloatOpt('batch_timeout',
-                 default=0.0, min=0,
-                 help='Seconds to wait, after the first notification of a '
-                      'batch, for more to arrive. 0: a batch is what has '
-                      'arrived already, with no added latency; under load '
-                      'batches fill from what the broker has delivered.'),
-    cfg.FloatOpt('requeue_delay',
-                 default=1.0, min=0,
-                 help='Seconds to wait before handing a batch back to the '
-                      'broker when the journal cannot store it, so that a '
-                      'broken journal does not spin through the queue.'),
+    cfg.Opt('batch_timeout', type=types.Float(min=0, max=types.HOUR),
+            default=0.0,
+            help='Seconds to wait, after the first notification of a '
+                 'batch, for more to arrive. 0: a batch is what has '
+                 'arrived already, with no added latency; under load '
+                 'batches fill from what the broker has delivered.'),
+    cfg.Opt('requeue_delay', type=types.Float(min=0, max=types.HOUR),
+            default=1.0,
+            help='Seconds to wait before handing a batch back to the '
+                 'broker when the journal cannot store it, so that a '
+                 'broken journal does not spin through the queue.'),
 ]
 
 

@@ -15,6 +15,8 @@
 
 from oslo_config import cfg
 
+from esi_event_actions.conf import types
+
 group = cfg.OptGroup('metrics', title='Metrics and health endpoint')
 
 opts = [
@@ -31,15 +33,15 @@ opts = [
     cfg.PortOpt('port',
                 default=9810,
                 help='Port to serve on.'),
-    cfg.FloatOpt('expected_event_interval',
-                 default=0.0, min=0, mutable=True,
-                 help='Seconds within which at least one event is '
-                      'expected. Exported as '
-                      'esi_event_actions_expected_event_interval_seconds: '
-                      'the EsiEventActionsNoEvents alert of the shipped '
-                      'Prometheus rules fires when an instance has seen '
-                      'no event for longer. 0: no expectation, the alert '
-                      'stays off.'),
+    cfg.Opt('expected_event_interval', type=types.Float(min=0, max=types.YEAR),
+            default=0.0, mutable=True,
+            help='Seconds within which at least one event is '
+                 'expected. Exported as '
+                 'esi_event_actions_expected_event_interval_seconds: '
+                 'the EsiEventActionsNoEvents alert of the shipped '
+                 'Prometheus rules fires when an instance has seen '
+                 'no event for longer. 0: no expectation, the alert '
+                 'stays off.'),
 ]
 
 

@@ -20,9 +20,9 @@ from esi_event_actions.conf import types
 group = cfg.OptGroup('poller', title='Event history poller options')
 
 opts = [
-    cfg.FloatOpt('poll_interval',
-                 default=30.0, min=1,
-                 help='Seconds between two reads of the event history.'),
+    cfg.Opt('poll_interval', type=types.Float(min=1, max=types.DAY),
+            default=30.0,
+            help='Seconds between two reads of the event history.'),
     cfg.ListOpt('event_types',
                 default=[],
                 help='Ask esi-leap only for these event types (its '
@@ -46,16 +46,16 @@ opts = [
                  '"beginning" (every event esi-leap still has), or an '
                  'event id to start after.'),
     cfg.IntOpt('lookback',
-               default=50, min=0,
+               default=50, min=0, max=1000000,
                help='How many ids below the checkpoint are read again on '
                     'each poll, to catch events whose ids were committed '
                     'out of order. Events already handled are recognised '
                     'and skipped.'),
-    cfg.FloatOpt('max_backoff',
-                 default=300.0, min=1,
-                 help='Longest wait between polls after errors. Failed '
-                      'polls are retried with exponential backoff up to '
-                      'this.'),
+    cfg.Opt('max_backoff', type=types.Float(min=1, max=types.DAY),
+            default=300.0,
+            help='Longest wait between polls after errors. Failed '
+                 'polls are retried with exponential backoff up to '
+                 'this.'),
     cfg.StrOpt('checkpoint_name',
                default='esi-leap',
                help='Name of this poller\'s checkpoint in the journal, '

@@ -60,16 +60,17 @@ opts = [
                  'events with a value already acted on are journalled as '
                  'skipped jobs. A missing or null value is never seen; a '
                  'dead job does not count.'),
-    cfg.Opt('once_per_window', type=types.Float(min=0), default=0.0,
+    cfg.Opt('once_per_window', type=types.Float(min=0, max=10 * types.YEAR),
+            default=0.0,
             help='Seconds after which once_per forgets a value, counted '
                  'from the job that acted on it. 0: never.'),
-    cfg.Opt('max_attempts', type=types.Integer(min=1),
+    cfg.Opt('max_attempts', type=types.Integer(min=1, max=1000),
             help='Attempts before a failing job of this rule is dead. '
                  'Default: [worker] max_attempts.'),
-    cfg.Opt('retry_base_delay', type=types.Float(min=0),
+    cfg.Opt('retry_base_delay', type=types.Float(min=0, max=types.DAY),
             help='Seconds before the first retry. Default: [worker] '
                  'retry_base_delay.'),
-    cfg.Opt('retry_max_delay', type=types.Float(min=0),
+    cfg.Opt('retry_max_delay', type=types.Float(min=0, max=types.WEEK),
             help='Longest wait between attempts. Default: [worker] '
                  'retry_max_delay.'),
 ]

@@ -21,6 +21,7 @@ and a JSON value is decoded first so a ``#`` inside a JSON string is kept.
 """
 
 import json
+import math
 import re
 
 from oslo_config import types
@@ -56,11 +57,26 @@ class Integer(types.Integer):
         return super().__call__(strip_inline_comment(value))
 
 
+#: Upper bounds of durations, in seconds: long enough for any real use,
+#: short enough that no date computed from them overflows.
+HOUR = 3600
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+YEAR = 365 * DAY
+
+
 class Float(types.Float):
-    """A float option that ignores an inline comment."""
+    """A finite float option that ignores an inline comment.
+
+    ``nan`` and ``inf`` are refused: every comparison with a bound is
+    false for NaN, so oslo's own range check lets it through.
+    """
 
     def __call__(self, value):
-        return super().__call__(strip_inline_comment(value))
+        value = super().__call__(strip_inline_comment(value))
+        if not math.isfinite(value):
+            raise ValueError('%s is not a finite number' % value)
+        return value
 
 
 class Boolean(types.Boolean):
