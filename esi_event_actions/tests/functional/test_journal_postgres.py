@@ -24,6 +24,7 @@ from esi_event_actions import migration
 from esi_event_actions import rules
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import postgres
+from esi_event_actions.tests.unit import test_hostile_properties
 from esi_event_actions.tests.unit import test_hostile_values
 from esi_event_actions.tests.unit import test_journal
 from esi_event_actions.tests.unit import test_migration
@@ -115,6 +116,11 @@ class PostgresHostileLesseeTest(PostgresMixin,
 class PostgresRefusedEventTest(PostgresMixin,
                                test_hostile_values.RefusedEventTest):
     """An event the journal refuses is set aside, on PostgreSQL."""
+
+
+class PostgresHostilePayloadPropertyTest(
+        PostgresMixin, test_hostile_properties.HostilePayloadPropertyTest):
+    """The drawn payloads again, on the database that refuses a NUL."""
 
 
 class PostgresWorkerPoolTest(PostgresMixin, test_workers.WorkerPoolTest):
