@@ -128,13 +128,16 @@ def do_journal_list(conf):
             row.pop('event')
         print(safetext.dumps(rows, indent=2, default=str))
         return 0
-    table = [_COLUMNS] + [tuple(_cell(r[c]) for c in _COLUMNS)
-                          for r in rows]
+    _print_table(_COLUMNS, rows)
+    return 0
+
+
+def _print_table(columns, rows):
+    table = [columns] + [tuple(_cell(r[c]) for c in columns) for r in rows]
     widths = [max(len(line[i]) for line in table)
-              for i in range(len(_COLUMNS))]
+              for i in range(len(columns))]
     for line in table:
         print('  '.join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
-    return 0
 
 
 def do_journal_show(conf):
@@ -146,6 +149,24 @@ def do_journal_show(conf):
     row['event'] = json.loads(row['event'])
     # JSON escapes every control character (ensure_ascii): safe to print.
     print(safetext.dumps(row, indent=2, default=str))
+    return 0
+
+
+_REJECTED_COLUMNS = ('id', 'rejected_at', 'event_type', 'event_id', 'rules',
+                     'reason')
+
+
+def do_journal_rejected(conf):
+    """Print the events the journal could not store, and why."""
+    args = conf.command
+    rows = _journal(conf).rejected(limit=args.limit)
+    if args.format == 'json':
+        for row in rows:
+            row['event'] = json.loads(row['event']) if row[
+                'event'].endswith('}') else row['event']
+        print(safetext.dumps(rows, indent=2, default=str))
+        return 0
+    _print_table(_REJECTED_COLUMNS, rows)
     return 0
 
 
@@ -388,6 +409,12 @@ def add_command_parsers(subparsers):
     show = journal_cmds.add_parser('show', help='Show one job.')
     show.add_argument('id', type=_job_id)
     show.set_defaults(func=do_journal_show)
+    rejected = journal_cmds.add_parser(
+        'rejected', help='List the events the journal could not store.')
+    rejected.add_argument('--limit', type=_count_of('a number of events'))
+    rejected.add_argument('-f', '--format', choices=('table', 'json'),
+                          default='table')
+    rejected.set_defaults(func=do_journal_rejected)
     retry = journal_cmds.add_parser(
         'retry', help='Run dead jobs again, with all their attempts.')
     retry.add_argument('ids', type=_job_id, nargs='*', metavar='ID')

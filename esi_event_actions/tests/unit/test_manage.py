@@ -327,3 +327,35 @@ class TerminalSafeOutputTest(ManageTestCase):
         self.assertEqual(0, rc)
         self.assert_escaped(out)
         self.assertIn('m\\x1b]0;pwned', out)
+
+
+class RejectedEventsTest(ManageTestCase):
+    """journal rejected: what the journal could not store, and why."""
+
+    def setUp(self):
+        super().setUp()
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        lease = esi_leap.lease_data(name='evil' + HOSTILE)
+        store.reject(event.Event('esi_leap.lease.fulfill.end', lease,
+                                 id='m-' + HOSTILE),
+                     ['fulfill', 'page'], ValueError('a value ' + HOSTILE))
+
+    def test_table_is_escaped_and_names_the_reason(self):
+        rc, out = self.manage('journal', 'rejected')
+        self.assertEqual(0, rc)
+        self.assertIsNone(TERMINAL_CONTROLS.search(out), repr(out))
+        lines = out.splitlines()
+        self.assertEqual(2, len(lines))
+        self.assertIn('fulfill,page', lines[1])
+        self.assertIn('ValueError: a value', lines[1])
+
+    def test_json_keeps_the_event(self):
+        rc, out = self.manage('journal', 'rejected', '-f', 'json')
+        self.assertEqual(0, rc)
+        rows = json.loads(out)
+        self.assertEqual('evil' + HOSTILE, rows[0]['event']['data']['name'])
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
+        exc = self.assertRaises(SystemExit, self.manage, 'journal',
+                                'rejected', '--limit', '-1')
+        self.assertEqual(2, exc.code)
