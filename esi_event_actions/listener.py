@@ -23,8 +23,12 @@ from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import notification
 from esi_event_actions import oslo_internals
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
+
+# Characters of a publisher's value shown in a log line.
+_SHOWN_LIMIT = 200
 
 # The priorities esi-leap uses.  A message is routed by the priority in its
 # body, whatever queue it came from.
@@ -33,6 +37,11 @@ _PRIORITIES = ('info', 'error')
 
 def _journalling_outage():
     return journal.Outage(LOG, 'Journalling notifications')
+
+
+def _shown(value):
+    """A value a publisher chose, fit for one log line."""
+    return safetext.printable(str(value)[:_SHOWN_LIMIT])
 
 
 class _LeaseEndpoint:
@@ -83,8 +92,9 @@ class _LeaseEndpoint:
     def _reject(message, exc):
         metadata = message.get('metadata') or {}
         LOG.warning('Dropping notification %(id)s (%(type)s): %(why)s',
-                    {'id': metadata.get('message_id'),
-                     'type': message.get('event_type'), 'why': exc})
+                    {'id': _shown(metadata.get('message_id')),
+                     'type': _shown(message.get('event_type')),
+                     'why': _shown(exc)})
         LOG.debug('Dropped payload: %r', message.get('payload'))
 
 
@@ -112,9 +122,9 @@ class _OtherEndpoint(_LeaseEndpoint):
         for message in messages:
             LOG.info('Ignoring notification %(id)s: no rule can act on '
                      'event type %(type)s',
-                     {'id': (message.get('metadata') or {}).get(
-                         'message_id'),
-                      'type': message.get('event_type')})
+                     {'id': _shown((message.get('metadata') or {}).get(
+                         'message_id')),
+                      'type': _shown(message.get('event_type'))})
         return oslo_messaging.NotificationResult.HANDLED
 
 

@@ -82,6 +82,7 @@ from oslo_messaging.notify import listener as notify_listener
 from oslo_utils import excutils
 
 from esi_event_actions import metrics as metrics_mod
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
@@ -268,7 +269,9 @@ class Dispatcher(notify_dispatcher.BatchNotificationDispatcher):
         message = incoming.message if isinstance(incoming.message,
                                                  dict) else {}
         LOG.warning('Dropping notification %(id)s: %(why)s',
-                    {'id': message.get('message_id'), 'why': why})
+                    {'id': safetext.printable(str(message.get(
+                        'message_id'))[:200]),
+                     'why': safetext.printable(why)})
         return DROP, incoming, None
 
 

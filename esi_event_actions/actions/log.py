@@ -13,12 +13,11 @@
 #    under the License.
 """Write one structured log line per event: the cheapest possible action."""
 
-import json
-
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class LogAction(base.Action):
         return 'log %s' % ','.join(self.param_paths() or ['(event)'])
 
     def line(self, event, params, attempt=1):
-        return json.dumps({
+        return safetext.dumps({
             'rule': self.context.name, 'event_type': event.event_type,
             'event_id': event.id, 'node': event.node, 'lease': event.lease,
             'attempt': attempt, 'params': self.named_params(params),

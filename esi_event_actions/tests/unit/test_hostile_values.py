@@ -163,7 +163,8 @@ class PipelineTestCase(base.TestCase):
                 'out = "%s|%s" % (data["name"], sys.argv[1])\n'
                 'out = out.encode("utf-8", "surrogatepass")\n'
                 'sys.stdout.buffer.write(out)\n'
-                'sys.stderr.write(repr(data["purpose"]))\n'
+                'err = str(data["purpose"]).encode("utf-8", "surrogatepass")\n'
+                'sys.stderr.buffer.write(err)\n'
                 'sys.exit(int(data["properties"].get("exit", 0)))')))
         self.load('''
 [DEFAULT]
@@ -250,6 +251,18 @@ class HostileLesseeTest(PipelineTestCase):
         stored = self.journal.get(self.job_rows('act')[0]['id'])['event']
         self.assertEqual({'big': 'Infinity', 'odd': 'NaN'},
                          strict_loads(stored)['data']['properties'])
+
+    def test_log_lines_escape_what_others_chose(self):
+        # Row 9: escape sequences reach no log line raw.
+        bad = message({}, message_id='m\x1b[2J\x07')
+        bad['payload'] = 'not an object \x1b]0;pwned\x07'
+        self.deliver(bad, message(esi_leap.lease_data(
+            purpose='\x1b[31mred', properties={'exit': 1})))
+        self.wait_final(3)
+        self.assertIn('Dropping notification m\\x1b[2J\\x07',
+                      self.logger.output)
+        self.assertIn('exit status 1: \\x1b[31mred', self.logger.output)
+        self.assertNotIn('\x1b', self.logger.output)
 
 
 class RefusedEventTest(PipelineTestCase):
