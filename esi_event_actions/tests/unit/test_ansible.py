@@ -72,6 +72,14 @@ SLOW_PLAYBOOK = '''\
       ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 300
 '''  # noqa: E501
 
+ENV_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Dump the environment
+      ansible.builtin.shell: env > "{{ playbook_dir }}/env.txt"
+'''
+
 # Not indented: the tests append options to it.
 RULE = '''\
 [DEFAULT]
@@ -224,6 +232,12 @@ class AnsibleConfigTest(AnsibleTestCase):
                              self.errors(extra='extra_vars = ' + spec),
                              spec)
 
+    def test_bad_environment_names(self):
+        errors = self.errors(extra='environment = OK,A-B')
+        self.assertEqual([('act', 'environment')],
+                         [e[:2] for e in errors])
+        self.assertIn("'A-B' is not a variable name", errors[0][2])
+
     def test_other_bad_options_are_all_reported(self):
         errors = self.errors(extra='host_path = a..b\n'
                                    'playbook_timeout = 0\n'
@@ -327,6 +341,31 @@ class AnsibleConfigTest(AnsibleTestCase):
                           'typed': value['typed']},
             'x': 'y'}, loaded)
 
+    def test_extra_vars_file_is_strict_json_with_tags(self):
+        value = {'big': float('inf'), 'nan': float('nan'), 'n': 1e300,
+                 's': '{x}', 'l': [float('-inf')]}
+        text = safe_yaml.extra_vars_yaml({'esi_event': value})
+
+        def refuse(name):
+            raise ValueError('not strict JSON: %s' % name)
+        strict = json.loads(text.replace('!unsafe ', ''),
+                            parse_constant=refuse)
+        self.assertEqual({'big': 'Infinity', 'nan': 'NaN', 'n': 1e300,
+                          's': '{x}', 'l': ['-Infinity']},
+                         strict['esi_event'])
+        self.assertEqual(strict, yaml.safe_load(
+            text.replace('!unsafe ', '')))
+
+    def test_environment_is_the_allow_list(self):
+        for name in ('OS_PASSWORD', 'PGPASSWORD', 'OPERATOR_TOKEN'):
+            self.useFixture(fixtures.EnvironmentVariable(name, 'hunter2'))
+        rule = self.rule(extra='environment = OPERATOR_TOKEN')
+        env = rule.action.environ()
+        self.assertNotIn('OS_PASSWORD', env)
+        self.assertNotIn('PGPASSWORD', env)
+        self.assertEqual('hunter2', env['OPERATOR_TOKEN'])
+        self.assertEqual('1', env['ANSIBLE_NOCOLOR'])
+
     def test_job_ident_is_one_safe_path_component(self):
         self.assertEqual('act-history_12-2',
                          jobdirs.job_ident('act', 'history:12', 2))
@@ -391,6 +430,77 @@ class AnsibleConfigTest(AnsibleTestCase):
         self.assertFalse(watch.cancel())
         now[0] += 1
         self.assertTrue(watch.cancel())
+
+    def tree(self, body):
+        """A stand-in for ansible-playbook, and the pids it wrote."""
+        pidfile = os.path.join(self.dir, 'pids')
+        proc = subprocess.Popen(['sh', '-c', body % {'pids': pidfile}],
+                                start_new_session=True)
+        self.addCleanup(proc.wait)
+        self.addCleanup(self.kill_quietly, proc.pid)
+
+        def pids():
+            try:
+                with open(pidfile) as f:
+                    found = [int(p) for p in f.read().split()]
+            except (OSError, ValueError):
+                return None
+            return found if len(found) == 2 else None
+        for _ in range(100):
+            if pids():
+                break
+            time.sleep(0.05)
+        for pid in pids():
+            self.addCleanup(self.kill_quietly, pid)
+        return proc, pids()
+
+    @staticmethod
+    def kill_quietly(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def test_timeout_kills_processes_that_left_the_group(self):
+        now = [0.0]
+        watch = watchdog.Watch(1, grace=5, clock=lambda: now[0])
+        proc, pids = self.tree(
+            'trap "" TERM; setsid sleep 300 & echo $! > %(pids)s; '
+            'setsid sh -c "trap \'\' TERM; sleep 300" & '
+            'echo $! >> %(pids)s; while :; do sleep 0.1; done')
+        watch({'event': 'playbook_on_start', 'pid': proc.pid})
+        now[0] = 1.0
+        self.assertFalse(watch.cancel())
+        now[0] = 6.0
+        self.assertTrue(watch.cancel())
+        self.assertEqual(-signal.SIGKILL, proc.wait(10))
+        for pid in pids:
+            self.assert_process_ends(pid)
+
+    def test_what_outlives_ansible_playbook_is_killed_after_the_run(self):
+        now = [0.0]
+        watch = watchdog.Watch(1, grace=5, clock=lambda: now[0])
+        proc, pids = self.tree(
+            'setsid sleep 300 & echo $! > %(pids)s; '
+            'setsid sh -c "trap \'\' TERM; sleep 300" & '
+            'echo $! >> %(pids)s; while :; do sleep 0.1; done')
+        watch({'event': 'playbook_on_start', 'pid': proc.pid})
+        now[0] = 1.0
+        self.assertFalse(watch.cancel())
+        self.assertEqual(-signal.SIGTERM, proc.wait(10))
+        watch.finish()
+        for pid in pids:
+            self.assert_process_ends(pid)
+
+    def test_finish_without_a_timeout_kills_nothing(self):
+        watch = watchdog.Watch(60)
+        proc, pids = self.tree('sleep 300 & echo $! > %(pids)s; '
+                               'sleep 300 & echo $! >> %(pids)s; exit 0')
+        watch({'event': 'playbook_on_start', 'pid': proc.pid})
+        proc.wait(10)
+        watch.finish()
+        for pid in pids:
+            os.kill(pid, 0)
 
     def test_timeout_before_any_event_kills_at_once(self):
         now = [0.0]
@@ -541,6 +651,30 @@ class AnsibleRunTest(AnsibleTestCase):
         result = self.run_rule(rule, data)
         self.assertTrue(result.ok, result)
         self.assertEqual(data['node_name'], self.received()['host'])
+
+    def test_service_secrets_reach_neither_the_play_nor_the_disk(self):
+        for name in ('OS_PASSWORD', 'PGPASSWORD'):
+            self.useFixture(fixtures.EnvironmentVariable(
+                name, 'hunter2-%s' % name))
+        self.useFixture(fixtures.EnvironmentVariable('PASSED_ON', 'yes'))
+        rule = self.rule(playbook=ENV_PLAYBOOK,
+                         extra='environment = PASSED_ON')
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertTrue(result.ok, result)
+        with open(os.path.join(self.dir, 'env.txt')) as f:
+            env = f.read()
+        self.assertNotIn('hunter2', env)
+        self.assertIn('PASSED_ON=yes', env)
+        job_dir = os.path.join(rule.action.jobs.path, 'act-msg-1-1')
+        found = []
+        for top, _dirs, files in os.walk(job_dir):
+            for name in files:
+                with open(os.path.join(top, name), 'rb') as f:
+                    if b'hunter2' in f.read():
+                        found.append(os.path.join(top, name))
+        self.assertEqual([], found)
+        self.assertFalse(os.path.exists(os.path.join(job_dir, 'env',
+                                                     'envvars')))
 
     def test_old_job_directories_are_pruned(self):
         rule = self.rule(extra='keep_artifacts = 1')
