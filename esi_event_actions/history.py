@@ -41,6 +41,8 @@ _RENAMED = {'resource': 'node_name',
             'resource_properties': 'node_properties'}
 _TIMES = ('start_time', 'end_time', 'fulfill_time', 'expire_time')
 _ROW_FIELDS = ('id', 'event_type', 'event_time', 'object_uuid')
+#: The largest id the journal's checkpoint (a 64-bit integer) holds.
+MAX_EVENT_ID = 2 ** 63 - 1
 
 
 class HistoryError(Exception):
@@ -99,6 +101,7 @@ def valid_rows(rows):
     for row in rows:
         if (isinstance(row, dict) and isinstance(row.get('id'), int)
                 and not isinstance(row.get('id'), bool)
+                and 0 <= row['id'] <= MAX_EVENT_ID
                 and all(isinstance(row.get(k), (str, int))
                         for k in _ROW_FIELDS)):
             good.append(row)

@@ -87,7 +87,10 @@ class Boolean(types.Boolean):
 
 
 class ChoiceOrId(types.ConfigType):
-    """One of some words, or a non-negative integer, as lower-case text."""
+    """One of some words, or a non-negative integer, as lower-case text.
+
+    The integer is at most what a 64-bit column (a checkpoint) holds.
+    """
 
     def __init__(self, words, type_name='choice or id value'):
         super().__init__(type_name=type_name)
@@ -95,7 +98,8 @@ class ChoiceOrId(types.ConfigType):
 
     def __call__(self, value):
         text = strip_inline_comment(str(value)).lower()
-        if text in self.words or (text.isdigit() and text.isascii()):
+        if text in self.words or (text.isdigit() and text.isascii() and
+                                  int(text) < 2 ** 63):
             return text
         raise ValueError('expected %s or an event id, not %r' % (
             ' or '.join('"%s"' % c for c in self.words), value))

@@ -98,6 +98,12 @@ class ManageTest(ManageTestCase):
         self.assertEqual(1, rc)
         self.assertIn('%s [poller] start_from:' % self.config, out)
 
+    def test_check_config_refuses_an_id_no_checkpoint_holds(self):
+        rc, out = self.check_config_error(
+            '\n[poller]\nstart_from = 9223372036854775808\n')
+        self.assertEqual(1, rc)
+        self.assertIn('%s [poller] start_from:' % self.config, out)
+
     def test_check_config_refuses_a_rule_named_after_a_service_group(self):
         rc, out = self.check_config_error(
             '\n[worker]\nevents = esi_leap.lease.fulfill.end\n'

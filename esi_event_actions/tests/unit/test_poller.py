@@ -216,7 +216,12 @@ filter_params = %s
                                {'id': 2, 'event_type': 'e',
                                 'event_time': 't', 'object_uuid': 'u'},
                                {'id': 'x'}, None, ['list'],
-                               {'id': True, 'event_type': 'e'}]))
+                               {'id': True, 'event_type': 'e'},
+                               # No checkpoint column holds it.
+                               {'id': 2 ** 63, 'event_type': 'e',
+                                'event_time': 't', 'object_uuid': 'u'},
+                               {'id': -1, 'event_type': 'e',
+                                'event_time': 't', 'object_uuid': 'u'}]))
 
     def test_lease_mapping_matches_the_bus_payload_names(self):
         event = history.to_event({'id': 7, 'event_type': FULFILL,
