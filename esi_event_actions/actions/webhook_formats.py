@@ -38,8 +38,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import urllib.parse
+
+from esi_event_actions import safetext
 
 BODY_VERSION = '1.0'
 SIGNATURE_HEADER = 'X-ESI-Signature'
@@ -157,8 +158,11 @@ class Format:
         self.options = options
 
     def body(self, event, params, attempt):
-        """The request body, as bytes; ``params`` is {dot path: value}."""
-        return json.dumps({
+        """The request body, as bytes; ``params`` is {dot path: value}.
+
+        Strict JSON: a lessee's 1e400 or NaN is sent as a string.
+        """
+        return safetext.dumps({
             'version': BODY_VERSION, 'rule': self.rule,
             'event_type': event.event_type, 'event_id': event.id,
             'timestamp': event.timestamp, 'source': event.source,
@@ -237,7 +241,7 @@ class CloudEventsFormat(StandardWebhooksFormat):
             document['data'] = event.data
         else:
             document = event.data
-        return json.dumps(document, sort_keys=True).encode()
+        return safetext.dumps(document, sort_keys=True).encode()
 
     def attributes(self, event):
         return cloudevent_attributes(event, self.options.cloudevents_source)
