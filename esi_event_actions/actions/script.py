@@ -13,29 +13,50 @@
 #    under the License.
 """Run an executable with values from the event, never through a shell."""
 
-import json
+import codecs
+import collections
+import math
 import os
+import re
 import select
 import signal
 import subprocess
 import tempfile
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions.actions import environ
 from esi_event_actions.conf import types
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
 _STDERR_LINES = 5
 
-#: Bytes of each of standard output and standard error read back: more
-#: than the journal keeps at the default ``[worker] output_limit``.
-_READ_LIMIT = 64 * 1024
+#: Bytes asked of a pipe in one read.
+_CHUNK = 64 * 1024
+
+#: Bytes read from each pipe, at most, once the script has exited: a
+#: process it left in the background may go on writing for ever.
+_DRAIN_LIMIT = 1024 * 1024
+
+#: Linux's bound on one argument (MAX_ARG_STRLEN), less its final NUL.
+MAX_ARG_BYTES = 128 * 1024 - 1
+
+#: The default of ``script_arg_limit``.
+DEFAULT_ARG_LIMIT = 64 * 1024
 
 #: poll() takes its timeout as a C int of milliseconds (some 24 days).
 _MAX_POLL_MS = 2 ** 31 - 1
+
+#: How often the exit of the script is checked without a pidfd.
+_NO_PIDFD_POLL_MS = 50
+
+# What JSON may put in a str but no UTF-8 encoder takes.
+_SURROGATE = re.compile('[\ud800-\udfff]')
 
 
 class ScriptAction(base.Action):
@@ -43,17 +64,22 @@ class ScriptAction(base.Action):
 
     Each param is the value at one ``script_params`` dot path: a string as
     it is, a null or missing value as an empty argument, anything else as
-    its JSON text.  The environment is the service's, as it was when the
-    rule was loaded, plus ESI_EVENT_TYPE, ESI_EVENT_ID, ESI_RULE and
-    ESI_ATTEMPT.  Exit status 0 is success.
+    its JSON text; one longer than ``script_arg_limit`` bytes is cut (on
+    a character boundary) and its position listed in
+    ESI_TRUNCATED_PARAMS.  The environment is the allow-list of
+    :mod:`esi_event_actions.actions.environ`, as it was when the rule was
+    loaded, plus ESI_EVENT_TYPE, ESI_EVENT_ID, ESI_RULE, ESI_ATTEMPT and
+    ESI_TRUNCATED_PARAMS.  Exit status 0 is success.
 
-    Standard input, output and error are anonymous files (memfds), not
-    pipes: the event is written before the script starts and what it
-    printed is read once it has exited, so no Python loop pumps pipes while
-    it runs, and a background process that keeps its output open cannot
-    hold the job.  Only the first 64 KiB of each of standard output and
-    standard error are read back, more than the journal keeps at the
-    default ``[worker] output_limit``; the rest is discarded with the file.
+    Standard input is an anonymous file (a memfd) holding the event.
+    Standard output and error are pipes, read while the script runs: the
+    first ``[worker] output_limit`` bytes of each are kept, the rest is
+    read and dropped, so a script printing gigabytes costs no memory and
+    never blocks on a full pipe.  Once the script has exited what is
+    left in the pipes is read without waiting, so a background process
+    that keeps them open cannot hold the job.  A timeout kills the script
+    and every process descending from it, even those that left its
+    session.
     """
 
     required = ('script',)
@@ -68,13 +94,20 @@ class ScriptAction(base.Action):
         cfg.Opt('script_timeout', type=types.Integer(min=1), default=600,
                 help='Seconds the script may run before it and every '
                      'process it started are killed.'),
+        cfg.Opt('script_arg_limit',
+                type=types.Integer(min=1, max=MAX_ARG_BYTES),
+                default=DEFAULT_ARG_LIMIT,
+                help='Bytes of one argument passed to the script, at most. '
+                     'A longer value is cut on a character boundary and '
+                     'its position listed in ESI_TRUNCATED_PARAMS; the '
+                     'whole value is on standard input.'),
+        environ.OPT,
     ]
 
     def __init__(self, rule):
         super().__init__(rule)
         self.path = None
-        # Copied once: reading os.environ decodes every variable anew.
-        self._environ = dict(os.environ)
+        self._environ = {}
 
     def validate(self):
         path = self.resolve_path('script')
@@ -83,6 +116,26 @@ class ScriptAction(base.Action):
         if not os.access(path, os.X_OK):
             raise self.error('script', 'not executable: %s' % path)
         self.path = path
+        names = self.options.environment or []
+        try:
+            environ.check(names)
+        except ValueError as exc:
+            raise self.error('environment', str(exc))
+        # Copied once: reading os.environ decodes every variable anew.
+        self._environ = environ.allowed(names)
+        self._check_arg_budget()
+
+    def _check_arg_budget(self):
+        # Every param at its bound must still fit in what exec() takes,
+        # or a lessee filling them all would make the script never run.
+        budget = _arg_budget()
+        count = len(self.param_paths())
+        if count * self.options.script_arg_limit > budget:
+            raise self.error('script_arg_limit', '%d params of %d bytes '
+                             'may exceed the %d bytes this system leaves '
+                             'for arguments: lower script_arg_limit'
+                             % (count, self.options.script_arg_limit,
+                                budget))
 
     def param_paths(self):
         return list(self.options.script_params or [])
@@ -94,75 +147,192 @@ class ScriptAction(base.Action):
     def argv(self, params):
         return [self.path] + list(params)
 
-    def environ(self, event, attempt):
+    def arguments(self, params):
+        """The argument list as bytes, and the params cut to fit.
+
+        :returns: (argv, 1-based positions of the params cut).
+        :raises ValueError: a value holds a NUL byte, which no argument
+            can carry.
+        """
+        limit = self.options.script_arg_limit
+        argv, cut = [os.fsencode(self.path)], []
+        for number, (path, value) in enumerate(
+                zip(self.param_paths(), params), 1):
+            if '\0' in value:
+                raise ValueError('argument %d (%s) holds a NUL byte, which '
+                                 'no argument can carry' % (number, path))
+            data, whole = _bounded(value, limit)
+            argv.append(data)
+            if not whole:
+                cut.append(number)
+        return argv, cut
+
+    def environ(self, event, attempt, cut=()):
         env = self._environ.copy()
         env.update(ESI_EVENT_TYPE=event.event_type,
                    ESI_EVENT_ID=event.id,
                    ESI_RULE=self.context.name,
-                   ESI_ATTEMPT=str(attempt))
+                   ESI_ATTEMPT=str(attempt),
+                   ESI_TRUNCATED_PARAMS=','.join(str(n) for n in cut))
         return env
 
     @staticmethod
     def stdin(event):
-        return json.dumps(event.to_dict(), sort_keys=True).encode()
+        return safetext.dumps(event.to_dict(), sort_keys=True).encode()
 
     def preview(self, event, params, attempt=1):
-        env = self.environ(event, attempt)
-        return {'argv': self.argv(params),
+        try:
+            args, cut = self.arguments(params)
+            argv = [os.fsdecode(a) for a in args]
+        except ValueError as exc:
+            argv, cut = 'refused: %s' % exc, []
+        env = self.environ(event, attempt, cut)
+        return {'argv': argv,
                 'environment': {k: v for k, v in env.items()
-                                if k.startswith('ESI_')},
+                                if k.startswith(environ.RESERVED_PREFIX)},
                 'stdin': self.stdin(event).decode(),
                 'timeout': self.options.script_timeout}
 
     def run(self, event, params, attempt=1):
-        files = []
         try:
-            try:
-                files = _standard_files(self.stdin(event))
-                proc = subprocess.Popen(
-                    self.argv(params), stdin=files[0], stdout=files[1],
-                    stderr=files[2], env=self.environ(event, attempt),
-                    close_fds=True, start_new_session=True)
-            except (OSError, ValueError) as exc:
-                # ValueError: an argument with a NUL byte cannot be passed.
-                return base.Result(base.FAILURE, 'cannot run %s: %s'
-                                   % (self.path, exc))
-            return self._outcome(proc, files[1], files[2])
+            args, cut = self.arguments(params)
+        except ValueError as exc:
+            return base.Result(base.FAILURE, str(exc))
+        if cut:
+            self._log_cut(event, cut)
+        try:
+            stdin = _stdin_file(self.stdin(event))
+        except OSError as exc:
+            return base.Result(base.RETRY, 'cannot pass the event to %s: %s'
+                               % (self.path, exc))
+        try:
+            proc = subprocess.Popen(
+                args, stdin=stdin, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=self.environ(event, attempt, cut),
+                close_fds=True, start_new_session=True)
+        except (OSError, ValueError) as exc:
+            # ValueError: a NUL byte in the environment.
+            return base.Result(base.FAILURE, 'cannot run %s: %s'
+                               % (self.path, exc))
         finally:
-            _close(files)
+            os.close(stdin)
+        with proc.stdout, proc.stderr:
+            return self._outcome(proc)
 
-    def _outcome(self, proc, out_fd, err_fd):
+    def _log_cut(self, event, cut):
+        paths = self.param_paths()
+        LOG.warning('Rule %s, event %s: params %s truncated to %d bytes '
+                    '(script_arg_limit); the script has them whole on '
+                    'standard input', self.context.name,
+                    safetext.printable(event.id),
+                    ','.join(paths[n - 1] for n in cut),
+                    self.options.script_arg_limit)
+
+    def _outcome(self, proc):
+        output = _Output([proc.stdout.fileno(), proc.stderr.fileno()],
+                         self.context.output_limit)
         timeout = self.options.script_timeout
-        if not _wait(proc, timeout):
-            self._kill_group(proc)
+        exited = _wait(proc, timeout, output)
+        if not exited:
+            kill_tree(proc.pid, group=True)
             proc.wait()
-            return base.Result(
-                base.RETRY, 'timed out after %ss' % timeout,
-                output=self._text(_head(out_fd)))
-        out = _head(out_fd)
+        output.drain()
+        out, err = output.text()
+        if not exited:
+            return base.Result(base.RETRY, 'timed out after %ss' % timeout,
+                               output=out)
         if proc.returncode == 0:
-            return base.Result(base.SUCCESS, 'exit status 0', 0,
-                               self._text(out))
-        err = _head(err_fd)
-        lines = self._text(err).splitlines()[:_STDERR_LINES]
+            return base.Result(base.SUCCESS, 'exit status 0', 0, out)
+        lines = err.splitlines()[:_STDERR_LINES]
         detail = 'exit status %d' % proc.returncode
         if lines:
             detail += ': ' + ' | '.join(lines)
-        return base.Result(base.RETRY, detail, proc.returncode,
-                           self._text(out + err))
+        return base.Result(base.RETRY, detail, proc.returncode, out + err)
 
-    @staticmethod
-    def _kill_group(proc):
-        # The script leads its own session, so its group holds everything it
-        # started; killing only the script would orphan its children.
+
+def _arg_budget():
+    """Bytes the arguments may take: half of ARG_MAX.
+
+    The other half is for the environment and the kernel's pointers.
+    """
+    try:
+        arg_max = os.sysconf('SC_ARG_MAX')
+    except (AttributeError, ValueError, OSError):
+        arg_max = -1
+    # POSIX promises at least 4096; Linux gives a quarter of the stack.
+    return max(arg_max, 256 * 1024) // 2
+
+
+def _bounded(value, limit):
+    """``value`` as UTF-8 of at most ``limit`` bytes, and whether whole.
+
+    A lone surrogate (possible in decoded JSON) becomes U+FFFD.  The cut
+    falls before the character that would not fit whole.
+    """
+    data = _SURROGATE.sub('\ufffd', value).encode('utf-8')
+    if len(data) <= limit:
+        return data, True
+    end = limit
+    while end and data[end] & 0xC0 == 0x80:
+        end -= 1
+    return data[:end], False
+
+
+class _Output:
+    """The first ``limit`` bytes of each of a script's output pipes.
+
+    The rest is read and dropped: the script never blocks on a full pipe,
+    and nothing beyond the limit is held, in memory or on disk.
+    """
+
+    def __init__(self, fds, limit):
+        self.fds = list(fds)
+        self.limit = limit
+        self.kept = {fd: bytearray() for fd in fds}
+        self.cut = set()
+        self.open = set(fds)
+        for fd in fds:
+            os.set_blocking(fd, False)
+
+    def read(self, fd):
+        """Bytes read from ``fd`` now (0: none yet), or None at its end."""
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return 0
+        if not data:
+            self.open.discard(fd)
+            return None
+        kept = self.kept[fd]
+        room = self.limit - len(kept)
+        if room > 0:
+            kept += data[:room]
+        if len(data) > room:
+            self.cut.add(fd)
+        return len(data)
 
-    @staticmethod
-    def _text(data):
-        return data.decode('utf-8', 'replace') if data else ''
+    def drain(self):
+        """Read what the pipes hold, without waiting for more."""
+        for fd in list(self.open):
+            total = 0
+            while total < _DRAIN_LIMIT:
+                count = self.read(fd)
+                if not count:
+                    break
+                total += count
+
+    def text(self):
+        """What each pipe gave, decoded as UTF-8."""
+        return [self._decode(fd) for fd in self.fds]
+
+    def _decode(self, fd):
+        data = bytes(self.kept[fd])
+        if fd in self.cut:
+            # Not final: a character cut in two at the limit is dropped
+            # rather than shown as a replacement character.
+            return codecs.getincrementaldecoder('utf-8')('replace').decode(
+                data)
+        return data.decode('utf-8', 'replace')
 
 
 def _anonymous_file():
@@ -181,66 +351,166 @@ def _anonymous_file():
     return fd
 
 
-def _standard_files(data):
-    """[stdin holding ``data``, empty stdout, empty stderr] descriptors."""
-    fds = []
+def _stdin_file(data):
+    """A descriptor of an anonymous file holding ``data``, at offset 0."""
+    fd = _anonymous_file()
     try:
-        for _ in range(3):
-            fds.append(_anonymous_file())
-        _write_all(fds[0], data)
+        # pwrite leaves the file offset, which the script inherits, at 0.
+        view, offset = memoryview(data), 0
+        while offset < len(view):
+            offset += os.pwrite(fd, view[offset:], offset)
     except OSError:
-        _close(fds)
-        raise
-    return fds
-
-
-def _write_all(fd, data):
-    # pwrite leaves the file offset, which the script inherits, at 0.
-    view, offset = memoryview(data), 0
-    while offset < len(view):
-        offset += os.pwrite(fd, view[offset:], offset)
-
-
-def _head(fd):
-    return os.pread(fd, _READ_LIMIT, 0)
-
-
-def _close(fds):
-    for fd in fds:
         os.close(fd)
+        raise
+    return fd
 
 
-def _wait(proc, timeout):
-    """Whether ``proc`` exited, and was reaped, within ``timeout`` seconds.
+def _wait(proc, timeout, output):
+    """Read ``output`` until ``proc`` exits (True) or ``timeout`` passes.
 
-    A pidfd lets one blocking poll() wait for the exit; without one
-    (Linux before 5.3, other systems) Popen.wait sleeps and polls.
+    True once it has exited and been reaped; False after ``timeout``
+    seconds.  A pidfd lets one poll() wait for the exit and the output at once;
+    without one (Linux before 5.3, other systems) the exit is checked
+    every few milliseconds.
     """
+    deadline = time.monotonic() + timeout
     try:
         pidfd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+        pidfd = None
     try:
-        exited = _poll_readable(pidfd, timeout * 1000)
+        return _pump(proc, pidfd, output, deadline)
     finally:
-        os.close(pidfd)
-    if exited:
-        proc.wait()
-    return exited
+        if pidfd is not None:
+            os.close(pidfd)
 
 
-def _poll_readable(fd, timeout_ms):
+def _pump(proc, pidfd, output, deadline):
     poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    # Python retries an interrupted poll() for the time left, so an empty
-    # answer means the whole step has passed.
-    while timeout_ms > 0:
-        step = min(timeout_ms, _MAX_POLL_MS)
-        if poller.poll(step):
+    for fd in output.open:
+        poller.register(fd, select.POLLIN)
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+        most = _MAX_POLL_MS
+    else:
+        most = _NO_PIDFD_POLL_MS
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        for fd, _events in poller.poll(min(math.ceil(left * 1000), most)):
+            if fd == pidfd:
+                proc.wait()
+                return True
+            if output.read(fd) is None:
+                poller.unregister(fd)
+        if pidfd is None and proc.poll() is not None:
             return True
-        timeout_ms -= step
-    return False
+
+
+class ProcessTree:
+    """A process and every process descending from it, through /proc.
+
+    A process that calls setsid() leaves its parent's process group, so
+    killpg() misses it; its parent link (while its parent lives) does
+    not.  Members are known with their start time, so that a pid reused
+    by an unrelated process is never signalled; and a member whose parent
+    has died stays known, so take the tree before asking anything to
+    stop.  A process whose parent died before it was seen cannot be
+    found: a double-forked daemon escapes.
+    """
+
+    def __init__(self, root):
+        self.members = {}
+        table = _process_table()
+        if root in table:
+            self.members[root] = table[root][1]
+        self._grow(table)
+
+    def update(self):
+        """Forget the members that ended; add their new descendants."""
+        self._grow(_process_table())
+
+    def _grow(self, table):
+        self.members = {pid: start for pid, start in self.members.items()
+                        if pid in table and table[pid][1] == start}
+        children = collections.defaultdict(list)
+        for pid, (ppid, _start) in table.items():
+            children[ppid].append(pid)
+        todo = list(self.members)
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in self.members:
+                    self.members[child] = table[child][1]
+                    todo.append(child)
+
+    def kill(self):
+        """SIGKILL every member.
+
+        Each is stopped first, so that none can start one more meanwhile.
+        """
+        stopped = set()
+        while True:
+            self.update()
+            new = set(self.members) - stopped
+            if not new:
+                break
+            for pid in new:
+                self._signal(pid, signal.SIGSTOP)
+            stopped |= new
+        for pid in stopped:
+            self._signal(pid, signal.SIGKILL)
+
+    def _signal(self, pid, signum):
+        if _start_time(pid) != self.members.get(pid):
+            return
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass  # ended meanwhile, or not ours to signal
+
+
+def kill_tree(pid, group=False):
+    """SIGKILL ``pid`` and its descendants (see :class:`ProcessTree`).
+
+    With ``group``, also the process group ``pid`` leads: it holds the
+    processes whose parent died before they could be seen.
+    """
+    ProcessTree(pid).kill()
+    if group:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name, or None."""
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold any byte.
+    return text.rsplit(b')', 1)[-1].split()
+
+
+def _start_time(pid):
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
+def _process_table():
+    """{pid: (parent pid, start time)} of every process, from /proc."""
+    table = {}
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        fields = _stat_fields(int(name))
+        if fields and len(fields) > 19:
+            table[int(name)] = (int(fields[1]), int(fields[19]))
+    return table

@@ -26,6 +26,7 @@ from oslo_log import log as logging
 from esi_event_actions.actions.ansible import jobdirs
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base
+from esi_event_actions.actions import environ
 from esi_event_actions.conf import types
 from esi_event_actions import event as event_mod
 
@@ -108,7 +109,11 @@ class AnsibleAction(base.Action):
     ``<private_data_dir>/<rule>/<rule>-<event id>-<attempt>``, holding the
     extra variables, the generated inventory and the artifacts (output,
     events, and the command with its environment, as ansible-runner writes
-    them); only the newest ``keep_artifacts`` of each rule are kept.
+    them); only the newest ``keep_artifacts`` of each rule are kept.  The
+    environment is the allow-list of
+    :mod:`esi_event_actions.actions.environ` and ansible-runner's own
+    variables: nothing else of the service's environment reaches the
+    playbook or the disk.
     These directories are private to the service's user.  The playbook
     runs in its own directory, so an ``ansible.cfg`` beside it applies.
 
@@ -155,6 +160,7 @@ class AnsibleAction(base.Action):
         cfg.Opt('keep_artifacts', type=types.Integer(min=0), default=20,
                 help='Job directories kept per rule, newest first; older '
                      'ones are deleted. 0 deletes each one after its run.'),
+        environ.OPT,
     ]
 
     def __init__(self, rule):
@@ -163,6 +169,7 @@ class AnsibleAction(base.Action):
         self.inventory_path = None
         self.data_dir = None
         self.jobs = None
+        self._environ = {}
 
     # Configuration.
 
@@ -197,6 +204,7 @@ class AnsibleAction(base.Action):
             raise self.error('connection', 'not a connection plugin name: '
                              '%r' % opts.connection)
         self._validate_extra_vars(opts.extra_vars)
+        self._validate_environment(opts.environment or [])
         if opts.private_data_dir:
             data_dir = self.resolve_path('private_data_dir')
         else:
@@ -219,6 +227,14 @@ class AnsibleAction(base.Action):
             if not isinstance(path, str) or not all(path.split('.')):
                 raise self.error('extra_vars', 'the value of %s must be a '
                                  'dot path' % name)
+
+    def _validate_environment(self, names):
+        try:
+            environ.check(names)
+        except ValueError as exc:
+            raise self.error('environment', str(exc))
+        # Taken once, as the script action does.
+        self._environ = environ.allowed(names)
 
     def describe(self):
         parts = ['ansible', self.playbook]
@@ -300,15 +316,16 @@ class AnsibleAction(base.Action):
                 'timeout': self.options.playbook_timeout}
 
     def environ(self):
-        """Variables ansible-runner adds to the service's environment."""
-        env = {'ANSIBLE_NOCOLOR': '1'}  # plain text in the journal
+        """The environment of ansible-playbook, but for ansible-runner's."""
+        env = dict(self._environ)
+        env['ANSIBLE_NOCOLOR'] = '1'  # plain text in the journal
         command = find_playbook_command()
         if command:
             # ansible-runner runs "ansible-playbook" as found on PATH.
             env['PATH'] = os.pathsep.join(
                 [os.path.dirname(command)] +
-                [p for p in os.environ.get('PATH', os.defpath).split(
-                    os.pathsep) if p])
+                [p for p in env.get('PATH', os.defpath).split(os.pathsep)
+                 if p])
         return env
 
     # Running.
@@ -352,13 +369,16 @@ class AnsibleAction(base.Action):
             inventories.append(generated)
         watch = watchdog.Watch(self.options.playbook_timeout)
         LOG.debug('Running %s in %s', self.playbook, job_dir)
+        env = self.environ()
         try:
-            runner = ansible_runner.run(
+            runner = ansible_runner.interface.init_runner(
                 private_data_dir=job_dir, ident=os.path.basename(job_dir),
                 playbook=self.playbook,
                 project_dir=os.path.dirname(self.playbook),
                 inventory=inventories, limit=self.options.limit or None,
-                envvars=self.environ(), quiet=True,
+                envvars=env, quiet=True,
+                # Nothing of the environment in env/envvars.
+                suppress_env_files=True,
                 # Plain text output for the journal; the events are read
                 # by the event handler.
                 json_mode=False,
@@ -369,9 +389,13 @@ class AnsibleAction(base.Action):
                 # SIGINT when it runs on the main thread.
                 cancel_callback=watch.cancel,
                 event_handler=watch)
+            _confine(runner.config, env)
+            runner.run()
         except (OSError, ansible_runner.AnsibleRunnerException) as exc:
             return base.Result(base.RETRY, 'ansible-runner failed: %s'
                                % exc)
+        finally:
+            watch.finish()
         return self._result(runner, watch)
 
     def _result(self, runner, watch):
@@ -391,13 +415,13 @@ class AnsibleAction(base.Action):
 
     def _output(self, runner):
         """The end of what ansible-playbook printed, whole lines."""
+        limit = self.context.output_limit or _OUTPUT_LIMIT
         try:
             with runner.stdout as f:
-                text = f.read()
+                text = _tail(f, limit)
         except (OSError, ansible_runner.AnsibleRunnerException):
             return ''
         text = text.replace('\r\n', '\n')
-        limit = self.context.output_limit or _OUTPUT_LIMIT
         if len(text) > limit:
             text = text[-limit:]
             text = text[text.find('\n') + 1:] or text
@@ -409,3 +433,30 @@ class AnsibleAction(base.Action):
             if line.startswith(('[ERROR]', 'ERROR!')):
                 return line.strip()[:200]
         return ''
+
+
+def _confine(config, allowed):
+    """Keep of the service's environment only what ``allowed`` holds.
+
+    ansible-runner starts from a copy of the service's environment, which
+    it passes to ansible-playbook and writes to ``artifacts/<ident>/
+    command``; what it adds or changes itself (its callback plugin, the
+    artifact directory...) stays.
+    """
+    service = os.environ
+    config.env = {name: value for name, value in config.env.items()
+                  if name in allowed or service.get(name) != value}
+
+
+def _tail(stream, limit):
+    """The end of a text file: enough bytes for ``limit`` characters.
+
+    A playbook may print gigabytes; only the end is kept in the journal.
+    """
+    raw = getattr(stream, 'buffer', None)
+    if raw is None or not raw.seekable():
+        return stream.read()[-limit * 2:]
+    # A character is four bytes of UTF-8 at most; lines end with \r\n.
+    size = raw.seek(0, os.SEEK_END)
+    raw.seek(max(0, size - limit * 8))
+    return raw.read().decode('utf-8', 'replace')

@@ -18,7 +18,6 @@ attempt's inputs (extra variables, generated inventory) and the artifacts
 ansible-runner writes there.
 """
 
-import json
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ import threading
 from oslo_log import log as logging
 
 from esi_event_actions.actions.ansible import safe_yaml
+from esi_event_actions import safetext
 
 # The package's name, which this action's log lines have always carried
 # and operators may have set levels for.
@@ -67,7 +67,7 @@ def write_inputs(job_dir, variables, inventory):
     if inventory is None:
         return None
     path = os.path.join(job_dir, 'inventory.json')
-    _write(path, json.dumps(inventory, sort_keys=True))
+    _write(path, safetext.dumps(inventory, sort_keys=True))
     return path
 
 

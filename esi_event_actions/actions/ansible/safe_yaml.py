@@ -16,6 +16,8 @@
 import json
 import re
 
+from esi_event_actions import safetext
+
 # Everything but printable ASCII is written as an escape: YAML readers
 # reject some control characters even inside quoted strings.
 _NOT_PRINTABLE = re.compile(r'[^\x20-\x7e]')
@@ -56,7 +58,19 @@ def unsafe_yaml(value):
             for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return '[%s]' % ', '.join(unsafe_yaml(v) for v in value)
+    if isinstance(value, float):
+        return _yaml_float(value)
     return json.dumps(value)
+
+
+def _yaml_float(value):
+    # Strict JSON: NaN and the infinities are written as strings.
+    text = safetext.dumps(value)
+    mantissa, exp, power = text.partition('e')
+    if exp and '.' not in mantissa:
+        # YAML 1.1, as Ansible reads it, takes 1e+300 for a string.
+        text = '%s.0e%s' % (mantissa, power)
+    return text
 
 
 def extra_vars_yaml(variables):

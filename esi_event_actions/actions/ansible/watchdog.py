@@ -17,6 +17,8 @@ import os
 import signal
 import time
 
+from esi_event_actions.actions import script
+
 # Seconds ansible-playbook has to stop its workers after SIGTERM.
 _TERM_GRACE = 10.0
 
@@ -38,6 +40,7 @@ class Watch:
         self._clock = clock
         self._deadline = clock() + timeout
         self._term_sent = None
+        self._tree = None
         self.timed_out = False
         self.pid = None
         self.failed = []
@@ -71,12 +74,30 @@ class Watch:
             return True
         if self._term_sent is None:
             self._term_sent = now
+            # Before the SIGTERM: a task's process whose parent dies of it
+            # can no longer be told from any other.
+            self._tree = script.ProcessTree(self.pid)
             try:
                 os.kill(self.pid, signal.SIGTERM)
             except OSError:
+                self.finish()
                 return True
             return False
-        return now - self._term_sent >= self.grace
+        if now - self._term_sent < self.grace:
+            self._tree.update()
+            return False
+        self.finish()
+        return True
+
+    def finish(self):
+        """Kill what is left of the run after a timeout.
+
+        Called when ansible-runner returns: ansible-playbook may have
+        ended on SIGTERM before the grace period did, leaving behind the
+        processes that ignore it.
+        """
+        if self._tree is not None:
+            self._tree.kill()
 
     def summary(self):
         """What went wrong, naming the task and host but no result."""

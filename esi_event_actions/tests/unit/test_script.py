@@ -148,8 +148,8 @@ class ScriptActionTest(base.TestCase):
                               ('A=b', 'not a variable name'),
                               ('ESI_RULE', 'set by the action')]:
             self.script('act.sh')
-            path = self.load('[act]\nevents = e\nscript = act.sh\n'
-                             'environment = OK,%s\n' % value)
+            path = self.load('[act]\nevents = esi_leap.lease.fulfill.end\n'
+                             'script = act.sh\nenvironment = OK,%s\n' % value)
             exc = self.assertRaises(exception.ConfigErrors, ruleloader.load,
                                     self.conf)
             self.assertEqual([('act', 'environment', path)],
@@ -353,10 +353,20 @@ class ScriptActionTest(base.TestCase):
             node_name='z' * 5000)).ok)
         with open(out) as f:
             self.assertEqual('z' * 1000, f.read())
+        self.script('act.sh')
+        path = self.load('[act]\nevents = esi_leap.lease.fulfill.end\n'
+                         'script = act.sh\nscript_arg_limit = 131071\n'
+                         'script_params = %s\n' % ','.join(['a'] * 64))
+        exc = self.assertRaises(exception.ConfigErrors, ruleloader.load,
+                                self.conf)
+        self.assertEqual([('act', 'script_arg_limit', path)],
+                         [(e.section, e.key, e.filename)
+                          for e in exc.errors])
+        self.assertIn('lower script_arg_limit', exc.errors[0].reason)
         for bad in ('0', '131072'):
             self.script('act.sh')
-            self.load('[act]\nevents = e\nscript = act.sh\n'
-                      'script_arg_limit = %s\n' % bad)
+            self.load('[act]\nevents = esi_leap.lease.fulfill.end\n'
+                      'script = act.sh\nscript_arg_limit = %s\n' % bad)
             self.assertRaises(exception.ConfigErrors, ruleloader.load,
                               self.conf)
 
