@@ -359,11 +359,12 @@ class WebhookAction(base.Action):
         cfg.Opt('headers', type=types.JSONObject(), default={}, secret=True,
                 help='Extra request headers, as a JSON object. Secret: '
                      'it may hold an Authorization header.'),
-        cfg.FloatOpt('timeout', default=10.0, min=0.1,
-                     help='Seconds the whole delivery may take: '
-                          'connecting, sending the request and receiving '
-                          'the complete answer. An answer still coming '
-                          'then is retried, however fast bytes trickle.'),
+        cfg.Opt('timeout', type=types.Float(min=0.1, max=types.HOUR),
+                default=10.0,
+                help='Seconds the whole delivery may take: connecting, '
+                     'sending the request and receiving the complete '
+                     'answer. An answer still coming then is retried, '
+                     'however fast bytes trickle.'),
         cfg.BoolOpt('verify', default=True,
                     help='Verify the server\'s TLS certificate.'),
         cfg.StrOpt('ca_file',

@@ -363,7 +363,10 @@ class BoundsTest(base.TestCase):
                  'retry_base_delay'),
                 ('[r]\nevents = esi_leap.lease.fulfill.end\n'
                  'script = act.sh\nonce_per = uuid\n'
-                 'once_per_window = 1e300\n', 'once_per_window')]:
+                 'once_per_window = 1e300\n', 'once_per_window'),
+                ('[r]\nevents = esi_leap.lease.fulfill.end\n'
+                 'action = webhook\nurl = http://127.0.0.1:9/\n'
+                 'timeout = 1e300\n', 'timeout')]:
             problem = self.problems(text)
             self.assertIn(key, problem, text)
 
