@@ -28,6 +28,7 @@ import json
 import os
 import time
 
+import fixtures
 from hypothesis import given
 from hypothesis import HealthCheck
 from hypothesis import settings
@@ -100,6 +101,9 @@ class HostilePayloadPropertyTest(test_hostile_values.PipelineTestCase):
 
     def setUp(self):
         super().setUp()
+        # At DEBUG the dropped payloads, megabytes over 200 examples,
+        # would be the test's captured log.
+        self.useFixture(fixtures.FakeLogger(level='INFO'))
         self.sent = 0
 
     def final(self, event_id):
