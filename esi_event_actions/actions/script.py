@@ -14,12 +14,10 @@
 """Run an executable with values from the event, never through a shell."""
 
 import codecs
-import collections
 import math
 import os
 import re
 import select
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,6 +27,7 @@ from oslo_log import log as logging
 
 from esi_event_actions.actions import base
 from esi_event_actions.actions import environ
+from esi_event_actions.actions import proctree
 from esi_event_actions.conf import types
 from esi_event_actions import safetext
 
@@ -91,7 +90,8 @@ class ScriptAction(base.Action):
                 default=[],
                 help='Dot paths in the lease payload whose values are '
                      'passed as arguments, in order.'),
-        cfg.Opt('script_timeout', type=types.Integer(min=1), default=600,
+        cfg.Opt('script_timeout', type=types.Integer(min=1, max=types.DAY),
+                default=600,
                 help='Seconds the script may run before it and every '
                      'process it started are killed.'),
         cfg.Opt('script_arg_limit',
@@ -234,7 +234,7 @@ class ScriptAction(base.Action):
         timeout = self.options.script_timeout
         exited = _wait(proc, timeout, output)
         if not exited:
-            kill_tree(proc.pid, group=True)
+            proctree.kill_tree(proc.pid, group=True)
             proc.wait()
         output.drain()
         out, err = output.text()
@@ -406,111 +406,3 @@ def _pump(proc, pidfd, output, deadline):
                 poller.unregister(fd)
         if pidfd is None and proc.poll() is not None:
             return True
-
-
-class ProcessTree:
-    """A process and every process descending from it, through /proc.
-
-    A process that calls setsid() leaves its parent's process group, so
-    killpg() misses it; its parent link (while its parent lives) does
-    not.  Members are known with their start time, so that a pid reused
-    by an unrelated process is never signalled; and a member whose parent
-    has died stays known, so take the tree before asking anything to
-    stop.  A process whose parent died before it was seen cannot be
-    found: a double-forked daemon escapes.
-    """
-
-    def __init__(self, root):
-        self.members = {}
-        table = _process_table()
-        if root in table:
-            self.members[root] = table[root][1]
-        self._grow(table)
-
-    def update(self):
-        """Forget the members that ended; add their new descendants."""
-        self._grow(_process_table())
-
-    def _grow(self, table):
-        self.members = {pid: start for pid, start in self.members.items()
-                        if pid in table and table[pid][1] == start}
-        children = collections.defaultdict(list)
-        for pid, (ppid, _start) in table.items():
-            children[ppid].append(pid)
-        todo = list(self.members)
-        while todo:
-            for child in children.get(todo.pop(), ()):
-                if child not in self.members:
-                    self.members[child] = table[child][1]
-                    todo.append(child)
-
-    def kill(self):
-        """SIGKILL every member.
-
-        Each is stopped first, so that none can start one more meanwhile.
-        """
-        stopped = set()
-        while True:
-            self.update()
-            new = set(self.members) - stopped
-            if not new:
-                break
-            for pid in new:
-                self._signal(pid, signal.SIGSTOP)
-            stopped |= new
-        for pid in stopped:
-            self._signal(pid, signal.SIGKILL)
-
-    def _signal(self, pid, signum):
-        if _start_time(pid) != self.members.get(pid):
-            return
-        try:
-            os.kill(pid, signum)
-        except OSError:
-            pass  # ended meanwhile, or not ours to signal
-
-
-def kill_tree(pid, group=False):
-    """SIGKILL ``pid`` and its descendants (see :class:`ProcessTree`).
-
-    With ``group``, also the process group ``pid`` leads: it holds the
-    processes whose parent died before they could be seen.
-    """
-    ProcessTree(pid).kill()
-    if group:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _stat_fields(pid):
-    """The fields of /proc/<pid>/stat after the command name, or None."""
-    try:
-        with open('/proc/%d/stat' % pid, 'rb') as f:
-            text = f.read()
-    except OSError:
-        return None
-    # The command name is in parentheses and may hold any byte.
-    return text.rsplit(b')', 1)[-1].split()
-
-
-def _start_time(pid):
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields and len(fields) > 19 else None
-
-
-def _process_table():
-    """{pid: (parent pid, start time)} of every process, from /proc."""
-    table = {}
-    try:
-        names = os.listdir('/proc')
-    except OSError:
-        return table
-    for name in names:
-        if not name.isdigit():
-            continue
-        fields = _stat_fields(int(name))
-        if fields and len(fields) > 19:
-            table[int(name)] = (int(fields[1]), int(fields[19]))
-    return table

@@ -149,7 +149,8 @@ class AnsibleAction(base.Action):
                      'paths in the lease payload; each variable receives '
                      'the JSON value there, or null.'),
         base.PARAMS_OPT,
-        cfg.Opt('playbook_timeout', type=types.Integer(min=1), default=1800,
+        cfg.Opt('playbook_timeout',
+                type=types.Integer(min=1, max=types.DAY), default=1800,
                 help='Seconds the playbook may run. Then ansible-playbook '
                      'is asked to stop its tasks (SIGTERM), and killed '
                      'with them 10 seconds later.'),

@@ -17,7 +17,7 @@ import os
 import signal
 import time
 
-from esi_event_actions.actions import script
+from esi_event_actions.actions import proctree
 
 # Seconds ansible-playbook has to stop its workers after SIGTERM.
 _TERM_GRACE = 10.0
@@ -76,7 +76,7 @@ class Watch:
             self._term_sent = now
             # Before the SIGTERM: a task's process whose parent dies of it
             # can no longer be told from any other.
-            self._tree = script.ProcessTree(self.pid)
+            self._tree = proctree.ProcessTree(self.pid)
             try:
                 os.kill(self.pid, signal.SIGTERM)
             except OSError:

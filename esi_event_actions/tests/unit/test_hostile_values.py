@@ -366,7 +366,10 @@ class BoundsTest(base.TestCase):
                  'once_per_window = 1e300\n', 'once_per_window'),
                 ('[r]\nevents = esi_leap.lease.fulfill.end\n'
                  'action = webhook\nurl = http://127.0.0.1:9/\n'
-                 'timeout = 1e300\n', 'timeout')]:
+                 'timeout = 1e300\n', 'timeout'),
+                ('[r]\nevents = esi_leap.lease.fulfill.end\n'
+                 'script = act.sh\nscript_timeout = 10000000\n',
+                 'script_timeout')]:
             problem = self.problems(text)
             self.assertIn(key, problem, text)
 
