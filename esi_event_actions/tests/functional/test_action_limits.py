@@ -23,6 +23,7 @@ import signal
 
 import fixtures
 import testtools
+from testtools import content
 
 from esi_event_actions.actions.ansible import action as ansible_action
 from esi_event_actions import journal
@@ -52,6 +53,31 @@ HANG_PLAYBOOK = '''\
         setsid sleep 1000 & echo $! > "{{ playbook_dir }}/setsid.pid";
         sleep 1000
 '''
+
+# Printed by the playbook one mebibyte per task, then short lines: the
+# journal keeps the end of those, and nothing else may be kept anywhere.
+LOUD_MIB = 2048
+LOUD_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Print a mebibyte at a time
+      ansible.builtin.include_tasks: mebibyte.yml
+      loop: "{{ range(%d) | list }}"
+    - name: Print short lines
+      ansible.builtin.debug:
+        msg: "{{ range(1000) | map('string') | list }}"
+''' % LOUD_MIB
+MEBIBYTE_TASKS = '''\
+- name: Print a mebibyte
+  ansible.builtin.debug:
+    msg: "{{ 'x' * 1048576 }}"
+'''
+
+# ansible-playbook holds one mebibyte; the service holds the journal's
+# part and little more, its job directory its inputs and a few events.
+PLAYBOOK_GROWTH_LIMIT = 192 * MIB
+JOB_DIR_LIMIT = 48 * MIB
 
 
 def _proc_stat(pid):
@@ -110,6 +136,45 @@ def _memory(root):
     """Bytes resident in the service's processes, and shared memory."""
     rss = sum(_status_kib(pid, 'VmRSS') for pid in _tree(root))
     return rss * 1024, _shmem_kib() * 1024
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().decode('utf-8', 'replace').split('\0')
+    except OSError:
+        return []
+
+
+def _playbook_pids(root):
+    """The ansible-playbook processes started under ``root``."""
+    return [pid for pid in _tree(root)
+            if any(os.path.basename(arg) == 'ansible-playbook'
+                   for arg in _cmdline(pid)[:2])]
+
+
+def _service_kib(root, key):
+    """``key`` of /proc/<pid>/status summed over the service's processes.
+
+    Those of ansible-playbook and below are left out: they are not the
+    service's, and hold what the playbook prints only while it prints it.
+    """
+    playbooks = set()
+    for pid in _playbook_pids(root):
+        playbooks.update(_tree(pid))
+    return sum(_status_kib(pid, key) for pid in _tree(root) - playbooks)
+
+
+def _disk_usage(path):
+    """Bytes allocated to the files under ``path``."""
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                pass  # deleted meanwhile, as ansible-runner's partials are
+    return total
 
 
 def _read_pid(path):
@@ -320,3 +385,54 @@ class AnsibleLimitsTest(LimitsTestCase):
         pid = _read_pid(pidfile)
         self.assertIsNotNone(pid, 'the task never started')
         base.wait_for(lambda: _gone(pid), 30, 'the setsid sleep to end')
+
+    def test_playbook_output_beyond_the_limit_is_not_held(self):
+        self.write('play.yml', LOUD_PLAYBOOK)
+        self.write('mebibyte.yml', MEBIBYTE_TASKS)
+        svc = self.service(self.rule('playbook_timeout = 3600'))
+        svc.wait_listening()
+        root = svc.proc.pid
+
+        def kill_playbook():
+            for pid in _playbook_pids(root):
+                for child in _tree(pid):
+                    try:
+                        os.kill(child, signal.SIGKILL)
+                    except OSError:
+                        pass
+        # Runs before the service is stopped: ansible-playbook has a
+        # session of its own, which stopping the service does not reach.
+        self.addCleanup(kill_playbook)
+        before = _service_kib(root, 'VmRSS') * 1024
+        job_dirs = os.path.join(self.dir, 'ansible', 'play')
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           esi_leap.lease_data())
+        peak = [0, 0]
+
+        def sample():
+            rows = self.journal_rows(state=journal.DONE)
+            growth = _service_kib(root, 'VmRSS') * 1024 - before
+            disk = _disk_usage(job_dirs)
+            peak[:] = max(peak[0], growth), max(peak[1], disk)
+            # At once: held output grows for as long as the play runs.
+            self.assertLess(growth, PLAYBOOK_GROWTH_LIMIT,
+                            'resident memory grew by %d bytes' % growth)
+            self.assertLess(disk, JOB_DIR_LIMIT,
+                            'the job directories hold %d bytes' % disk)
+            return rows
+        row = base.wait_for(sample, 3600, 'the job done', interval=0.5)[0]
+        # The highest resident memory, including between two samples.
+        growth = _service_kib(root, 'VmHWM') * 1024 - before
+        self.assertLess(growth, PLAYBOOK_GROWTH_LIMIT,
+                        'resident memory peaked %d bytes higher' % growth)
+        self.addDetail('peak-growth', content.text_content(
+            'memory %d, job directories %d bytes' % (
+                max(peak[0], growth), peak[1])))
+        self.assertTrue(row['detail'].startswith('exit status 0:'), row)
+        output = row['output']
+        self.assertLessEqual(len(output), 4096)
+        # Whole lines only: a short one may be left out.
+        self.assertGreater(len(output), 4096 - 100)
+        self.assertIn('"999"', output)
+        self.assertIn('PLAY RECAP', output)
+        self.assertNotIn('x' * 100, output)
