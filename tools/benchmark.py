@@ -638,7 +638,7 @@ class PostgresJournal(Journal):
 
     def server_cpu(self):
         """The server's processes, the live ones and those it reaped."""
-        pid = self.server.server_pid
+        pid = self.server.postmaster.pid
         fields = proc_stat(pid)
         ticks = sum(fields[11:15]) + sum(cpu_ticks(child)
                                          for child in children(pid))
