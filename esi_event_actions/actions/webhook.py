@@ -31,33 +31,28 @@ Webhooks specification says; ``format = cloudevents`` sends a CloudEvents
 1.0 event.  :mod:`esi_event_actions.actions.webhook_formats` writes them.
 
 The receiver is not trusted to behave: the whole delivery, answer included,
-ends at the rule's ``timeout`` (see :class:`Deadline`), and no more of the
-answer is read than the journal keeps.  The URL may hold credentials: only
-:func:`redact_url`'s form of it is ever shown.
+ends at the rule's ``timeout`` (see :mod:`webhook_deadline`), and no more
+of the answer is read than the journal keeps.  The URL may hold
+credentials: only :mod:`webhook_redact`'s form of it is ever shown.
 """
 
 import datetime
 import email.utils
 import http.client
 import json
-import logging
 import os
-import socket
 import threading
 import time
 import urllib.parse
-import weakref
 
 from oslo_config import cfg
 import requests
-from requests import adapters
 import urllib3
-from urllib3 import connection as urllib3_connection
-from urllib3 import connectionpool
-from urllib3 import poolmanager
 
 from esi_event_actions.actions import base
+from esi_event_actions.actions import webhook_deadline
 from esi_event_actions.actions import webhook_formats as formats
+from esi_event_actions.actions import webhook_redact as redact
 from esi_event_actions.conf import types
 from esi_event_actions import safetext
 
@@ -66,6 +61,8 @@ BODY_VERSION = formats.BODY_VERSION
 SIGNATURE_HEADER = formats.SIGNATURE_HEADER
 TIMESTAMP_HEADER = formats.TIMESTAMP_HEADER
 sign = formats.sign
+# Kept here too: older code imports it from here.
+redact_url = redact.redact_url
 
 # Worth another attempt: the server is overloaded, down or slow, not wrong.
 _RETRYABLE = {408, 425, 429}
@@ -74,227 +71,12 @@ _RETRY_AFTER = {429, 503}
 _GONE = 410
 _TLS_FILES = ('ca_file', 'client_cert', 'client_key')
 _CLOUDEVENTS_OPTS = ('cloudevents_mode', 'cloudevents_source')
-_MASK = '***'
 # A receiver's reason phrase may be up to 64 KiB of anything.
 _REASON_LIMIT = 200
 # What a delivery may raise, before or while the answer is read: reading
 # the raw answer raises urllib3's own exceptions, not requests'.
 _FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
              http.client.HTTPException, OSError)
-
-
-def redact_url(url):
-    """``url`` as it may be shown: its scheme, host and port, no more.
-
-    The user and password, the path, the query and the fragment are each
-    replaced by ``***``: a path can be the secret itself (many services
-    put the token in it), and the rule's name tells rules apart.
-    """
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return _MASK
-    user, at, host = parts.netloc.rpartition('@')
-    shown = '%s://%s%s' % (parts.scheme, _MASK + '@' if at else '', host)
-    if parts.path not in ('', '/'):
-        shown += '/' + _MASK
-    else:
-        shown += parts.path
-    if parts.query:
-        shown += '?' + _MASK
-    if parts.fragment:
-        shown += '#' + _MASK
-    return shown
-
-
-def _url_secrets(url):
-    """The parts of ``url`` that redact_url hides, as text may hold them.
-
-    Each as written, percent-decoded and as requests writes it again,
-    longest first, so that no part is left half masked.
-    """
-    parts = urllib.parse.urlsplit(url)
-    userinfo = parts.netloc.rpartition('@')[0]
-    pieces = {userinfo, parts.query, parts.fragment}
-    pieces.update(userinfo.split(':', 1))
-    pieces.update(value for _, value in urllib.parse.parse_qsl(parts.query))
-    if parts.path not in ('', '/'):
-        pieces.add(parts.path)
-    found = set()
-    for piece in pieces:
-        found.update((piece, urllib.parse.unquote(piece),
-                      requests.utils.requote_uri(piece)))
-    found.discard('')
-    return sorted(found, key=len, reverse=True)
-
-
-def scrub(text, url):
-    """``text`` (an exception's, say) with ``url`` shown as redact_url's."""
-    shown = redact_url(url)
-    for whole in (url, requests.utils.requote_uri(url)):
-        text = text.replace(whole, shown)
-    for secret in _url_secrets(url):
-        text = text.replace(secret, _MASK)
-    return text
-
-
-# The webhook actions loaded, for the filter below.
-_ACTIONS = weakref.WeakSet()
-_ACTIONS_LOCK = threading.Lock()
-
-
-class _ScrubFilter(logging.Filter):
-    """Takes webhook URLs' secrets out of urllib3's own log records.
-
-    urllib3 logs request paths and queries: at DEBUG, and with a WARNING
-    when a receiver sends headers it cannot parse.
-    """
-
-    def filter(self, record):
-        with _ACTIONS_LOCK:
-            urls = [action.options.url for action in _ACTIONS]
-        if urls:
-            text = original = record.getMessage()
-            for url in urls:
-                text = scrub(text, url)
-            if text != original:
-                record.msg, record.args = text, None
-        return True
-
-
-for _name in ('urllib3.connectionpool', 'urllib3.connection',
-              'urllib3.response', 'urllib3.util.retry',
-              'urllib3.poolmanager'):
-    logging.getLogger(_name).addFilter(_ScrubFilter())
-
-# The Deadline of the delivery this thread is making, if any.
-_DELIVERY = threading.local()
-
-
-class Deadline:
-    """One wall-clock limit for a whole delivery: connect, send, answer.
-
-    requests' timeout bounds each socket operation, not their sum: a
-    receiver sending a byte a second never lets one read wait long.  So a
-    timer shuts down, at the deadline, every socket the delivery uses
-    (:class:`_WatchedSocket` tells it which): a read blocked in the
-    worker's thread then ends at once.  shutdown(), not close(): closing
-    does not wake a blocked reader and frees the descriptor for reuse
-    while it is still being read.  A socket the delivery only gets after
-    the deadline (a slow connect) is shut as soon as it is known.
-    """
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.expired = False
-        self._sockets = []
-        self._over = False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self):
-        _DELIVERY.deadline = self
-        self._end = time.monotonic() + self.seconds
-        self._timer.start()
-        return self
-
-    @property
-    def passed(self):
-        """Whether the deadline has come, whether or not the timer ran."""
-        return self.expired or time.monotonic() >= self._end
-
-    def __exit__(self, *exc_info):
-        _DELIVERY.deadline = None
-        with self._lock:
-            self._over = True
-        self._timer.cancel()
-
-    def watch(self, sock):
-        """Shut ``sock`` down at the deadline (now, if it has passed)."""
-        with self._lock:
-            if any(known is sock for known in self._sockets):
-                return
-            self._sockets.append(sock)
-            if self.expired:
-                _shut(sock)
-
-    def _expire(self):
-        with self._lock:
-            if self._over:
-                return
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-
-def _shut(sock):
-    # The plain socket's shutdown, even for TLS: SSLSocket's own also
-    # drops its TLS state under the thread that is reading it.
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except (OSError, TypeError):
-        pass
-
-
-class _WatchedSocket:
-    """Shows each socket of an urllib3 connection to the thread's Deadline.
-
-    Every use of the socket reads the connection's ``sock`` (http.client
-    sends with ``self.sock.sendall`` and reads the answer from
-    ``self.sock``), and urllib3 sets it as soon as the TCP connection is
-    up, before any TLS handshake: new or reused from the pool, a socket
-    is watched before the delivery waits on it.
-    """
-
-    @property
-    def sock(self):
-        return _watched(self.__dict__.get('_watched_sock'))
-
-    @sock.setter
-    def sock(self, sock):
-        self.__dict__['_watched_sock'] = _watched(sock)
-
-
-def _watched(sock):
-    deadline = getattr(_DELIVERY, 'deadline', None)
-    if sock is not None and deadline is not None:
-        deadline.watch(sock)
-    return sock
-
-
-class _HTTPConnection(_WatchedSocket, urllib3_connection.HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_WatchedSocket, urllib3_connection.HTTPSConnection):
-    pass
-
-
-class _HTTPPool(connectionpool.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {'http': _HTTPPool, 'https': _HTTPSPool}
-
-
-class _Adapter(adapters.HTTPAdapter):
-    """requests' adapter, with connections a Deadline can watch."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy, **kwargs):
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        # Not a SOCKS proxy's: its pools are of classes of their own.
-        if isinstance(manager, poolmanager.ProxyManager):
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
 
 
 def retry_after(value, now=None):
@@ -401,8 +183,7 @@ class WebhookAction(base.Action):
             url = None
         if not url or url.scheme not in ('http', 'https') or not url.netloc:
             raise self.error('url', 'an http:// or https:// URL is required')
-        with _ACTIONS_LOCK:
-            _ACTIONS.add(self)
+        redact.register(self)
         # Relative to the file that names them, as scripts are: the
         # service's working directory is not the configuration's.
         self._files = {key: self.resolve_path(key) for key in _TLS_FILES
@@ -450,7 +231,7 @@ class WebhookAction(base.Action):
         shape = ('' if self.options.format == formats.ESI
                  else ' as ' + self.options.format)
         return 'webhook %s %s%s%s' % (
-            self.options.method, redact_url(self.options.url), shape,
+            self.options.method, redact.redact_url(self.options.url), shape,
             signed)
 
     def body(self, event, params, attempt):
@@ -473,7 +254,7 @@ class WebhookAction(base.Action):
             headers[name] = '***'
         headers = self._request_format().masked(headers)
         return {'method': self.options.method,
-                'url': redact_url(self.options.url),
+                'url': redact.redact_url(self.options.url),
                 'headers': headers, 'body': json.loads(body),
                 'timeout': self.options.timeout}
 
@@ -483,7 +264,7 @@ class WebhookAction(base.Action):
         if session is None:
             session = self._local.session = requests.Session()
             for prefix in ('http://', 'https://'):
-                session.mount(prefix, _Adapter())
+                session.mount(prefix, webhook_deadline.Adapter())
             # Only the start of an answer is read: a compressed one would
             # be unreadable there, or a bomb to inflate.
             session.headers['Accept-Encoding'] = 'identity'
@@ -503,15 +284,15 @@ class WebhookAction(base.Action):
         body = self.body(event, params, attempt)
         headers = self.request_headers(event, body, attempt)
         timeout = self.options.timeout
-        with Deadline(timeout) as deadline:
+        with webhook_deadline.Deadline(timeout) as deadline:
             try:
                 result = self._deliver(body, headers)
             except _FAILURES as exc:
                 # A read timing out at the deadline is the deadline too.
                 # Exceptions' texts name the URL (never our headers).
+                failed = '%s: %s' % (type(exc).__name__, exc)
                 result = None if deadline.passed else base.Result(
-                    base.RETRY, scrub('%s: %s' % (type(exc).__name__, exc),
-                                      self.options.url))
+                    base.RETRY, redact.scrub(failed, self.options.url))
         if result is None or deadline.expired:
             return base.Result(base.RETRY, 'no complete response within '
                                '%gs' % timeout)
