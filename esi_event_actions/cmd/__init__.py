@@ -24,6 +24,9 @@ from oslo_service import backend
 # Libraries import eventlet when it is installed, even unused; its
 # deprecation notice on every command's stderr would only mislead.
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+# eventlet imports dnspython, whose DNSSEC modules name algorithms that
+# the cryptography library deprecates: nothing of ours uses them.
+warnings.filterwarnings('ignore', module=r'dns\.dnssecalgs\.')
 
 if backend.get_backend_type() is None:
     backend.init_backend(backend.BackendType.THREADING)
