@@ -531,7 +531,7 @@ class WorkerPool:
                     # end it refuses whole would be refused for ever.
                     LOG.error('Cannot record the end of job(s) %s: %s',
                               ', '.join(str(e.job.id) for e in ends),
-                              journal_mod.reason(exc))
+                              safetext.printable(journal_mod.reason(exc)))
                     return
                 self._outages['record'].failed(exc)
                 # Until recorded, the jobs stay "running" under our lease:
