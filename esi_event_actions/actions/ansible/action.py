@@ -24,6 +24,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions.actions.ansible import jobdirs
+from esi_event_actions.actions.ansible import output as output_mod
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base
 from esi_event_actions.actions import environ
@@ -55,6 +56,15 @@ _DNS_NAME = re.compile(r'[A-Za-z0-9]([A-Za-z0-9._-]{0,252}[A-Za-z0-9])?\Z')
 _VAR_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 _CONNECTION = re.compile(r'[A-Za-z0-9_.]+\Z')
 _OUTPUT_LIMIT = 4096
+
+#: ansible-runner's settings (env/settings) of every run.
+RUNNER_SETTINGS = {
+    'suppress_ansible_output': True,
+    # No artifacts/<ident>/stdout: the event handler keeps the end.
+    'suppress_output_file': True,
+    # How often the cancel callback is called.
+    'pexpect_timeout': 1,
+}
 
 
 def find_playbook_command():
@@ -107,13 +117,14 @@ class AnsibleAction(base.Action):
 
     Each job attempt has its own ansible-runner private data directory,
     ``<private_data_dir>/<rule>/<rule>-<event id>-<attempt>``, holding the
-    extra variables, the generated inventory and the artifacts (output,
-    events, and the command with its environment, as ansible-runner writes
-    them); only the newest ``keep_artifacts`` of each rule are kept.  The
-    environment is the allow-list of
-    :mod:`esi_event_actions.actions.environ` and ansible-runner's own
-    variables: nothing else of the service's environment reaches the
-    playbook or the disk.
+    extra variables, the generated inventory and the artifacts (the command
+    with its environment, its status and exit status, as ansible-runner
+    writes them); only the newest ``keep_artifacts`` of each rule are kept.
+    Neither the output nor the events are written there: only the end of
+    the output is kept, in memory, as it is read.  The environment is the
+    allow-list of :mod:`esi_event_actions.actions.environ` and
+    ansible-runner's own variables: nothing else of the service's
+    environment reaches the playbook or the disk.
     These directories are private to the service's user.  The playbook
     runs in its own directory, so an ``ansible.cfg`` beside it applies.
 
@@ -320,6 +331,7 @@ class AnsibleAction(base.Action):
         """The environment of ansible-playbook, but for ansible-runner's."""
         env = dict(self._environ)
         env['ANSIBLE_NOCOLOR'] = '1'  # plain text in the journal
+        env.update(output_mod.EVENT_DATA_ENV)
         command = find_playbook_command()
         if command:
             # ansible-runner runs "ansible-playbook" as found on PATH.
@@ -362,13 +374,16 @@ class AnsibleAction(base.Action):
     def _run(self, job_dir, inventory, variables):
         inventories = [self.inventory_path] if self.inventory_path else []
         try:
-            generated = jobdirs.write_inputs(job_dir, variables, inventory)
+            generated = jobdirs.write_inputs(job_dir, variables, inventory,
+                                             RUNNER_SETTINGS)
         except OSError as exc:
             return base.Result(base.RETRY, 'cannot write the job\'s '
                                'inputs: %s' % exc)
         if generated is not None:
             inventories.append(generated)
-        watch = watchdog.Watch(self.options.playbook_timeout)
+        watch = watchdog.Watch(
+            self.options.playbook_timeout,
+            output_limit=self.context.output_limit or _OUTPUT_LIMIT)
         LOG.debug('Running %s in %s', self.playbook, job_dir)
         env = self.environ()
         try:
@@ -381,11 +396,9 @@ class AnsibleAction(base.Action):
                 # Nothing of the environment in env/envvars.
                 suppress_env_files=True,
                 # Plain text output for the journal; the events are read
-                # by the event handler.
+                # by the event handler, which keeps the end of it.
                 json_mode=False,
-                settings={'suppress_ansible_output': True,
-                          # How often the cancel callback is called.
-                          'pexpect_timeout': 1},
+                passwords=dict(output_mod.DRAIN_PATTERNS),
                 # Also keeps ansible-runner from taking over SIGTERM and
                 # SIGINT when it runs on the main thread.
                 cancel_callback=watch.cancel,
@@ -400,7 +413,7 @@ class AnsibleAction(base.Action):
         return self._result(runner, watch)
 
     def _result(self, runner, watch):
-        output = self._output(runner)
+        output = watch.output.text()
         rc = runner.rc
         if watch.timed_out or runner.status == 'timeout':
             return base.Result(base.RETRY, 'timed out after %ss'
@@ -413,20 +426,6 @@ class AnsibleAction(base.Action):
         if why:
             detail += ': ' + why
         return base.Result(base.RETRY, detail, rc, output)
-
-    def _output(self, runner):
-        """The end of what ansible-playbook printed, whole lines."""
-        limit = self.context.output_limit or _OUTPUT_LIMIT
-        try:
-            with runner.stdout as f:
-                text = _tail(f, limit)
-        except (OSError, ansible_runner.AnsibleRunnerException):
-            return ''
-        text = text.replace('\r\n', '\n')
-        if len(text) > limit:
-            text = text[-limit:]
-            text = text[text.find('\n') + 1:] or text
-        return text
 
     @staticmethod
     def _error_line(output):
@@ -447,17 +446,3 @@ def _confine(config, allowed):
     service = os.environ
     config.env = {name: value for name, value in config.env.items()
                   if name in allowed or service.get(name) != value}
-
-
-def _tail(stream, limit):
-    """The end of a text file: enough bytes for ``limit`` characters.
-
-    A playbook may print gigabytes; only the end is kept in the journal.
-    """
-    raw = getattr(stream, 'buffer', None)
-    if raw is None or not raw.seekable():
-        return stream.read()[-limit * 2:]
-    # A character is four bytes of UTF-8 at most; lines end with \r\n.
-    size = raw.seek(0, os.SEEK_END)
-    raw.seek(max(0, size - limit * 8))
-    return raw.read().decode('utf-8', 'replace')

@@ -52,14 +52,19 @@ def _write(path, text):
         f.write(text)
 
 
-def write_inputs(job_dir, variables, inventory):
-    """Write a run's extra variables, and its inventory unless None.
+def write_inputs(job_dir, variables, inventory, settings):
+    """Write a run's inputs: the inventory is left out when None.
 
     :returns: the path of the inventory file written, or None.
     :raises OSError: a file could not be written.
     """
     env_dir = os.path.join(job_dir, 'env')
     os.mkdir(env_dir, 0o700)
+    # ansible-runner reads its settings from this file alone when it is
+    # told not to write its env files (the environment): the settings
+    # argument of init_runner() would be lost.
+    _write(os.path.join(env_dir, 'settings'),
+           safetext.dumps(settings, sort_keys=True))
     # Written here rather than passed to ansible-runner, which would
     # write plain JSON: see safe_yaml.unsafe_yaml().
     _write(os.path.join(env_dir, 'extravars'),

@@ -17,16 +17,19 @@ import os
 import signal
 import time
 
+from esi_event_actions.actions.ansible import output
 from esi_event_actions.actions import proctree
 
 # Seconds ansible-playbook has to stop its workers after SIGTERM.
 _TERM_GRACE = 10.0
+_OUTPUT_LIMIT = 4096
 
 
 class Watch:
     """Event handler and cancel callback of one ansible-runner run.
 
-    It keeps what the job's detail needs, and enforces the timeout itself:
+    It keeps what the job's detail needs and the end of the output, and
+    enforces the timeout itself:
     ansible-runner's own timeout sends SIGKILL to ansible-playbook's
     process group only, while ansible-core's workers lead sessions of
     their own, so the task running at that moment (and whatever it
@@ -34,7 +37,8 @@ class Watch:
     workers' process groups; SIGKILL follows if it has not ended in time.
     """
 
-    def __init__(self, timeout, grace=_TERM_GRACE, clock=time.monotonic):
+    def __init__(self, timeout, grace=_TERM_GRACE, clock=time.monotonic,
+                 output_limit=_OUTPUT_LIMIT):
         self.timeout = timeout
         self.grace = grace
         self._clock = clock
@@ -43,26 +47,40 @@ class Watch:
         self._tree = None
         self.timed_out = False
         self.pid = None
-        self.failed = []
+        self.output = output.Tail(output_limit)
+        self.last_failure = None
+        self.failures = 0
         self.stats = {}
 
     def __call__(self, runner_event):
-        """ansible-runner's event handler."""
+        """ansible-runner's event handler.
+
+        False: ansible-runner writes no ``job_events`` file of the event,
+        which would hold its output, and its result.
+        """
         if self.pid is None and isinstance(runner_event.get('pid'), int):
             # ansible-playbook's own pid: every event comes from it.
             self.pid = runner_event['pid']
         kind = runner_event.get('event')
         data = runner_event.get('event_data') or {}
         if kind == 'runner_on_failed' and not data.get('ignore_errors'):
-            self.failed.append(('failed', data.get('task'),
-                                data.get('host')))
+            self._failed('failed', data)
         elif kind == 'runner_on_unreachable' and not data.get(
                 'ignore_unreachable'):
-            self.failed.append(('unreachable', data.get('task'),
-                                data.get('host')))
+            self._failed('unreachable', data)
         elif kind == 'playbook_on_stats':
             self.stats = data
-        return True  # let ansible-runner keep the event in its artifacts
+        text = runner_event.get('stdout')
+        if text:
+            # As ansible-runner's stdout file has it.
+            self.output.add(text + '\n')
+        return False
+
+    def _failed(self, how, data):
+        # The last one only: a rescued failure may happen any number of
+        # times.
+        self.last_failure = (how, data.get('task'), data.get('host'))
+        self.failures += 1
 
     def cancel(self):
         """ansible-runner's cancel callback: True to kill the run now."""
@@ -101,17 +119,17 @@ class Watch:
 
     def summary(self):
         """What went wrong, naming the task and host but no result."""
-        if not self.failed:
+        if not self.failures:
             return ''
         # The last failure is the one that stopped the play; earlier ones
         # may have been rescued.
-        how, task, host = self.failed[-1]
+        how, task, host = self.last_failure
         if how == 'unreachable':
             text = 'host %s unreachable at task "%s"' % (host, task)
         else:
             text = 'task "%s" failed on %s' % (task, host)
-        if len(self.failed) > 1:
-            text += ' (and %d more)' % (len(self.failed) - 1)
+        if self.failures > 1:
+            text += ' (and %d more)' % (self.failures - 1)
         return text
 
     def counts(self):

@@ -12,7 +12,6 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-import io
 import json
 import os
 import shutil
@@ -20,13 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-import types
 
 import fixtures
 import yaml
 
 from esi_event_actions.actions.ansible import action as ansible_action
 from esi_event_actions.actions.ansible import jobdirs
+from esi_event_actions.actions.ansible import output as ansible_output
 from esi_event_actions.actions.ansible import safe_yaml
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base as action_base
@@ -407,7 +406,8 @@ class AnsibleConfigTest(AnsibleTestCase):
                                       'res': {'msg': 'secret'}}),
                 ('runner_on_unreachable', {'task': 'Gather', 'host': 'h1',
                                            'res': {'msg': 'secret'}})]:
-            self.assertTrue(failures({'event': kind, 'event_data': data}))
+            # False: ansible-runner writes no job_events file of it.
+            self.assertFalse(failures({'event': kind, 'event_data': data}))
         self.assertEqual('host h1 unreachable at task "Gather" (and 1 '
                          'more)', failures.summary())
         self.assertEqual('', watchdog.Watch(60).summary())
@@ -511,13 +511,28 @@ class AnsibleConfigTest(AnsibleTestCase):
         self.assertTrue(watch.timed_out)
 
     def test_output_is_the_end_in_whole_lines(self):
-        self.rule()
-        # Fixed when the rule is loaded, as every option is.
-        self.conf.set_override('output_limit', 20, group='worker')
-        action = ruleloader.load(self.conf).by_name['act'].action
-        runner = types.SimpleNamespace(stdout=io.StringIO(
-            'first line\r\nsecond line\r\nthird\r\n'))
-        self.assertEqual('second line\nthird\n', action._output(runner))
+        watch = watchdog.Watch(60, output_limit=20)
+        for text in ('first line', 'second line\r\nthird', ''):
+            watch({'event': 'verbose', 'stdout': text})
+        self.assertEqual('second line\nthird\n', watch.output.text())
+
+    def test_output_within_the_limit_is_whole(self):
+        tail = ansible_output.Tail(20)
+        tail.add('a\r\n')
+        tail.add('b' * 17 + '\n')
+        self.assertEqual('a\n' + 'b' * 17 + '\n', tail.text())
+
+    def test_output_holds_no_more_than_the_limit(self):
+        tail = ansible_output.Tail(10)
+        tail.add('x' * 1000000 + '\r\nend\r\n')
+        self.assertEqual('end\n', tail.text())
+        self.assertEqual(10, len(tail._text))
+        tail.add('y' * 30)
+        # No whole line left: the end of the last one.
+        self.assertEqual('y' * 10, tail.text())
+        nothing = ansible_output.Tail(0)
+        nothing.add('anything\n')
+        self.assertEqual('', nothing.text())
 
     def test_missing_playbook_at_run_time_fails(self):
         rule = self.rule()
@@ -675,6 +690,22 @@ class AnsibleRunTest(AnsibleTestCase):
         self.assertEqual([], found)
         self.assertFalse(os.path.exists(os.path.join(job_dir, 'env',
                                                      'envvars')))
+
+    def test_output_is_kept_in_memory_only(self):
+        self.rule()
+        # Fixed when the rule is loaded, as every option is.
+        self.conf.set_override('output_limit', 100, group='worker')
+        rule = ruleloader.load(self.conf).by_name['act']
+        result = self.run_rule(rule, esi_leap.lease_data())
+        self.assertTrue(result.ok, result)
+        self.assertLessEqual(len(result.output), 100)
+        self.assertIn('ok=1', result.output)
+        artifacts = os.path.join(rule.action.jobs.path, 'act-msg-1-1',
+                                 'artifacts', 'act-msg-1-1')
+        found = sorted(os.path.relpath(os.path.join(top, name), artifacts)
+                       for top, _dirs, files in os.walk(artifacts)
+                       for name in files)
+        self.assertEqual(['command', 'rc', 'status'], found)
 
     def test_old_job_directories_are_pruned(self):
         rule = self.rule(extra='keep_artifacts = 1')
