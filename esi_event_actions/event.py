@@ -15,6 +15,7 @@
 
 import dataclasses
 import datetime
+import functools
 import json
 import re
 
@@ -87,9 +88,13 @@ class Event:
             value = value[part]
         return value
 
-    @property
+    @functools.cached_property
     def node(self):
-        """The leased node's uuid, which orders this event's jobs."""
+        """The leased node's uuid, which orders this event's jobs.
+
+        Read for every job of the event, and ``data`` never changes: it
+        is worked out once.
+        """
         for key in ('resource_uuid', 'node_uuid'):
             value = self.data.get(key)
             if isinstance(value, str) and value:

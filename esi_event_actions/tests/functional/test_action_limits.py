@@ -54,9 +54,11 @@ HANG_PLAYBOOK = '''\
         sleep 1000
 '''
 
-# Printed by the playbook one mebibyte per task, then short lines: the
-# journal keeps the end of those, and nothing else may be kept anywhere.
-LOUD_MIB = 2048
+# Printed by the playbook one mebibyte per task (over six times what the
+# limits below allow, so that keeping it anywhere fails), then short
+# lines: the journal keeps the end of those, and nothing else may be kept
+# anywhere.
+LOUD_MIB = 320
 LOUD_PLAYBOOK = '''\
 - hosts: esi_node
   gather_facts: false

@@ -13,7 +13,9 @@
 #    under the License.
 """The commands as a newcomer first runs them."""
 
+from concurrent import futures
 import os
+import pkgutil
 import subprocess
 import sys
 
@@ -37,3 +39,30 @@ class CommandOutputTest(base.TestCase):
             self.assertEqual(0, proc.returncode, proc.stderr)
             self.assertIn('usage:', proc.stdout)
             self.assertEqual('', proc.stderr, command)
+
+
+def _modules():
+    import esi_event_actions
+    return sorted(m.name for m in pkgutil.walk_packages(
+        esi_event_actions.__path__, 'esi_event_actions.')
+        if '.tests' not in m.name and '.migrations.' not in m.name)
+
+
+def _import_alone(name):
+    """The error importing ``name`` first in a new interpreter, or None."""
+    proc = subprocess.run([sys.executable, '-c', 'import ' + name],
+                          capture_output=True, text=True, timeout=120)
+    return None if proc.returncode == 0 else '%s: %s' % (
+        name, proc.stderr.strip().splitlines()[-1])
+
+
+class ImportTest(base.TestCase):
+
+    def test_every_module_imports_first(self):
+        # An import cycle fails whichever module it is entered by, and only
+        # some entries reveal it: each module is imported first, alone.
+        names = _modules()
+        self.assertGreater(len(names), 40)
+        with futures.ThreadPoolExecutor(4) as pool:
+            failed = [e for e in pool.map(_import_alone, names) if e]
+        self.assertEqual([], failed)
