@@ -26,6 +26,7 @@ import threading
 from oslo_log import log as logging
 
 from esi_event_actions.actions.ansible import safe_yaml
+from esi_event_actions import fileutils
 from esi_event_actions import safetext
 
 # The package's name, which this action's log lines have always carried
@@ -96,7 +97,7 @@ class JobDirs:
 
         It counts as in use until :meth:`release`.
         """
-        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        fileutils.make_private_dirs(self.path)
         # A directory left by an interrupted run of the same attempt (or
         # in use by another instance) is never reused.
         for number in range(1, 1000):

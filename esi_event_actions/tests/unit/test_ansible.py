@@ -390,6 +390,18 @@ class AnsibleConfigTest(AnsibleTestCase):
         self.assertEqual(0o700, os.stat(paths[0]).st_mode & 0o777)
         self.assertTrue(action.jobs.new('job-4').endswith('job-4.2'))
 
+    def test_job_directories_and_their_parents_are_private(self):
+        action = self.rule().action
+        previous = os.umask(0o022)
+        try:
+            path = action.jobs.new('job-1')
+        finally:
+            os.umask(previous)
+        for directory in (path, action.jobs.path,
+                          os.path.dirname(action.jobs.path)):
+            self.assertEqual(0o700, os.stat(directory).st_mode & 0o777,
+                             directory)
+
     def test_keep_artifacts_zero_deletes_every_finished_job(self):
         action = self.rule(extra='keep_artifacts = 0').action
         action.jobs.release(action.jobs.new('old'))
