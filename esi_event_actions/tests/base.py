@@ -45,6 +45,16 @@ class TestCase(testtools.TestCase):
             time.sleep(0.1)
         self.fail('%s survived the timeout' % (what or 'process %d' % pid))
 
+    def tool_missing(self, why, package):
+        """Skip for ``why``, except in CI, which installs ``package``.
+
+        The CI machine installs the test tools from bindep.txt: there, a
+        tool's absence is a failure, not a reason to skip.
+        """
+        if os.environ.get('CI'):
+            self.fail('%s (bindep.txt: %s)' % (why, package))
+        self.skipTest('%s (package %s)' % (why, package))
+
     def write(self, name, text, mode=None):
         path = os.path.join(self.dir, name)
         with open(path, 'w') as f:
@@ -64,3 +74,34 @@ class TestCase(testtools.TestCase):
         bootstrap.parse_args(['--config-file', path], self.conf,
                              default_config_files=[])
         return path
+
+
+class MissingToolTest(TestCase):
+    """A test that needs a tool fails in CI without it, and skips elsewhere.
+
+    Subclasses name the test (``needs``: its class and method) and the
+    start of its failure (``missing``).
+    """
+
+    needs = None
+    missing = None
+
+    def run_without_it(self, ci):
+        self.useFixture(fixtures.MonkeyPatch('shutil.which',
+                                             lambda name: None))
+        self.useFixture(fixtures.EnvironmentVariable('CI', ci))
+        result = testtools.TestResult()
+        test_class, method = self.needs
+        test_class(method).run(result)
+        return result
+
+    def test_it_fails_in_ci(self):
+        result = self.run_without_it('true')
+        self.assertEqual((1, {}), (len(result.failures),
+                                   result.skip_reasons))
+        self.assertIn(self.missing, result.failures[0][1])
+
+    def test_it_is_skipped_elsewhere(self):
+        result = self.run_without_it(None)
+        self.assertEqual([], result.failures)
+        self.assertEqual(1, len(result.skip_reasons))
