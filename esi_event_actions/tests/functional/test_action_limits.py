@@ -187,6 +187,18 @@ def _read_pid(path):
         return None
 
 
+def _times_out_with_its_tree(test, svc, pidfile, seconds, wait):
+    """One event: its job times out, and the process in ``pidfile`` ends."""
+    svc.wait_listening()
+    test.esi_leap.emit('esi_leap.lease.fulfill.end', esi_leap.lease_data())
+    row = base.wait_for(lambda: test.journal_rows(state=journal.DEAD),
+                        wait, 'the job dead')[0]
+    test.assertEqual('timed out after %ds' % seconds, row['detail'])
+    pid = _read_pid(pidfile)
+    test.assertIsNotNone(pid, 'the process never started')
+    base.wait_for(lambda: _gone(pid), 30, 'the setsid sleep to end')
+
+
 @testtools.skipUnless(os.path.isdir('/proc/self/task'), 'needs /proc')
 class LimitsTestCase(base.FunctionalTestCase):
     """Tests that watch the service's processes through /proc."""
@@ -261,15 +273,7 @@ class ScriptLimitsTest(LimitsTestCase):
             script_timeout = 2
             max_attempts = 1
             '''))
-        svc.wait_listening()
-        self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
-        row = base.wait_for(lambda: self.journal_rows(state=journal.DEAD),
-                            120, 'the job dead')[0]
-        self.assertEqual('timed out after 2s', row['detail'])
-        pid = _read_pid(pidfile)
-        self.assertIsNotNone(pid)
-        base.wait_for(lambda: _gone(pid), 30, 'the setsid sleep to end')
+        _times_out_with_its_tree(self, svc, pidfile, 2, 120)
 
     def test_service_secrets_do_not_reach_scripts(self):
         for name, value in SECRETS.items():
@@ -378,15 +382,7 @@ class AnsibleLimitsTest(LimitsTestCase):
         self.write('play.yml', HANG_PLAYBOOK)
         # Long enough for ansible to reach the task on a loaded machine.
         svc = self.service(self.rule('playbook_timeout = 10'))
-        svc.wait_listening()
-        self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
-        row = base.wait_for(lambda: self.journal_rows(state=journal.DEAD),
-                            180, 'the job dead')[0]
-        self.assertEqual('timed out after 10s', row['detail'])
-        pid = _read_pid(pidfile)
-        self.assertIsNotNone(pid, 'the task never started')
-        base.wait_for(lambda: _gone(pid), 30, 'the setsid sleep to end')
+        _times_out_with_its_tree(self, svc, pidfile, 10, 180)
 
     def test_playbook_output_beyond_the_limit_is_not_held(self):
         self.write('play.yml', LOUD_PLAYBOOK)
