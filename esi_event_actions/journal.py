@@ -611,38 +611,43 @@ class Journal:
         """
         for job in new:
             policy = once.get(job.rule)
-            value = policy and job.event.lookup(policy.path)
-            if value is None or value is event_mod.MISSING:
-                continue
-            key = _once_value(value)
-            taken = conn.execute(self._take_once, {
-                'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
-                'b_at': now}).first()
-            if taken:
-                continue
-            holder = conn.execute(self._once_holder, {
-                'b_rule': job.rule, 'b_value': key}).first()
-            if holder is None:
-                # A purge of its dead holder deleted the key meanwhile.
-                conn.execute(self._take_once, {
-                    'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
-                    'b_at': now})
-                continue
-            fresh = not policy.window or (
-                holder.ran_at + datetime.timedelta(seconds=policy.window)
-                > now)
-            if holder.state != DEAD and fresh:
-                self._skip(conn, job, policy, value, holder.job_id, now)
-            else:
-                conn.execute(_TAKE_OVER_ONCE, {
-                    'b_rule': job.rule, 'b_value': key, 'b_job': job.id,
-                    'b_at': now})
+            value, holder = self._once_key(conn, job, policy, now)
+            if holder is not None:
+                self._skip(conn, job, policy, value, holder, now)
+
+    def _once_key(self, conn, job, policy, now):
+        """Take ``job``'s once_per key, unless another job acted on it.
+
+        :returns: (the value, the id of the job that acted on it, or None
+            when ``job`` holds the key now).
+        """
+        value = policy and job.event.lookup(policy.path)
+        if value is None or value is event_mod.MISSING:
+            return value, None
+        key = {'b_rule': job.rule, 'b_value': _once_value(value)}
+        take = dict(key, b_job=job.id, b_at=now)
+        if conn.execute(self._take_once, take).first():
+            return value, None
+        holder = conn.execute(self._once_holder, key).first()
+        if holder is None:
+            # A purge of its dead holder deleted the key meanwhile.
+            conn.execute(self._take_once, take)
+            return value, None
+        if holder.job_id == job.id:
+            return value, None
+        fresh = not policy.window or (
+            holder.ran_at + datetime.timedelta(seconds=policy.window) > now)
+        if holder.state != DEAD and fresh:
+            return value, holder.job_id
+        conn.execute(_TAKE_OVER_ONCE, take)
+        return value, None
 
     @staticmethod
     def _skip(conn, job, policy, value, holder, now):
-        detail = 'once_per %s=%s: job %d acted on it' % (
-            policy.path, safetext.storable(event_mod.as_text(value)[:80]),
-            holder)
+        # The job that acted comes first: a table cuts the end.
+        detail = 'job %d acted on once_per %s=%s' % (
+            holder, policy.path,
+            safetext.storable(event_mod.as_text(value)[:80]))
         conn.execute(jobs.update().where(jobs.c.id == job.id).values(
             state=SKIPPED, owner=None, attempts=0, lease_expires_at=None,
             finished_at=now, detail=detail))
@@ -887,11 +892,24 @@ class Journal:
                     state=PENDING, owner=None,
                     lease_expires_at=None)).rowcount
 
-    def retry(self, job_ids=None, all_dead=False):
+    def retry(self, job_ids=None, all_dead=False, once=None):
         """Make the given dead or waiting jobs, or every dead one, pending.
 
         Their attempt count restarts, so they get every attempt again.
-        Returns the number of jobs changed.
+        Returns the number of jobs made pending (see :meth:`retry_jobs`).
+        """
+        return len(self.retry_jobs(job_ids, all_dead, once)[0])
+
+    def retry_jobs(self, job_ids=None, all_dead=False, once=None):
+        """Make jobs pending again, unless their once_per forbids it.
+
+        ``once`` maps rule names to their :class:`rules.OncePer`, as for
+        :meth:`add`: a job whose value another job has acted on since it
+        died is skipped instead, naming that job, so that a retry never
+        acts twice where the listener would not.  Of several retried jobs
+        with one value, the oldest runs and the others are skipped.
+
+        :returns: (the ids made pending, [(id skipped, id that acted)]).
         """
         if all_dead and job_ids:
             raise ValueError('give job ids or all_dead, not both')
@@ -900,10 +918,29 @@ class Journal:
         else:
             where = [jobs.c.state.in_([DEAD, RETRY]),
                      jobs.c.id.in_(job_ids or [])]
+        now = utcnow()
+        retried, skipped = [], []
         with self._begin() as conn:
-            return conn.execute(jobs.update().where(*where).values(
-                state=PENDING, attempts=0, next_attempt_at=None,
-                finished_at=None, owner=None)).rowcount
+            rows = conn.execute(sa.select(jobs.c.id, jobs.c.rule,
+                                          jobs.c.event).where(*where)
+                                .order_by(jobs.c.id)).all()
+            for row in rows:
+                policy = (once or {}).get(row.rule)
+                holder = None
+                if policy:
+                    job = Job(id=row.id, rule=row.rule,
+                              event=event_mod.Event.from_json(row.event))
+                    value, holder = self._once_key(conn, job, policy, now)
+                if holder is not None:
+                    self._skip(conn, job, policy, value, holder, now)
+                    skipped.append((row.id, holder))
+                    continue
+                # Pending at once: a later job of the value finds it so.
+                conn.execute(jobs.update().where(jobs.c.id == row.id).values(
+                    state=PENDING, attempts=0, next_attempt_at=None,
+                    finished_at=None, owner=None))
+                retried.append(row.id)
+        return retried, skipped
 
     def purge(self, older_than, states=FINAL_STATES):
         """Delete finished jobs created before ``older_than``."""

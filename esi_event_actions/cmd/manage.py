@@ -171,14 +171,25 @@ def do_journal_rejected(conf):
 
 
 def do_journal_retry(conf):
-    """Make dead jobs pending again, with all their attempts."""
+    """Make dead jobs pending again, with all their attempts.
+
+    A rule's once_per holds here as on every other path: a job whose
+    value another job has acted on since is skipped, naming that job.
+    """
     args = conf.command
     if bool(args.ids) == bool(args.all_dead):
         print('Give job ids or --all-dead')
         return 2
-    count = _journal(conf).retry(args.ids, all_dead=args.all_dead)
-    print('%d job(s) will run again' % count)
-    return 0 if count or args.all_dead else 1
+    ruleset = _checked(conf)
+    if ruleset is None:
+        return 1
+    retried, skipped = _journal(conf).retry_jobs(
+        args.ids, all_dead=args.all_dead, once=ruleset.once)
+    print('%d job(s) will run again' % len(retried))
+    for job_id, holder in skipped:
+        print('Job %d skipped: once_per, job %d acted on its value'
+              % (job_id, holder))
+    return 0 if retried or skipped or args.all_dead else 1
 
 
 def do_journal_purge(conf):
@@ -291,9 +302,17 @@ def do_replay(conf):
             event.id, ', '.join(rules) or 'no rule matches')))
         if rules:
             entries.append((event, rules))
-    jobs = store.add(entries)
-    print('%d new job(s): %s' % (len(jobs), ' '.join(
-        str(job.id) for job in jobs)))
+    # A replayed event is a new event: its rules' once_per holds, unless
+    # the operator says the point is to act again.
+    once = None if args.ignore_once_per else ruleset.once
+    jobs = store.add(entries, once=once)
+    ran = [job for job in jobs if job.state != journal.SKIPPED]
+    print('%d new job(s): %s' % (len(ran), ' '.join(
+        str(job.id) for job in ran)))
+    for job in jobs:
+        if job.state == journal.SKIPPED:
+            print(safetext.printable('Job %d skipped: %s' % (
+                job.id, store.get(job.id)['detail'])))
     return 0
 
 
@@ -449,6 +468,9 @@ def add_command_parsers(subparsers):
     parser.add_argument('--file')
     parser.add_argument('--event-type',
                         help='Event type of bare payloads in --file.')
+    parser.add_argument('--ignore-once-per', action='store_true',
+                        help='Act even where a rule\'s once_per value was '
+                        'acted on already.')
     parser.set_defaults(func=do_replay)
 
     _add_db_parsers(subparsers)

@@ -104,8 +104,8 @@ class PolicyTest(base.FunctionalTestCase):
         self.assertEqual((1, 2), (len(done), len(skipped)))
         self.assertEqual(1, len(pages.read()))
         for row in skipped:
-            self.assertEqual('once_per uuid=%s: job %d acted on it'
-                             % (lease['uuid'], done[0]['id']),
+            self.assertEqual('job %d acted on once_per uuid=%s'
+                             % (done[0]['id'], lease['uuid']),
                              row['detail'])
 
     def test_fallback_rule_takes_what_no_other_rule_does(self):

@@ -365,3 +365,50 @@ class RejectedEventsTest(ManageTestCase):
         exc = self.assertRaises(SystemExit, self.manage, 'journal',
                                 'rejected', '--limit', '-1')
         self.assertEqual(2, exc.code)
+
+
+class OncePerCommandsTest(ManageTestCase):
+    """journal retry and replay honour once_per, as the listener does."""
+
+    def setUp(self):
+        super().setUp()
+        self.config = self.write('m.conf', test_bootstrap.SEED_FIXED + (
+            '\n[journal]\nconnection = %s\n'
+            '[page]\nevents = esi_leap.lease.fulfill.error\n'
+            'once_per = uuid\naction = log\n' % self.url))
+        self.store = journal.Journal(self.url)
+        self.addCleanup(self.store.close)
+        lease = esi_leap.lease_data()
+        once = {'page': rules.OncePer('uuid', 0.0)}
+        self.ids = []
+        # Two retries of a failing fulfil died with the pager; a third
+        # paged.
+        for number, state in enumerate((journal.DEAD, journal.DEAD,
+                                        journal.DONE)):
+            job, = self.store.add([(event.Event(
+                'esi_leap.lease.fulfill.error', lease, id='e%d' % number),
+                ['page'])], owner='me', once=once)
+            self.store.finish(job.id, 'me', state, action_base.Result(
+                action_base.RETRY, 'x'), 0.1)
+            self.ids.append(job.id)
+
+    def test_retry_all_dead_pages_no_more(self):
+        rc, out = self.manage('journal', 'retry', '--all-dead')
+        self.assertEqual(0, rc)
+        self.assertEqual([
+            '0 job(s) will run again',
+            'Job %d skipped: once_per, job %d acted on its value'
+            % (self.ids[0], self.ids[2]),
+            'Job %d skipped: once_per, job %d acted on its value'
+            % (self.ids[1], self.ids[2])], out.splitlines())
+        self.assertEqual(0, self.store.counts()[journal.DEAD])
+
+    def test_replay_honours_once_per_unless_told(self):
+        rc, out = self.manage('replay', '--job', str(self.ids[2]))
+        self.assertEqual(0, rc)
+        self.assertIn('0 new job(s)', out)
+        self.assertIn('acted on once_per uuid=', out)
+        rc, out = self.manage('replay', '--job', str(self.ids[2]),
+                              '--ignore-once-per')
+        self.assertEqual(0, rc)
+        self.assertIn('1 new job(s)', out)

@@ -140,8 +140,8 @@ class OncePerTest(test_journal.JournalTestCase):
                           journal.SKIPPED], [j.state for j in jobs])
         skipped = self.journal.rows(state=journal.SKIPPED)
         self.assertEqual(2, len(skipped))
-        self.assertEqual('once_per uuid=%s: job %d acted on it'
-                         % (lease['uuid'], jobs[0].id), skipped[0]['detail'])
+        self.assertEqual('job %d acted on once_per uuid=%s'
+                         % (jobs[0].id, lease['uuid']), skipped[0]['detail'])
         self.assertIsNotNone(skipped[0]['finished_at'])
         self.assertEqual(2, self.journal.counts()[journal.SKIPPED])
         # Another lease is another value.
@@ -162,6 +162,56 @@ class OncePerTest(test_journal.JournalTestCase):
         for i in range(2):
             job, = self.add_once(event.Event('t', nameless, id='n%d' % i))
             self.assertEqual(journal.PENDING, job.state)
+
+    def dead_then_done(self, dead_count):
+        """``dead_count`` jobs of one lease die in turn, then one acts."""
+        lease = esi_leap.lease_data()
+        ids = []
+        for number in range(dead_count + 1):
+            job, = self.add_once(event.Event('t', lease, id='e%d' % number),
+                                 owner='me')
+            self.assertEqual(journal.RUNNING, job.state)
+            self.journal.finish(
+                job.id, 'me', journal.DEAD if number < dead_count
+                else journal.DONE,
+                test_journal.FAIL if number < dead_count else test_journal.OK,
+                0)
+            ids.append(job.id)
+        return lease, ids
+
+    def test_retrying_dead_jobs_acts_no_more_than_the_listener(self):
+        # Each of esi-leap's retries of a failing fulfil made a job that
+        # died while the pager was down; then one paged.  Retrying the
+        # dead ones must not page again.
+        lease, ids = self.dead_then_done(3)
+        once = {'page': rules.OncePer('uuid', 0.0)}
+        retried, skipped = self.journal.retry_jobs(all_dead=True, once=once)
+        self.assertEqual([], retried)
+        self.assertEqual([(i, ids[-1]) for i in ids[:-1]], skipped)
+        for job_id in ids[:-1]:
+            row = self.journal.get(job_id)
+            self.assertEqual(journal.SKIPPED, row['state'])
+            self.assertEqual('job %d acted on once_per uuid=%s'
+                             % (ids[-1], lease['uuid']), row['detail'])
+        counts = self.journal.counts()
+        self.assertEqual((0, 3, 1), (counts[journal.DEAD],
+                                     counts[journal.SKIPPED],
+                                     counts[journal.DONE]))
+
+    def test_of_dead_jobs_of_one_value_the_oldest_is_retried(self):
+        lease = esi_leap.lease_data()
+        dead = []
+        for number in range(3):
+            job, = self.add_once(event.Event('t', lease, id='d%d' % number),
+                                 owner='me')
+            self.journal.finish(job.id, 'me', journal.DEAD,
+                                test_journal.FAIL, 0)
+            dead.append(job.id)
+        once = {'page': rules.OncePer('uuid', 0.0)}
+        retried, skipped = self.journal.retry_jobs(dead, once=once)
+        self.assertEqual([dead[0]], retried)
+        self.assertEqual([(dead[1], dead[0]), (dead[2], dead[0])], skipped)
+        self.assertEqual(journal.PENDING, self.journal.get(dead[0])['state'])
 
     def test_purging_a_dead_holder_forgets_its_value(self):
         lease = esi_leap.lease_data()
