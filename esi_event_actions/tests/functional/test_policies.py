@@ -14,6 +14,7 @@
 """Rule policies end to end: real broker, real service, real scripts."""
 
 import os
+import subprocess
 
 from esi_event_actions import journal
 from esi_event_actions.tests import esi_leap
@@ -107,6 +108,51 @@ class PolicyTest(base.FunctionalTestCase):
             self.assertEqual('job %d acted on once_per uuid=%s'
                              % (done[0]['id'], lease['uuid']),
                              row['detail'])
+
+    def test_journal_retry_pages_no_more_than_the_listener(self):
+        # The pager is down: each of esi-leap's retries of a failing
+        # fulfilment makes a job that dies, each taking over from the
+        # dead one before it.  Then the pager is back and one pages.
+        down = os.path.join(self.dir, 'down')
+        open(down, 'w').close()
+        pages = self.recorder('page.sh', before='[ -e %s ] && exit 1'
+                              % down)
+        config = self.config('''
+            [page]
+            events = esi_leap.lease.fulfill.error
+            script = page.sh
+            once_per = uuid
+            max_attempts = 1
+            ''')
+        svc = self.service(config)
+        svc.wait_listening()
+        lease = esi_leap.lease_data(status='wait fulfill')
+        for count in range(1, 4):
+            self.esi_leap.emit('esi_leap.lease.fulfill.error', lease)
+            base.wait_for(lambda: len(self.journal_rows(
+                state=journal.DEAD)) == count, 60, '%d dead' % count)
+        os.unlink(down)
+        self.esi_leap.emit('esi_leap.lease.fulfill.error', lease)
+        base.wait_for(lambda: self.journal_rows(state=journal.DONE), 60,
+                      'one page')
+        # The usual recovery step, while the service runs.
+        proc = subprocess.run(base.MANAGE + [
+            '--config-file', config, 'journal', 'retry', '--all-dead'],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('0 job(s) will run again', proc.stdout)
+        self.assertEqual(3, proc.stdout.count('skipped: once_per'))
+        # Another lease's page, after the retry: once it is done, the
+        # service has claimed whatever the retry left to run.
+        self.esi_leap.emit('esi_leap.lease.fulfill.error',
+                           esi_leap.lease_data(status='wait fulfill'))
+        base.wait_for(lambda: len(self.journal_rows(
+            state=journal.DONE)) == 2, 60, 'the other lease paged')
+        self.assertEqual(2, len(pages.read()))
+        self.assertEqual({journal.DONE: 2, journal.SKIPPED: 3}, {
+            state: len(self.journal_rows(state=state))
+            for state in (journal.DONE, journal.SKIPPED)})
+        self.assertEqual([], self.journal_rows(state=journal.PENDING))
 
     def test_fallback_rule_takes_what_no_other_rule_does(self):
         dell = self.recorder('dell.sh')
