@@ -88,8 +88,14 @@ def _priority(item):
     return priority.lower() if isinstance(priority, str) else None
 
 
-def evaluate(ruleset, event):
-    """For each rule: does it act on ``event``, why not, what it would do."""
+def evaluate(ruleset, event, acted=None):
+    """For each rule: does it act on ``event``, why not, what it would do.
+
+    :param acted: for a sequence of events, a dict shared by the calls:
+        it models ``once_per`` across them (the first event with a value
+        acts, the later ones are skipped).  The journal's history is not
+        consulted, and ``once_per_window`` is taken as never ending.
+    """
     results = []
     for rule, why in ruleset.evaluate(event):
         result = {'rule': rule.name, 'action': rule.action_name,
@@ -101,8 +107,27 @@ def evaluate(ruleset, event):
             policies = rule.policies()
             if policies:
                 result['policies'] = policies
+            skipped = _once(rule, event, acted)
+            if skipped:
+                result['skipped'] = skipped
         results.append(result)
     return results
+
+
+def _once(rule, event, acted):
+    """Why ``rule`` would skip ``event`` for its once_per, or None."""
+    policy = rule.once_per
+    if acted is None or policy is None:
+        return None
+    value = event.lookup(policy.path)
+    if value is None or value is event_mod.MISSING:
+        return None
+    key = (rule.name, event_mod.as_text(value))
+    if key in acted:
+        return 'once_per %s=%s: event %s acted on it' % (
+            policy.path, key[1][:80], acted[key])
+    acted[key] = event.id
+    return None
 
 
 def replayed(event):
@@ -125,6 +150,8 @@ def format_text(event, results):
             continue
         lines.append('  [%s] MATCH -> %s' % (result['rule'],
                                              result['action']))
+        if result.get('skipped'):
+            lines.append('      SKIPPED: %s' % result['skipped'])
         if result.get('policies'):
             lines.append('      policies: %s' % ' '.join(
                 result['policies']))

@@ -253,11 +253,12 @@ def do_test_rule(conf):
     if events is None:
         return 2
     reports = []
+    acted = {}
     for event in events:
-        results = dryrun.evaluate(ruleset, event)
+        results = dryrun.evaluate(ruleset, event, acted)
         if conf.command.execute:
             for result in results:
-                if result['matched']:
+                if result['matched'] and not result.get('skipped'):
                     rule = ruleset.by_name[result['rule']]
                     outcome = rule.action.run(event, rule.params(event))
                     result['result'] = '%s: %s' % (outcome.status,

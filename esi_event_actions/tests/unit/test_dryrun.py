@@ -136,6 +136,32 @@ class DryRunTest(base.TestCase):
             self.assertEqual('n; $(id) \n', f.read())
         self.assertEqual(1, len(self.server.requests))
 
+    def test_once_per_over_a_sequence(self):
+        # Two fulfill.error for one lease, as esi-leap sends on each retry
+        # of a failing fulfil: the first acts, the second is skipped.
+        with open(self.config, 'a') as f:
+            f.write('\n[page]\nevents = esi_leap.lease.fulfill.error\n'
+                    'script = act.sh\nonce_per = uuid\n')
+        lease = esi_leap.lease_data()
+        messages = []
+        for number in (1, 2):
+            message, _ = bus_message()
+            message.update(event_type='esi_leap.lease.fulfill.error',
+                           message_id='m-%d' % number, priority='ERROR',
+                           payload=esi_leap.payload(lease))
+            messages.append(message)
+        rc, out = self.manage('test-rule', '--execute',
+                              stdin=json.dumps(messages))
+        self.assertEqual(0, rc, out)
+        first, second = out.split('\n\n')
+        self.assertIn('[page] MATCH -> script', first)
+        self.assertNotIn('SKIPPED', first)
+        self.assertIn('SKIPPED: once_per uuid=%s: event m-1 acted on it'
+                      % lease['uuid'], second)
+        self.assertNotIn('result:', second.split('[page]')[1])
+        with open(self.out) as f:
+            self.assertEqual(1, len(f.read().splitlines()))
+
     def test_bad_input(self):
         self.assertEqual(2, self.manage('test-rule', stdin='{"x": 1}')[0])
 
