@@ -370,6 +370,8 @@ class Job:
     event_time: datetime.datetime = None
     #: Whether it holds one of its rule's max_concurrency slots.
     slot: bool = False
+    #: Why a policy decided what it did (a SKIPPED job's detail).
+    detail: str = None
 
     @property
     def order(self):
@@ -651,7 +653,7 @@ class Journal:
         conn.execute(jobs.update().where(jobs.c.id == job.id).values(
             state=SKIPPED, owner=None, attempts=0, lease_expires_at=None,
             finished_at=now, detail=detail))
-        job.state, job.attempts = SKIPPED, 0
+        job.state, job.attempts, job.detail = SKIPPED, 0, detail
 
     def _lock_nodes(self, conn, nodes):
         nodes = sorted(n for n in nodes if n is not None)

@@ -105,6 +105,9 @@ class Pipeline:
                                     once=self.ruleset.once,
                                     **handoff.claim_args)
             handoff(jobs)
+        for job in jobs:
+            if job.state == journal_mod.SKIPPED:
+                _log_skip(job)
         return jobs
 
     def _reject(self, event, rules, error):
@@ -158,3 +161,16 @@ class Pipeline:
             return base.Result(base.FAILURE, 'rule %s is no longer '
                                'configured' % job.rule)
         return rule.action.run(job.event, rule.params(job.event), attempt)
+
+
+def _log_skip(job):
+    # What a policy decided, once per job, where the operator reads the
+    # jobs' ends: a skip is the end of its job.
+    LOG.info('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
+             '%(node)s lease %(lease)s: skipped (%(detail)s)',
+             {'job': job.id, 'rule': job.rule,
+              'type': safetext.printable(job.event.event_type),
+              'event': safetext.printable(job.event.id),
+              'node': safetext.printable(job.node),
+              'lease': safetext.printable(job.event.lease),
+              'detail': safetext.printable(job.detail)})

@@ -85,7 +85,7 @@ class PolicyTest(base.FunctionalTestCase):
 
     def test_once_per_lease_pages_once(self):
         pages = self.recorder('page.sh')
-        self.start('''
+        svc = self.start('''
             [page]
             events = esi_leap.lease.fulfill.error
             script = page.sh
@@ -108,6 +108,10 @@ class PolicyTest(base.FunctionalTestCase):
             self.assertEqual('job %d acted on once_per uuid=%s'
                              % (done[0]['id'], lease['uuid']),
                              row['detail'])
+        # What the policy decided is in the log, once per job.
+        self.assertEqual(2, svc.log().count(
+            ': skipped (job %d acted on once_per uuid=%s)'
+            % (done[0]['id'], lease['uuid'])))
 
     def test_journal_retry_pages_no_more_than_the_listener(self):
         # The pager is down: each of esi-leap's retries of a failing

@@ -239,6 +239,10 @@ class HostileLesseeTest(PipelineTestCase):
             [journal.DONE, journal.DONE, journal.SKIPPED, journal.DONE],
             [r['state'] for r in once])
         self.assertIn('lone\ufffdx', once[2]['detail'])
+        # The skip is logged, once, where the ends of jobs are.
+        self.assertEqual(1, self.logger.output.count(': skipped ('))
+        self.assertIn(': skipped (job %d acted on once_per name=lone\ufffdx)'
+                      % once[1]['id'], self.logger.output)
         self.assertEqual(4, len(self.job_rows('act')))
 
     def test_non_finite_numbers_reach_the_script_as_strict_json(self):
