@@ -122,9 +122,15 @@ def prepare(prog, argv, conf):
         parse_args(sys.argv[1:] if argv is None else argv, conf)
         logging.setup(conf, PROJECT)
         ruleset = check(conf)
-        _JOURNAL_LOCK.append(journal.check_config(conf, lock=True))
+        journal.check_config(conf)
     except (exception.ConfigErrors, cfg.Error) as exc:
         config_error(prog, exc)
+        return None
+    try:
+        _JOURNAL_LOCK.append(journal.lock_instance(conf.journal.connection))
+    except journal.JournalError as exc:
+        # Nothing in the configuration is wrong: another process runs.
+        sys.stderr.write('%s: cannot start: %s\n' % (prog, exc))
         return None
     if not len(ruleset):
         LOG.warning('No rule is configured: events will be read and '

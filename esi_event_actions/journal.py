@@ -1018,18 +1018,14 @@ class Journal:
         self.engine.dispose()
 
 
-def check_config(conf, lock=False):
+def check_config(conf):
     """Open the journal once: its URL, schema version and reachability.
 
-    :param lock: also take the journal for this process (see
-        :func:`lock_instance`) and return the lock.
     :raises ConfigErrors: naming the [journal] connection option.
     """
     try:
         Journal(conf.journal.connection,
                 conf.journal.sqlite_synchronous).close()
-        if lock:
-            return lock_instance(conf.journal.connection)
     except Exception as exc:
         raise exception.ConfigErrors([exception.ConfigError(
             'cannot open the journal: %s' % exc, section='journal',

@@ -146,10 +146,12 @@ class StartupTest(base.FunctionalTestCase):
         proc = subprocess.run(base.SERVICE + ['--config-file', config],
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(1, proc.returncode)
-        self.assertIn('[journal] connection: cannot open the journal: the '
-                      'journal', proc.stderr)
+        self.assertIn('esi-event-actions: cannot start: the journal ',
+                      proc.stderr)
         self.assertIn('is in use by another esi-event-actions process',
                       proc.stderr)
+        # Nothing in the configuration is wrong.
+        self.assertNotIn('configuration error', proc.stderr)
 
     def test_unusable_journal_stops_the_service_at_start(self):
         config = self.write('bad.conf', '''

@@ -402,6 +402,10 @@ class OncePerCommandsTest(ManageTestCase):
             'Job %d skipped: once_per, job %d acted on its value'
             % (self.ids[1], self.ids[2])], out.splitlines())
         self.assertEqual(0, self.store.counts()[journal.DEAD])
+        # The table, which cuts long details, still names the job.
+        rc, out = self.manage('journal', 'list', '--state', 'skipped')
+        self.assertEqual(2, out.count('job %d acted on once_per uuid='
+                                      % self.ids[2]))
 
     def test_replay_honours_once_per_unless_told(self):
         rc, out = self.manage('replay', '--job', str(self.ids[2]))
