@@ -29,10 +29,10 @@ from stevedore import extension
 from esi_event_actions.actions import base as action_base
 from esi_event_actions.conf import locations
 from esi_event_actions.conf import rule as rule_conf
-from esi_event_actions.conf import types as rate_types
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import filters
+from esi_event_actions import optiontypes as rate_types
 from esi_event_actions import retries
 from esi_event_actions import rules
 

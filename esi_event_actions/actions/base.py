@@ -41,8 +41,8 @@ import os
 
 from oslo_config import cfg
 
-from esi_event_actions.conf import types
 from esi_event_actions import exception
+from esi_event_actions import optiontypes as types
 
 #: The usual way for an action to take values from the event: list it in
 #: the action's ``opts``; :meth:`Action.param_paths` reads it.

@@ -25,7 +25,7 @@ import re
 
 from oslo_config import cfg
 
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 
 #: Variables every action's process receives, when the service has them.
 ALWAYS = frozenset(['PATH', 'LANG', 'TZ', 'HOME'])

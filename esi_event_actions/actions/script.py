@@ -28,7 +28,7 @@ from oslo_log import log as logging
 from esi_event_actions.actions import base
 from esi_event_actions.actions import environ
 from esi_event_actions.actions import proctree
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)

@@ -53,7 +53,7 @@ from esi_event_actions.actions import base
 from esi_event_actions.actions import webhook_deadline
 from esi_event_actions.actions import webhook_formats as formats
 from esi_event_actions.actions import webhook_redact as redact
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 from esi_event_actions import safetext
 
 # Kept here too: receivers' code and older plugins import them from here.

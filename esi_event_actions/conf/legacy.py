@@ -22,7 +22,7 @@ import urllib.parse
 
 from oslo_config import cfg
 
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 
 _LEGACY_REASON = ('Kept so that configuration files written for the original '
                   'pika listener work unchanged. Use transport_url and '

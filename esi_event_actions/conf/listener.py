@@ -15,7 +15,7 @@
 
 from oslo_config import cfg
 
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 
 group = cfg.OptGroup('listener', title='Notification listener options')
 

@@ -11,7 +11,15 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Option listing for oslo-config-generator and the documentation."""
+"""Option listing for oslo-config-generator and the documentation.
+
+The only module of this package that knows the actions: the others only
+declare options, and the actions import none of them (their option types
+are :mod:`esi_event_actions.optiontypes`).
+"""
+
+from oslo_config import cfg
+from stevedore import extension
 
 from esi_event_actions.conf import default
 from esi_event_actions.conf import esi_leap
@@ -44,7 +52,7 @@ def list_opts():
         # keystoneauth registers the auth plugin's own options only when
         # it loads the plugin, so these are listed but not checked.
         (esi_leap.group, esi_leap.list_opts()),
-    ] + rule.example_groups()
+    ] + example_groups()
 
 
 def set_lib_defaults():
@@ -54,7 +62,77 @@ def set_lib_defaults():
     config generator only sees defaults set on the library's own Opt
     objects, so the default is changed there (see oslo_internals).
     """
-    # Imported here: oslo_internals imports the metrics, which import the
-    # option groups of this package.
+    # Imported here: oslo_internals imports oslo.messaging, which fixes
+    # oslo.service's concurrency backend; listing options must not.
     from esi_event_actions import oslo_internals
     oslo_internals.set_prefetch_default(DEFAULT_PREFETCH)
+
+
+# Text both in the sample file and in the configuration reference (RST):
+# the rules are literal blocks there.
+POLICIES_EXAMPLE = '\n'.join([
+    'Operators in filter_params and the policies of a rule (see the rules',
+    'guide). Paged once per lease whose fulfilment fails, for nodes with',
+    'at least 32 CPUs, at most 2 requests at a time and 10 a minute::',
+    '',
+    '    [page-on-failure]',
+    '    events = esi_leap.lease.fulfill.error',
+    '    action = webhook',
+    '    url = https://pager.example.com/hook',
+    '    filter_params = {"node_properties.cpus": {">=": 32},',
+    '                     "purpose": {"not": "ci-.*"}}',
+    '    once_per = uuid',
+    '    max_concurrency = 2',
+    '    rate_limit = 10/m',
+    '',
+    'And a catch-all for the lease ends no other rule takes (not',
+    'esi_leap.lease.*: esi-leap sends fulfill.start and fulfill.error',
+    'again every minute while a fulfilment fails)::',
+    '',
+    '    [unhandled]',
+    '    events = esi_leap.lease.fulfill.end, esi_leap.lease.delete.end',
+    '    action = log',
+    '    fallback = true',
+])
+
+
+def example_groups():
+    """(group, options) documenting a rule of each built-in action."""
+    # Imported here: the service imports this module to list its own
+    # options, and need not load every action (ansible-runner and all).
+    from esi_event_actions.actions import ansible
+    from esi_event_actions.actions import log
+    from esi_event_actions.actions import script
+    from esi_event_actions.actions import webhook
+    groups = [_example_group(name, cls) for name, cls in (
+        ('script', script.ScriptAction), ('webhook', webhook.WebhookAction),
+        ('ansible', ansible.AnsibleAction), ('log', log.LogAction))]
+    groups.append((cfg.OptGroup(
+        'example_policies_rule', title='A rule with filters and policies',
+        help=POLICIES_EXAMPLE), rule.opts))
+    return groups
+
+
+BUILT_IN = ('script', 'webhook', 'ansible', 'log')
+
+
+def _example_group(name, cls):
+    group = cfg.OptGroup(
+        'example_%s_rule' % name, title='A rule with the %s action' % name,
+        help='Any section that sets "events" is a rule, named after its '
+             'section (for example [fulfill]). This one shows a rule whose '
+             'action is %s: its options go in the same section.' % name)
+    return group, rule.opts + list(cls.opts)
+
+
+def plugin_groups():
+    """Example groups of the action plugins installed here, built-ins aside.
+
+    The ``esi_event_actions.plugins`` namespace of oslo-config-generator:
+    the committed sample file lists the built-in actions only, and an
+    operator adds ``--namespace esi_event_actions.plugins`` to document the
+    plugins of a host.  A plugin that fails to load is left out.
+    """
+    manager = extension.ExtensionManager('esi_event_actions.actions')
+    return [_example_group(ext.name, ext.plugin) for ext in sorted(
+        manager, key=lambda ext: ext.name) if ext.name not in BUILT_IN]

@@ -21,7 +21,7 @@ sample file.
 
 from oslo_config import cfg
 
-from esi_event_actions.conf import types
+from esi_event_actions import optiontypes as types
 
 opts = [
     cfg.Opt('events', type=types.List(item_type=types.String()),
@@ -74,76 +74,6 @@ opts = [
             help='Longest wait between attempts. Default: [worker] '
                  'retry_max_delay.'),
 ]
-
-
-# Text both in the sample file and in the configuration reference (RST):
-# the rules are literal blocks there.
-POLICIES_EXAMPLE = '\n'.join([
-    'Operators in filter_params and the policies of a rule (see the rules',
-    'guide). Paged once per lease whose fulfilment fails, for nodes with',
-    'at least 32 CPUs, at most 2 requests at a time and 10 a minute::',
-    '',
-    '    [page-on-failure]',
-    '    events = esi_leap.lease.fulfill.error',
-    '    action = webhook',
-    '    url = https://pager.example.com/hook',
-    '    filter_params = {"node_properties.cpus": {">=": 32},',
-    '                     "purpose": {"not": "ci-.*"}}',
-    '    once_per = uuid',
-    '    max_concurrency = 2',
-    '    rate_limit = 10/m',
-    '',
-    'And a catch-all for the lease ends no other rule takes (not',
-    'esi_leap.lease.*: esi-leap sends fulfill.start and fulfill.error',
-    'again every minute while a fulfilment fails)::',
-    '',
-    '    [unhandled]',
-    '    events = esi_leap.lease.fulfill.end, esi_leap.lease.delete.end',
-    '    action = log',
-    '    fallback = true',
-])
-
-
-def example_groups():
-    """(group, options) documenting a rule of each built-in action."""
-    # Imported here: the actions import this package's option types.
-    from esi_event_actions.actions import ansible
-    from esi_event_actions.actions import log
-    from esi_event_actions.actions import script
-    from esi_event_actions.actions import webhook
-    groups = [_example_group(name, cls) for name, cls in (
-        ('script', script.ScriptAction), ('webhook', webhook.WebhookAction),
-        ('ansible', ansible.AnsibleAction), ('log', log.LogAction))]
-    groups.append((cfg.OptGroup(
-        'example_policies_rule', title='A rule with filters and policies',
-        help=POLICIES_EXAMPLE), opts))
-    return groups
-
-
-BUILT_IN = ('script', 'webhook', 'ansible', 'log')
-
-
-def _example_group(name, cls):
-    group = cfg.OptGroup(
-        'example_%s_rule' % name, title='A rule with the %s action' % name,
-        help='Any section that sets "events" is a rule, named after its '
-             'section (for example [fulfill]). This one shows a rule whose '
-             'action is %s: its options go in the same section.' % name)
-    return group, opts + list(cls.opts)
-
-
-def plugin_groups():
-    """Example groups of the action plugins installed here, built-ins aside.
-
-    The ``esi_event_actions.plugins`` namespace of oslo-config-generator:
-    the committed sample file lists the built-in actions only, and an
-    operator adds ``--namespace esi_event_actions.plugins`` to document the
-    plugins of a host.  A plugin that fails to load is left out.
-    """
-    from stevedore import extension
-    manager = extension.ExtensionManager('esi_event_actions.actions')
-    return [_example_group(ext.name, ext.plugin) for ext in sorted(
-        manager, key=lambda ext: ext.name) if ext.name not in BUILT_IN]
 
 
 def list_opts():

@@ -28,8 +28,8 @@ from esi_event_actions.actions.ansible import output as output_mod
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base
 from esi_event_actions.actions import environ
-from esi_event_actions.conf import types
 from esi_event_actions import event as event_mod
+from esi_event_actions import optiontypes as types
 
 try:
     import ansible_runner

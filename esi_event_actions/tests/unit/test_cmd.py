@@ -14,8 +14,10 @@
 """The commands as a newcomer first runs them."""
 
 from concurrent import futures
+import glob
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -66,3 +68,22 @@ class ImportTest(base.TestCase):
         with futures.ThreadPoolExecutor(4) as pool:
             failed = [e for e in pool.map(_import_alone, names) if e]
         self.assertEqual([], failed)
+
+    def test_options_and_actions_do_not_import_each_other(self):
+        # conf/ declares options (conf/opts lists them, the actions' too);
+        # the actions take their option types from optiontypes.  A cycle
+        # here breaks as soon as conf/__init__ imports its modules.
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        found = []
+        for package, forbidden in (('conf', 'esi_event_actions.actions'),
+                                   ('actions', 'esi_event_actions.conf')):
+            for path in glob.glob(os.path.join(root, package, '**', '*.py'),
+                                  recursive=True):
+                if path.endswith(os.path.join('conf', 'opts.py')):
+                    continue
+                with open(path) as f:
+                    if re.search(r'^\s*(from|import) %s\b'
+                                 % re.escape(forbidden), f.read(), re.M):
+                        found.append(os.path.relpath(path, root))
+        self.assertEqual([], found)

@@ -20,7 +20,7 @@ import types
 
 import fixtures
 
-from esi_event_actions.conf import rule as rule_conf
+from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import dryrun
 from esi_event_actions import event
 from esi_event_actions import exception
@@ -92,7 +92,7 @@ class PolicyOptionsTest(base.TestCase):
     def test_the_sample_configurations_example_loads(self):
         # The rules (the literal blocks), without the prose between them.
         self.load('\n'.join(
-            line[4:] for line in rule_conf.POLICIES_EXAMPLE.splitlines()
+            line[4:] for line in conf_opts.POLICIES_EXAMPLE.splitlines()
             if line.startswith('    ')))
         ruleset = ruleloader.load(self.conf)
         self.assertEqual(['page-on-failure', 'unhandled'],
