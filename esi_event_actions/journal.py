@@ -551,7 +551,7 @@ class Journal:
             raise JournalError(str(exc))
 
     def add(self, entries, checkpoint=None, owner=None, lease=60.0,
-            dead_blocks=False, once=None):
+            dead_blocks=False, once=None, limit=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
@@ -563,7 +563,9 @@ class Journal:
         (RUNNING, attempt 1, a lease of ``lease`` seconds), except those
         whose node has unfinished jobs (or, with ``dead_blocks``, dead
         ones) that ``owner`` is not running: those wait for a claim,
-        PENDING, behind what holds their node.
+        PENDING, behind what holds their node.  With ``limit``, at most
+        that many are claimed, the first in run order; the others wait
+        for a claim too.
 
         ``once`` maps rule names to their :class:`rules.OncePer`: a job of
         such a rule whose value was acted on is stored SKIPPED, naming the
@@ -599,6 +601,8 @@ class Journal:
                 self._unclaim_held(
                     conn, [job for job in new if job.state != SKIPPED],
                     owner, dead_blocks)
+                if limit is not None:
+                    self._unclaim_over(conn, new, owner, limit)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint)
         return new
@@ -660,6 +664,16 @@ class Journal:
         if nodes and self.dialect == 'postgresql':
             conn.execute(_LOCK_NODES, {'space': _NODE_LOCK_SPACE,
                                        'nodes': nodes})
+
+    @staticmethod
+    def _unclaim_over(conn, new, owner, limit):
+        """Leave for a claim the claimed jobs of ``new`` past ``limit``."""
+        over = [job for job in new if job.state == RUNNING][limit:]
+        if over:
+            conn.execute(_RELEASE, {'ids': [job.id for job in over],
+                                    'holder': owner})
+            for job in over:
+                job.state, job.attempts = PENDING, 0
 
     @staticmethod
     def _unclaim_held(conn, new, owner, dead_blocks):

@@ -31,8 +31,11 @@ waiting for their end to be committed, so a crash reruns at most
 ``2 * size`` jobs.
 
 Memory is bounded: at most :data:`QUEUED_PER_WORKER` jobs per worker wait
-in memory.  A source with more waits for room, up to :data:`HANDOFF_WAIT`,
-then leaves its jobs in the journal for a claim.
+in memory.  A hand-off or a claim first reserves the places left, and the
+transaction that journals or claims jobs takes no more than that: the
+rest of a large batch (a long history polled at once) waits in the
+journal for the claims.  A source that finds no room waits for some, up to
+:data:`HANDOFF_WAIT`, then leaves all its jobs in the journal.
 """
 
 import collections
@@ -157,6 +160,9 @@ class WorkerPool:
         self._held = []
         self._held_count = itertools.count()
         self._queued = 0
+        # Places in memory promised to a hand-off or a claim under way:
+        # what they bring in fills them, so capacity holds by construction.
+        self._reserved = 0
         self._running = 0
         self._unrecorded = 0
         self._ends = []
@@ -205,16 +211,18 @@ class WorkerPool:
         """
         with self._lock:
             room = self._started and self._changed.wait_for(
-                lambda: self._stopping or self._queued < self.capacity,
-                wait) and not self._stopping
+                lambda: self._stopping or self._room_left() > 0,
+                wait) and not self._stopping and self._reserve()
             epoch = self._committed
             self._epochs[epoch] += 1
         claim_args = dict(owner=self.owner, lease=self._lease,
-                          dead_blocks=self._dead_blocks) if room else {}
+                          dead_blocks=self._dead_blocks,
+                          limit=room) if room else {}
         try:
             yield _Handoff(self, claim_args, epoch)
         finally:
             with self._lock:
+                self._reserved -= room or 0
                 self._epochs[epoch] -= 1
                 if not self._epochs[epoch]:
                     del self._epochs[epoch]
@@ -263,6 +271,15 @@ class WorkerPool:
         return not any(t.is_alive() for t in self._threads)
 
     # In memory, under the lock.
+
+    def _room_left(self):
+        return self.capacity - self._queued - self._reserved
+
+    def _reserve(self):
+        """Promise every free place in memory; how many."""
+        room = max(0, self._room_left())
+        self._reserved += room
+        return room
 
     def _take(self, jobs, epoch):
         with self._lock:
@@ -552,13 +569,13 @@ class WorkerPool:
             with self._lock:
                 self._claims.wait_for(
                     lambda: self._stopping or (
-                        self._claim_due and self._queued < self.capacity),
+                        self._claim_due and self._room_left() > 0),
                     self._wait_time())
                 if self._stopping:
                     return
                 # Woken or not: retries fall due and other processes add
                 # jobs without telling us.
-                limit = self.capacity - self._queued
+                limit = self._reserve()
                 if limit > 0:
                     self._claim_due = False
                 self._claiming = True
@@ -569,6 +586,7 @@ class WorkerPool:
             with self._lock:
                 self._claiming = False
                 self._claimed(claimed, limit, probed)
+                self._reserved -= limit
                 self._changed.notify_all()
 
     def _claimed(self, claimed, limit, probed):

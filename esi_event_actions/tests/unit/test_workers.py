@@ -289,13 +289,39 @@ class WorkerPoolTest(test_journal.JournalTestCase):
         pool = self.pool(size=1)
         gate = self.gate(pool)
         full = pool.capacity + 1
-        self.handoff(pool, *[('a%03d' % i, 'A') for i in range(full)])
-        jobs = self.handoff(pool, ('late', 'A'), ('b1', 'B'), wait=0.1)
-        self.assertEqual({journal.PENDING}, {j.state for j in jobs})
+        jobs = self.handoff(pool, *[('a%03d' % i, 'A') for i in range(full)])
+        self.assertEqual([journal.RUNNING] * pool.capacity +
+                         [journal.PENDING], [j.state for j in jobs])
+        late, = self.handoff(pool, ('late', 'A'), wait=0.1)
+        # Behind the job of its node that the journal holds, room or not.
+        self.assertEqual(journal.PENDING, late.state)
         gate.set()
-        self.run_all(pool, full + 2)
+        self.run_all(pool, full + 1)
         self.assertEqual(['a%03d' % i for i in range(full)] + ['late'],
                          [e for n, e, _ in self.log if n == 'A'])
+
+    def test_one_big_hand_off_claims_no_more_than_memory_holds(self):
+        # A poll of a long history, or a full batch, on 200 nodes: the
+        # pool holds its capacity, and the journal the rest.
+        pool = self.pool(size=1)
+        gate = self.gate(pool)
+        jobs = self.handoff(pool, *[('n%03d' % i, 'node-%03d' % i)
+                                    for i in range(200)])
+        claimed = [job for job in jobs if job.state == journal.RUNNING]
+        self.assertEqual(pool.capacity, len(claimed))
+        self.assertEqual(jobs[:pool.capacity], claimed)
+        counts = self.journal.counts()
+        self.assertEqual((pool.capacity, 200 - pool.capacity),
+                         (counts[journal.RUNNING], counts[journal.PENDING]))
+        # A job started meanwhile frees one place, no more: one running,
+        # the capacity waiting.
+        self.handoff(pool, *[('m%d' % i, 'more-%d' % i) for i in range(5)],
+                     wait=0.1)
+        self.assertLessEqual(self.journal.counts()[journal.RUNNING],
+                             pool.capacity + 1)
+        gate.set()
+        self.run_all(pool, 205)
+        self.assertEqual(205, self.journal.counts()[journal.DONE])
 
     def test_lease_is_renewed_while_an_action_runs(self):
         def slow(job, attempt):
