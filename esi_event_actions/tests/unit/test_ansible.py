@@ -473,16 +473,24 @@ class AnsibleConfigTest(AnsibleTestCase):
         except OSError:
             pass
 
-    def test_timeout_kills_processes_that_left_the_group(self):
+    def timed_out(self, trap):
+        """A watched tree, one second past its timeout of one second.
+
+        Its two grandchildren leave its session, one ignoring SIGTERM.
+        """
         now = [0.0]
         watch = watchdog.Watch(1, grace=5, clock=lambda: now[0])
         proc, pids = self.tree(
-            'trap "" TERM; setsid sleep 300 & echo $! > %(pids)s; '
+            trap + 'setsid sleep 300 & echo $! > %(pids)s; '
             'setsid sh -c "trap \'\' TERM; sleep 300" & '
             'echo $! >> %(pids)s; while :; do sleep 0.1; done')
         watch({'event': 'playbook_on_start', 'pid': proc.pid})
         now[0] = 1.0
         self.assertFalse(watch.cancel())
+        return watch, proc, pids, now
+
+    def test_timeout_kills_processes_that_left_the_group(self):
+        watch, proc, pids, now = self.timed_out('trap "" TERM; ')
         now[0] = 6.0
         self.assertTrue(watch.cancel())
         self.assertEqual(-signal.SIGKILL, proc.wait(10))
@@ -490,15 +498,7 @@ class AnsibleConfigTest(AnsibleTestCase):
             self.assert_process_ends(pid)
 
     def test_what_outlives_ansible_playbook_is_killed_after_the_run(self):
-        now = [0.0]
-        watch = watchdog.Watch(1, grace=5, clock=lambda: now[0])
-        proc, pids = self.tree(
-            'setsid sleep 300 & echo $! > %(pids)s; '
-            'setsid sh -c "trap \'\' TERM; sleep 300" & '
-            'echo $! >> %(pids)s; while :; do sleep 0.1; done')
-        watch({'event': 'playbook_on_start', 'pid': proc.pid})
-        now[0] = 1.0
-        self.assertFalse(watch.cancel())
+        watch, proc, pids, _ = self.timed_out('')
         self.assertEqual(-signal.SIGTERM, proc.wait(10))
         watch.finish()
         for pid in pids:
