@@ -100,7 +100,8 @@ class Pipeline:
         return jobs
 
     def _add(self, entries, checkpoint):
-        with self.pool.handoff() as handoff:
+        with self.pool.handoff(want=sum(len(r) for _, r in entries)) \
+                as handoff:
             jobs = self.journal.add(entries, checkpoint=checkpoint,
                                     once=self.ruleset.once,
                                     **handoff.claim_args)

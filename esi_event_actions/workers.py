@@ -204,15 +204,22 @@ class WorkerPool:
     # What sources call.
 
     @contextlib.contextmanager
-    def handoff(self, wait=HANDOFF_WAIT):
+    def handoff(self, wait=HANDOFF_WAIT, want=1):
         """A :class:`_Handoff` for one journal transaction.
 
-        Waits up to ``wait`` seconds for room in memory first.
+        Waits up to ``wait`` seconds for room in memory first: for
+        ``want`` jobs (as much as there can be), so that a busy pool takes
+        whole batches rather than slivers of each, which would cost a
+        claim for every sliver left in the journal.
         """
+        want = max(1, min(want, self.capacity))
         with self._lock:
-            room = self._started and self._changed.wait_for(
-                lambda: self._stopping or self._room_left() > 0,
-                wait) and not self._stopping and self._reserve()
+            if self._started:
+                self._changed.wait_for(
+                    lambda: self._stopping or self._room_left() >= want,
+                    wait)
+            room = (self._started and not self._stopping and
+                    self._reserve())
             epoch = self._committed
             self._epochs[epoch] += 1
         claim_args = dict(owner=self.owner, lease=self._lease,
