@@ -66,7 +66,8 @@ class Pipeline:
         a reason no retry can change (see :func:`journal.permanent`) is
         kept aside as rejected, and the others are stored without it.
 
-        :param checkpoint: (name, last id) of the source, stored in the
+        :param checkpoint: a :class:`journal.Checkpoint` of the source
+            (its name, last id and the ids it handled), stored in the
             same transaction as the jobs.
         """
         matches = [(event, self._match(event)) for event in events]

@@ -16,8 +16,9 @@
 A rule is a configuration section that sets ``events``;
 :mod:`esi_event_actions.ruleloader` loads and checks every rule, so that a
 bad one stops the service at start with the file, section and key at
-fault.  What it builds is here: a :class:`Rule` per section, read-only,
-and the :class:`RuleSet` that decides which of them act on an event.
+fault.  What it builds is here: a :class:`Rule` per section (its
+attributes set by the loader, then never changed), and the
+:class:`RuleSet` that decides which of them act on an event.
 """
 
 import collections

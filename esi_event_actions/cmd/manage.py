@@ -318,8 +318,9 @@ def do_replay(conf):
 
 
 def _schema_engine(conf):
-    # Not through Journal(): these commands must work on a journal that
-    # Journal() refuses, which is what they are for.
+    # A Journal that does not prepare its schema: these commands must
+    # work on a journal that a preparing Journal() refuses, which is what
+    # they are for.
     return journal.Journal(conf.journal.connection,
                            conf.journal.sqlite_synchronous,
                            prepare=False).engine
