@@ -116,6 +116,13 @@ class Event:
                 tzinfo=None)
         return value
 
+    def log_fields(self):
+        """Its type, id, node and lease, escaped for one log line."""
+        return {'type': safetext.printable(self.event_type),
+                'event': safetext.printable(self.id),
+                'node': safetext.printable(self.node),
+                'lease': safetext.printable(self.lease)}
+
     @property
     def lease(self):
         value = self.data.get('uuid')

@@ -41,7 +41,7 @@ def _journalling_outage():
 
 def _shown(value):
     """A value a publisher chose, fit for one log line."""
-    return safetext.printable(str(value)[:_SHOWN_LIMIT])
+    return safetext.printable(value, _SHOWN_LIMIT)
 
 
 class _LeaseEndpoint:

@@ -269,8 +269,8 @@ class Dispatcher(notify_dispatcher.BatchNotificationDispatcher):
         message = incoming.message if isinstance(incoming.message,
                                                  dict) else {}
         LOG.warning('Dropping notification %(id)s: %(why)s',
-                    {'id': safetext.printable(str(message.get(
-                        'message_id'))[:200]),
+                    {'id': safetext.printable(message.get('message_id'),
+                                              200),
                      'why': safetext.printable(why)})
         return DROP, incoming, None
 

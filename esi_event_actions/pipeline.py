@@ -114,27 +114,22 @@ class Pipeline:
 
     def _reject(self, event, rules, error):
         self.journal.reject(event, rules, error)
-        LOG.warning('Rejected %(type)s %(id)s for rule(s) %(rules)s: the '
+        LOG.warning('Rejected %(type)s %(event)s for rule(s) %(rules)s: the '
                     'journal cannot store it (%(why)s); it is kept among '
                     'the rejected events',
-                    {'type': safetext.printable(event.event_type),
-                     'id': safetext.printable(event.id),
-                     'rules': ','.join(rules),
-                     'why': safetext.printable(journal_mod.reason(error))})
+                    dict(event.log_fields(), rules=','.join(rules),
+                         why=safetext.printable(journal_mod.reason(error))))
         self.metrics.rejected(event)
 
     def _match(self, event):
         verdicts = self.ruleset.evaluate(event)
         rules = [rule.name for rule, why in verdicts if why is None]
         if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug('Received %(type)s %(id)s node %(node)s lease '
+            LOG.debug('Received %(type)s %(event)s node %(node)s lease '
                       '%(lease)s: %(rules)s',
-                      {'type': safetext.printable(event.event_type),
-                       'id': safetext.printable(event.id),
-                       'node': safetext.printable(event.node),
-                       'lease': safetext.printable(event.lease),
-                       'rules': ('rule(s) ' + ','.join(rules)) if rules
-                       else 'no rule matches'})
+                      dict(event.log_fields(), rules=(
+                          'rule(s) ' + ','.join(rules)) if rules
+                          else 'no rule matches'))
             for rule, why in verdicts:
                 if why and rule.wants(event.event_type):
                     LOG.debug('Rule %s skips %s: %s', rule.name, event.id,
@@ -170,9 +165,5 @@ def _log_skip(job):
     # jobs' ends: a skip is the end of its job.
     LOG.info('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
              '%(node)s lease %(lease)s: skipped (%(detail)s)',
-             {'job': job.id, 'rule': job.rule,
-              'type': safetext.printable(job.event.event_type),
-              'event': safetext.printable(job.event.id),
-              'node': safetext.printable(job.node),
-              'lease': safetext.printable(job.event.lease),
-              'detail': safetext.printable(job.detail)})
+             dict(job.event.log_fields(), job=job.id, rule=job.rule,
+                  detail=safetext.printable(job.detail)))

@@ -50,6 +50,10 @@ _UNSTORABLE = re.compile('[\x00\ud800-\udfff]')
 # stays on one line of a table or a log.
 _UNPRINTABLE = re.compile('[\x00-\x1f\x7f-\x9f\ud800-\udfff]')
 
+# What printable() escapes: the above, and the backslash, so that escaped
+# text cannot be mistaken for what it replaced.
+_ESCAPED = re.compile('[\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff]')
+
 _ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
 
 _NON_FINITE = {'nan': 'NaN', 'inf': 'Infinity', '-inf': '-Infinity'}
@@ -85,20 +89,24 @@ def _escape(match):
     return '\\x%02x' % code if code < 0x100 else '\\u%04x' % code
 
 
-def printable(text):
+def printable(text, limit=None):
     """``text`` with control characters and lone surrogates escaped.
 
     Backslashes are doubled only where something else was escaped, so
     ordinary text (paths, Windows-style names) reads as it is, and escaped
-    text cannot be mistaken for what it replaced.
+    text cannot be mistaken for what it replaced.  With ``limit``, the
+    text is cut to that many characters first (a value someone else chose
+    may be megabytes).
     """
     if text is None:
         return text
     if not isinstance(text, str):
         text = str(text)
+    if limit is not None:
+        text = text[:limit]
     if not _UNPRINTABLE.search(text):
         return text
-    return re.sub('[\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff]', _escape, text)
+    return _ESCAPED.sub(_escape, text)
 
 
 def finite(value):

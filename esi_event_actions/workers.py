@@ -500,13 +500,9 @@ class WorkerPool:
         log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
             '%(node)s lease %(lease)s attempt %(attempt)d: %(state)s in '
             '%(duration).3fs (%(detail)s)%(retry)s',
-            {'job': job.id, 'rule': job.rule,
-             'type': safetext.printable(job.event.event_type),
-             'event': safetext.printable(job.event.id),
-             'node': safetext.printable(job.node),
-             'lease': safetext.printable(job.event.lease),
-             'attempt': job.attempts, 'state': state, 'duration': duration,
-             'detail': safetext.printable(result.detail), 'retry': retry})
+            dict(job.event.log_fields(), job=job.id, rule=job.rule,
+                 attempt=job.attempts, state=state, duration=duration,
+                 detail=safetext.printable(result.detail), retry=retry))
 
     # The recorder: the group commit of ends.
 

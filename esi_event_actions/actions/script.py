@@ -16,7 +16,6 @@
 import codecs
 import math
 import os
-import re
 import select
 import subprocess
 import tempfile
@@ -53,9 +52,6 @@ _MAX_POLL_MS = 2 ** 31 - 1
 
 #: How often the exit of the script is checked without a pidfd.
 _NO_PIDFD_POLL_MS = 50
-
-# What JSON may put in a str but no UTF-8 encoder takes.
-_SURROGATE = re.compile('[\ud800-\udfff]')
 
 
 class ScriptAction(base.Action):
@@ -266,10 +262,11 @@ def _arg_budget():
 def _bounded(value, limit):
     """``value`` as UTF-8 of at most ``limit`` bytes, and whether whole.
 
-    A lone surrogate (possible in decoded JSON) becomes U+FFFD.  The cut
-    falls before the character that would not fit whole.
+    A lone surrogate (possible in decoded JSON), which no UTF-8 encoder
+    takes, becomes U+FFFD (a NUL was refused before).  The cut falls
+    before the character that would not fit whole.
     """
-    data = _SURROGATE.sub('\ufffd', value).encode('utf-8')
+    data = safetext.storable(value).encode('utf-8')
     if len(data) <= limit:
         return data, True
     end = limit

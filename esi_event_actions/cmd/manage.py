@@ -64,31 +64,27 @@ MAX_ID = 2 ** 31 - 1
 MAX_DAYS = 36500
 
 
-def _count_of(what):
-    """An argparse type: a whole number from 1 to MAX_ID."""
+def _number(convert, what, low, high):
+    """An argparse type: ``convert(text)``, from ``low`` to ``high``."""
     def parse(text):
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
             value = None
-        if value is None or not 1 <= value <= MAX_ID:
+        # NaN compares false with everything: refused with the rest.
+        if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                '%r is not %s (1 to %d)' % (text, what, MAX_ID))
+                '%r is not %s (%d to %d)' % (text, what, low, high))
         return value
     return parse
 
 
-def _days(text):
-    """An argparse type: a number of days from 0 to MAX_DAYS."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    # NaN compares false with everything: refused with the rest.
-    if value is None or not 0 <= value <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(
-            '%r is not a number of days (0 to %d)' % (text, MAX_DAYS))
-    return value
+def _count_of(what):
+    """An argparse type: a whole number from 1 to MAX_ID."""
+    return _number(int, what, 1, MAX_ID)
+
+
+_days = _number(float, 'a number of days', 0, MAX_DAYS)
 
 
 _job_id = _count_of('a job id')
