@@ -192,6 +192,11 @@ _OLDEST_UNFINISHED = sa.select(sa.func.min(jobs.c.created_at)).where(
 # The newest job is the highest id: a primary key lookup, not a scan.
 _NEWEST = sa.select(jobs.c.created_at).order_by(jobs.c.id.desc()).limit(1)
 
+# A dead or retrying job made to run again, with every attempt.
+_PENDING_AGAIN = jobs.update().where(
+    jobs.c.id.in_(_IDS), jobs.c.state.in_([DEAD, RETRY])).values(
+        state=PENDING, attempts=0, next_attempt_at=None, finished_at=None,
+        owner=None)
 _FREE_SLOTS = rule_slots.delete().where(
     rule_slots.c.job_id.in_(_IDS), rule_slots.c.owner == _OWNER)
 _TAKE_OVER_ONCE = once_keys.update().where(
@@ -934,29 +939,38 @@ class Journal:
         else:
             where = [jobs.c.state.in_([DEAD, RETRY]),
                      jobs.c.id.in_(job_ids or [])]
+        once = once or {}
         now = utcnow()
         retried, skipped = [], []
         with self._begin() as conn:
-            rows = conn.execute(sa.select(jobs.c.id, jobs.c.rule,
-                                          jobs.c.event).where(*where)
-                                .order_by(jobs.c.id)).all()
+            # Locked until the commit: a retry falling due is not claimed
+            # meanwhile by a running instance.
+            rows = conn.execute(sa.select(jobs.c.id, jobs.c.rule).where(
+                *where).order_by(jobs.c.id).with_for_update()).all()
             for row in rows:
-                policy = (once or {}).get(row.rule)
-                holder = None
-                if policy:
-                    job = Job(id=row.id, rule=row.rule,
-                              event=event_mod.Event.from_json(row.event))
-                    value, holder = self._once_key(conn, job, policy, now)
-                if holder is not None:
-                    self._skip(conn, job, policy, value, holder, now)
+                holder = row.rule in once and self._retry_once(
+                    conn, row.id, row.rule, once[row.rule], now)
+                if holder:
                     skipped.append((row.id, holder))
-                    continue
-                # Pending at once: a later job of the value finds it so.
-                conn.execute(jobs.update().where(jobs.c.id == row.id).values(
-                    state=PENDING, attempts=0, next_attempt_at=None,
-                    finished_at=None, owner=None))
-                retried.append(row.id)
+                else:
+                    retried.append(row.id)
+            plain = [row.id for row in rows if row.rule not in once]
+            if plain:
+                conn.execute(_PENDING_AGAIN, {'ids': plain})
         return retried, skipped
+
+    def _retry_once(self, conn, job_id, rule, policy, now):
+        """Skip, or make pending, a job of a once_per rule; who acted."""
+        job = Job(id=job_id, rule=rule, event=event_mod.Event.from_json(
+            conn.execute(sa.select(jobs.c.event).where(
+                jobs.c.id == job_id)).scalar()))
+        value, holder = self._once_key(conn, job, policy, now)
+        if holder is not None:
+            self._skip(conn, job, policy, value, holder, now)
+            return holder
+        # Pending at once: a later job of the value finds it so.
+        conn.execute(_PENDING_AGAIN, {'ids': [job_id]})
+        return None
 
     def purge(self, older_than, states=FINAL_STATES):
         """Delete finished jobs created before ``older_than``."""
