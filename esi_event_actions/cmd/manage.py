@@ -152,14 +152,21 @@ _REJECTED_COLUMNS = ('id', 'rejected_at', 'event_type', 'event_id', 'rules',
                      'reason')
 
 
+def _event_or_text(text):
+    """A rejected event as JSON, or its text if it was cut."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def do_journal_rejected(conf):
     """Print the events the journal could not store, and why."""
     args = conf.command
     rows = _journal(conf).rejected(limit=args.limit)
     if args.format == 'json':
         for row in rows:
-            row['event'] = json.loads(row['event']) if row[
-                'event'].endswith('}') else row['event']
+            row['event'] = _event_or_text(row['event'])
         print(safetext.dumps(rows, indent=2, default=str))
         return 0
     _print_table(_REJECTED_COLUMNS, rows)

@@ -366,6 +366,23 @@ class RejectedEventsTest(ManageTestCase):
                                 'rejected', '--limit', '-1')
         self.assertEqual(2, exc.code)
 
+    def test_json_shows_a_cut_event_as_its_text(self):
+        store = journal.Journal(self.url)
+        self.addCleanup(store.close)
+        # Empty objects side by side: the cut ends on a brace, as a whole
+        # document would, but it is not one.
+        for pad in range(4):
+            big = event.Event('esi_leap.lease.fulfill.end', {
+                'a': 'x' * pad, 'p': [{}] * 20000}, id='big-%d' % pad)
+            text = big.to_json()[:journal.REJECTED_EVENT_LIMIT]
+            if text.endswith('}'):
+                break
+        self.assertTrue(text.endswith('}'))
+        store.reject(big, ['fulfill'], ValueError('too big'))
+        rc, out = self.manage('journal', 'rejected', '-f', 'json')
+        self.assertEqual(0, rc)
+        self.assertEqual(text, json.loads(out)[0]['event'])
+
 
 class OncePerCommandsTest(ManageTestCase):
     """journal retry and replay honour once_per, as the listener does."""
