@@ -280,6 +280,3 @@ class Filter:
             if failed is not None:
                 return '%s is %s, wanted %s' % (path, _shown(value), failed)
         return None
-
-    def matches(self, event):
-        return self.mismatch(event) is None

@@ -26,8 +26,8 @@ def _event(**data):
 class FilterTest(base.TestCase):
 
     def assertMatches(self, spec, expected, **data):
-        self.assertEqual(expected, filters.Filter(spec).matches(
-            _event(**data)), '%s on %s' % (spec, data))
+        self.assertEqual(expected, filters.Filter(spec).mismatch(
+            _event(**data)) is None, '%s on %s' % (spec, data))
 
     def test_empty_filter_matches_everything(self):
         self.assertMatches({}, True)
@@ -106,8 +106,8 @@ class OperatorTest(base.TestCase):
         props = {'vendor': 'Dell', 'cpus': value}
         if value is event.MISSING:
             del props['cpus']
-        return filters.Filter({'node_properties.cpus': spec}).matches(
-            _event(node_properties=props))
+        return filters.Filter({'node_properties.cpus': spec}).mismatch(
+            _event(node_properties=props)) is None
 
     def test_comparisons_on_numbers_and_numeric_strings(self):
         for spec, value, expected in (
@@ -173,8 +173,8 @@ class OperatorTest(base.TestCase):
         spec = [{'purpose': 'ci'},
                 {'node_properties.vendor': {'regex': 'dell',
                                             'ignore_case': True}}]
-        self.assertTrue(filters.Filter(spec).matches(_event(purpose='ci')))
-        self.assertTrue(filters.Filter(spec).matches(_event(
+        self.assertIsNone(filters.Filter(spec).mismatch(_event(purpose='ci')))
+        self.assertIsNone(filters.Filter(spec).mismatch(_event(
             purpose='prod', node_properties={'vendor': 'DELL'})))
         why = filters.Filter(spec).mismatch(_event(
             purpose='prod', node_properties={'vendor': 'HPE'}))
