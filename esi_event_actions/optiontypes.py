@@ -26,6 +26,8 @@ import re
 
 from oslo_config import types
 
+from esi_event_actions import policies
+
 _INLINE_COMMENT = re.compile(r'\s+#.*\Z', re.DOTALL)
 
 
@@ -172,20 +174,6 @@ class JSONObjectOrList(JSONObject):
         super().__init__(type_name=type_name)
 
 
-_RATE = re.compile(r'\s*(\d+)\s*/\s*([smh])\s*\Z')
-_PERIODS = {'s': 1.0, 'm': 60.0, 'h': 3600.0}
-
-
-def parse_rate(text):
-    """(count, period in seconds) of a rate such as ``5/s`` or ``10/m``."""
-    found = _RATE.match(text)
-    if not found or int(found.group(1)) < 1:
-        raise ValueError('expected a rate such as 5/s, 30/m or 100/h (a '
-                         'positive whole number of starts per second, '
-                         'minute or hour), not %r' % text)
-    return int(found.group(1)), _PERIODS[found.group(2)]
-
-
 class Rate(types.ConfigType):
     """At most N per second, minute or hour: ``N/s``, ``N/m``, ``N/h``."""
 
@@ -194,7 +182,7 @@ class Rate(types.ConfigType):
 
     def __call__(self, value):
         text = strip_inline_comment(str(value))
-        parse_rate(text)
+        policies.parse_rate(text)
         return text.replace(' ', '')
 
     def __repr__(self):

@@ -11,19 +11,34 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""When a job may start: the rules' max_concurrency and rate_limit.
+"""A rule's policies: once_per, max_concurrency and rate_limit.
 
-The worker pool asks :meth:`Admission.admit` before it runs a job.  A job
-that may not start yet waits in memory, claimed in the journal, and its
-node's later jobs wait behind it: the order per node spans rules.
+Each is checked when its rule is loaded (:func:`read`), and decided here:
 
-``max_concurrency`` holds across the instances sharing a journal: each
-running job of such a rule holds a row of ``rule_slots``
+``once_per`` (:class:`OncePer`) is decided in the transaction that
+journals a job, and again by ``journal retry`` for each dead job it makes
+pending: the journal keeps, per rule and value, the job that acted on it
+(``once_keys``), and asks :meth:`OncePer.blocks` whether that job still
+keeps others from acting.
+
+``max_concurrency`` and ``rate_limit`` (:class:`RateLimit`) decide when a
+job may start: the worker pool asks :meth:`Admission.admit` before it runs
+one.  A job that may not start yet waits in memory, claimed in the
+journal, and its node's later jobs wait behind it: the order per node
+spans rules.  ``max_concurrency`` holds across the instances sharing a
+journal: each running job of such a rule holds a row of ``rule_slots``
 (:meth:`Journal.take_slot`), freed by the record of its end, or by its
 lease expiring if its instance dies.  ``rate_limit`` is a token bucket per
 instance, which nothing keeps across a restart.
+
+``fallback`` is part of which rules act on an event, decided with their
+filters by :meth:`esi_event_actions.rules.RuleSet.evaluate`.
 """
 
+import collections
+import dataclasses
+import datetime
+import re
 import threading
 import time
 
@@ -34,6 +49,98 @@ LOG = logging.getLogger(__name__)
 # How soon a job refused a slot asks again, when no end in this instance
 # wakes it first: a slot may be freed by another instance.
 SLOT_RETRY = 1.0
+
+# The journal's state of a job that gave up.  Named here because the
+# journal imports this module, not the reverse.
+_DEAD = 'dead'
+
+_RATE = re.compile(r'\s*(\d+)\s*/\s*([smh])\s*\Z')
+_PERIODS = {'s': 1.0, 'm': 60.0, 'h': 3600.0}
+
+
+class OncePer(collections.namedtuple('OncePer', 'path window')):
+    """once_per: act at most once per value found at the dot ``path``.
+
+    ``window`` is how many seconds a value is remembered, counted from the
+    job that acted on it; 0 or None: for ever.
+    """
+
+    __slots__ = ()
+
+    def blocks(self, holder_state, ran_at, now):
+        """Whether the job holding a value keeps a new job from acting.
+
+        :param holder_state: the journal state of the job that took the
+            value's key; a dead job does not count.
+        :param ran_at: when it took the key.
+        :param now: a datetime comparable with ``ran_at``.
+        """
+        if holder_state == _DEAD:
+            return False
+        return not self.window or (
+            ran_at + datetime.timedelta(seconds=self.window) > now)
+
+    def describe(self):
+        """The options, as check-config and test-rule show them."""
+        shown = 'once_per=%s' % self.path
+        if self.window:
+            shown += ' once_per_window=%gs' % self.window
+        return shown
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """rate_limit: at most ``count`` starts per ``period`` seconds.
+
+    Each instance keeps its own :class:`TokenBucket`, with a burst of
+    ``count``.
+    """
+
+    count: int
+    period: float
+    #: The option as the operator wrote it, to show it back.
+    text: str
+
+    def describe(self):
+        """The option, as check-config and test-rule show it."""
+        return 'rate_limit=%s' % self.text
+
+
+def parse_rate(text):
+    """The :class:`RateLimit` of a rate such as ``5/s``, ``10/m``, ``1/h``.
+
+    :raises ValueError: ``text`` is no such rate.
+    """
+    found = _RATE.match(text)
+    if not found or int(found.group(1)) < 1:
+        raise ValueError('expected a rate such as 5/s, 30/m or 100/h (a '
+                         'positive whole number of starts per second, '
+                         'minute or hour), not %r' % text)
+    return RateLimit(int(found.group(1)), _PERIODS[found.group(2)], text)
+
+
+def read(option, error):
+    """A rule's policies, as the fields of its :class:`rules.Rule`.
+
+    :param option: callable ``(key) -> value`` of the rule's options,
+        their types checked.
+    :param error: callable ``(key, reason) -> exception`` to raise.
+    """
+    rate = option('rate_limit')
+    return {'fallback': bool(option('fallback')),
+            'max_concurrency': option('max_concurrency'),
+            'rate_limit': parse_rate(rate) if rate else None,
+            'once_per': _once_per(option, error)}
+
+
+def _once_per(option, error):
+    path = option('once_per')
+    window = option('once_per_window')
+    if path is not None and not path.strip():
+        raise error('once_per', 'a dot path, such as uuid, is required')
+    if window and path is None:
+        raise error('once_per_window', 'only used with once_per')
+    return OncePer(path.strip(), window) if path else None
 
 
 class TokenBucket:
@@ -124,7 +231,8 @@ class Admission:
             return None
         bucket = self._buckets.get(rule.name)
         if bucket is None:
-            bucket = self._buckets[rule.name] = TokenBucket(*rule.rate_limit)
+            bucket = self._buckets[rule.name] = TokenBucket(
+                rule.rate_limit.count, rule.rate_limit.period)
         return bucket
 
     def _take_slot(self, job, rule):

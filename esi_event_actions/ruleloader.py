@@ -32,7 +32,7 @@ from esi_event_actions.conf import rule as rule_conf
 from esi_event_actions import event as event_mod
 from esi_event_actions import exception
 from esi_event_actions import filters
-from esi_event_actions import optiontypes as rate_types
+from esi_event_actions import policies
 from esi_event_actions import retries
 from esi_event_actions import rules
 
@@ -93,8 +93,7 @@ class Loader:
         self._keys = sections[name]
         conf.register_group(cfg.OptGroup(name))
         conf.register_opts(_mutable(rule_conf.opts), group=name)
-        self.rule = rules.Rule(name, self.location)
-        self.rule.events = self._get('events') or []
+        self._events = self._get('events') or []
 
     def location(self, key):
         """The file that set ``key`` in this section, or None."""
@@ -109,36 +108,41 @@ class Loader:
         return locations.read(self._conf, self._sections, self.name, key)
 
     def load(self):
-        """Validate every option; raise ConfigErrors listing what is wrong."""
-        errors = []
+        """The :class:`rules.Rule`, every option valid.
+
+        :raises ConfigErrors: listing everything wrong with the section.
+        """
+        fields, errors = {}, []
         for step in (self._load_events, self._load_filter,
                      self._load_retry, self._load_policies,
                      self._load_action):
             try:
-                step()
+                fields.update(step())
             except exception.ConfigError as exc:
                 errors.append(exc)
             except exception.ConfigErrors as exc:
                 errors.extend(exc.errors)
-        if self.rule.action is not None:
-            errors.extend(self._unknown_keys())
+        if 'action' in fields:
+            errors.extend(self._unknown_keys(fields['action'].opts,
+                                             fields['action_name']))
         if errors:
             raise exception.ConfigErrors(errors)
-        return self.rule
+        return rules.Rule(name=self.name, locate=self.location, **fields)
 
     def _load_events(self):
-        if not self.rule.events:
+        if not self._events:
             raise self.error('events', 'a rule needs at least one event '
                              'type, such as esi_leap.lease.fulfill.end')
         known = event_mod.EVENT_TYPES
-        for pattern in self.rule.events:
+        for pattern in self._events:
             if not fnmatch.filter(known, pattern):
                 raise self.error('events', '%r matches no esi-leap event '
                                  'type (%s)' % (pattern, ', '.join(known)))
+        return {'events': self._events}
 
     def _load_filter(self):
         try:
-            self.rule.filter = filters.Filter(self._get('filter_params'))
+            return {'filter': filters.Filter(self._get('filter_params'))}
         except ValueError as exc:
             raise self.error('filter_params', str(exc))
 
@@ -158,7 +162,6 @@ class Loader:
             raise self.error('action', 'unknown action %r; installed: %s'
                              % (name, ', '.join(action_names())))
         self._conf.register_opts(_mutable(cls.opts), group=self.name)
-        self.rule.action_name = name
         # Every option's type is checked, not only those validate() reads,
         # and validate() runs even if one is bad, to report all at once.
         bad, values = [], {}
@@ -171,8 +174,8 @@ class Loader:
                     bad.append(exc)
         # From here on the rule reads the values it was loaded with, never
         # what a later reload put in the configuration.
-        self.rule.options = rules.Options(values)
-        action = cls(self._context())
+        options = rules.Options(values)
+        action = cls(self._context(name, options))
         missing = [self.error(key, 'the %s action needs %s' % (name, key))
                    for key in cls.required if values.get(key) in (None, '')]
         bad.extend(missing)
@@ -187,20 +190,19 @@ class Loader:
             # validate() read a value found bad above: already reported.
         if bad:
             raise exception.ConfigErrors(bad)
-        self.rule.action = action
+        return {'action': action, 'action_name': name, 'options': options}
 
-    def _context(self):
+    def _context(self, action_name, options):
         conf = self._conf
         return action_base.ActionContext(
-            name=self.name, action_name=self.rule.action_name,
-            options=self.rule.options, state_path=conf.state_path,
+            name=self.name, action_name=action_name, options=options,
+            state_path=conf.state_path,
             output_limit=conf.worker.output_limit, locate=self.location,
             conf=conf)
 
-    def _unknown_keys(self):
-        known = {opt.dest for opt in rule_conf.opts + self.rule.action.opts}
-        return [self.error(key, 'unknown option for a %s rule'
-                           % self.rule.action_name)
+    def _unknown_keys(self, action_opts, action_name):
+        known = {opt.dest for opt in rule_conf.opts + action_opts}
+        return [self.error(key, 'unknown option for a %s rule' % action_name)
                 for key in sorted(set(self._keys) - known)]
 
     def _load_retry(self):
@@ -209,26 +211,13 @@ class Loader:
         def pick(key, default):
             value = self._get(key)
             return default if value is None else value
-        self.rule.retry = retries.RetryPolicy(
+        return {'retry': retries.RetryPolicy(
             max_attempts=pick('max_attempts', worker.max_attempts),
             base_delay=pick('retry_base_delay', worker.retry_base_delay),
-            max_delay=pick('retry_max_delay', worker.retry_max_delay))
+            max_delay=pick('retry_max_delay', worker.retry_max_delay))}
 
     def _load_policies(self):
-        self.rule.fallback = bool(self._get('fallback'))
-        self.rule.max_concurrency = self._get('max_concurrency')
-        rate = self._get('rate_limit')
-        self.rule.rate_limit = rate_types.parse_rate(rate) if rate else None
-        self.rule.rate_text = rate
-        path = self._get('once_per')
-        window = self._get('once_per_window')
-        if path is not None and not path.strip():
-            raise self.error('once_per', 'a dot path, such as uuid, is '
-                             'required')
-        if window and path is None:
-            raise self.error('once_per_window', 'only used with once_per')
-        if path:
-            self.rule.once_per = rules.OncePer(path.strip(), window)
+        return policies.read(self._get, self.error)
 
 
 def rule_sections(conf, sections):

@@ -16,19 +16,20 @@
 A rule is a configuration section that sets ``events``;
 :mod:`esi_event_actions.ruleloader` loads and checks every rule, so that a
 bad one stops the service at start with the file, section and key at
-fault.  What it builds is here: a :class:`Rule` per section (its
-attributes set by the loader, then never changed), and the
-:class:`RuleSet` that decides which of them act on an event.
+fault.  What it builds is here: a :class:`Rule` per section, and the
+:class:`RuleSet` that decides which of them act on an event.  Its
+policies are :mod:`esi_event_actions.policies`.
 """
 
-import collections
+import dataclasses
 import fnmatch
 
 from esi_event_actions import event as event_mod
+from esi_event_actions import filters
+from esi_event_actions import policies as policy_mod
 
-#: A rule's once_per: the dot path, and the seconds a value is remembered
-#: (0: for ever).
-OncePer = collections.namedtuple('OncePer', 'path window')
+# Named here too for the callers written before the policies module.
+OncePer = policy_mod.OncePer
 
 
 class Options(dict):
@@ -45,46 +46,44 @@ class Options(dict):
             raise AttributeError(name)
 
 
+# eq=False: a rule equals only itself, and its list and dict fields could
+# not be hashed.
+@dataclasses.dataclass(frozen=True, eq=False)
 class Rule:
     """One rule section, as loaded: what it acts on and how.
 
-    Built by :class:`esi_event_actions.ruleloader.Loader`; nothing in it
-    changes afterwards (a reload builds new rules).
+    Built whole by :class:`esi_event_actions.ruleloader.Loader`; a reload
+    builds new rules.
     """
 
-    def __init__(self, name, locate=None):
-        self.name = name
-        self._locate = locate
-        self.options = Options()
-        self.events = []
-        self.filter = None
-        self.action = None
-        self.action_name = None
-        self.retry = None
-        self.fallback = False
-        self.max_concurrency = None
-        self.rate_limit = None
-        #: The rate_limit option's own text, as the operator wrote it.
-        self.rate_text = None
-        self.once_per = None
+    name: str
+    #: Patterns of the event types it acts on.
+    events: list
+    filter: filters.Filter
+    #: The action plugin's instance.
+    action: object
+    action_name: str
+    options: Options
+    #: Its :class:`esi_event_actions.retries.RetryPolicy`.
+    retry: object
+    fallback: bool = False
+    max_concurrency: int = None
+    rate_limit: policy_mod.RateLimit = None
+    once_per: policy_mod.OncePer = None
+    #: callable ``(key) -> file`` that set ``key`` in the section, or None.
+    locate: object = dataclasses.field(default=None, repr=False)
 
     def location(self, key):
         """The file that set ``key`` in this section, or None."""
-        return self._locate(key) if self._locate else None
+        return self.locate(key) if self.locate else None
 
     def policies(self):
         """The rule's policies as text, for check-config and test-rule."""
-        shown = []
-        if self.fallback:
-            shown.append('fallback')
+        shown = ['fallback'] if self.fallback else []
         if self.max_concurrency:
             shown.append('max_concurrency=%d' % self.max_concurrency)
-        if self.rate_limit:
-            shown.append('rate_limit=%s' % self.rate_text)
-        if self.once_per:
-            shown.append('once_per=%s' % self.once_per.path + (
-                ' once_per_window=%gs' % self.once_per.window
-                if self.once_per.window else ''))
+        shown.extend(policy.describe()
+                     for policy in (self.rate_limit, self.once_per) if policy)
         return shown
 
     def wants(self, event_type):

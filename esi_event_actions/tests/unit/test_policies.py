@@ -25,9 +25,9 @@ from esi_event_actions import dryrun
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
+from esi_event_actions import optiontypes
 from esi_event_actions import policies
 from esi_event_actions import ruleloader
-from esi_event_actions import rules
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_journal
@@ -63,6 +63,7 @@ class PolicyOptionsTest(base.TestCase):
                 ('max_concurrency = 0', 'max_concurrency', ''),
                 ('once_per_window = 60', 'once_per_window',
                  'only used with once_per'),
+                ('once_per =', 'once_per', 'a dot path, such as uuid'),
                 ('once_per = uuid\nonce_per_window = -1', 'once_per_window',
                  ''),
                 ('fallback = perhaps', 'fallback', ''),
@@ -78,16 +79,17 @@ class PolicyOptionsTest(base.TestCase):
         ruleset = self.ruleset(('r', 'max_concurrency = 2\nrate_limit = 5/s'
                                 '\nonce_per = uuid\nonce_per_window = 3600'))
         rule = ruleset.by_name['r']
-        self.assertEqual((2, (5, 1.0)), (rule.max_concurrency,
-                                         rule.rate_limit))
-        self.assertEqual(rules.OncePer('uuid', 3600.0), rule.once_per)
+        self.assertEqual((2, policies.RateLimit(5, 1.0, '5/s')),
+                         (rule.max_concurrency, rule.rate_limit))
+        self.assertEqual(policies.OncePer('uuid', 3600.0), rule.once_per)
         self.assertIn('max_concurrency=2 rate_limit=5/s once_per=uuid '
                       'once_per_window=3600s -> log', rule.summary())
         evt = _event('m1')
         report = dryrun.format_text(evt, dryrun.evaluate(ruleset, evt))
         self.assertIn('policies: max_concurrency=2 rate_limit=5/s '
                       'once_per=uuid once_per_window=3600s', report)
-        self.assertEqual({'r': rules.OncePer('uuid', 3600.0)}, ruleset.once)
+        self.assertEqual({'r': policies.OncePer('uuid', 3600.0)},
+                         ruleset.once)
 
     def test_the_sample_configurations_example_loads(self):
         # The rules (the literal blocks), without the prose between them.
@@ -122,7 +124,7 @@ class PolicyOptionsTest(base.TestCase):
 class OncePerTest(test_journal.JournalTestCase):
 
     def add_once(self, *events, window=0.0, owner=None):
-        once = {'page': rules.OncePer('uuid', window)}
+        once = {'page': policies.OncePer('uuid', window)}
         return self.journal.add([(e, ['page']) for e in events],
                                 owner=owner, once=once)
 
@@ -184,7 +186,7 @@ class OncePerTest(test_journal.JournalTestCase):
         # died while the pager was down; then one paged.  Retrying the
         # dead ones must not page again.
         lease, ids = self.dead_then_done(3)
-        once = {'page': rules.OncePer('uuid', 0.0)}
+        once = {'page': policies.OncePer('uuid', 0.0)}
         retried, skipped = self.journal.retry_jobs(all_dead=True, once=once)
         self.assertEqual([], retried)
         self.assertEqual([(i, ids[-1]) for i in ids[:-1]], skipped)
@@ -207,7 +209,7 @@ class OncePerTest(test_journal.JournalTestCase):
             self.journal.finish(job.id, 'me', journal.DEAD,
                                 test_journal.FAIL, 0)
             dead.append(job.id)
-        once = {'page': rules.OncePer('uuid', 0.0)}
+        once = {'page': policies.OncePer('uuid', 0.0)}
         retried, skipped = self.journal.retry_jobs(dead, once=once)
         self.assertEqual([dead[0]], retried)
         self.assertEqual([(dead[1], dead[0]), (dead[2], dead[0])], skipped)
@@ -241,6 +243,52 @@ class OncePerTest(test_journal.JournalTestCase):
         self.assertEqual([journal.PENDING], [j.state for j in again])
 
 
+class OncePerBlocksTest(base.TestCase):
+    """The journal's question: does the job that acted keep others off?"""
+
+    NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+    def blocks(self, window, state=journal.DONE, age=0):
+        ran_at = self.NOW - datetime.timedelta(seconds=age)
+        return policies.OncePer('uuid', window).blocks(state, ran_at,
+                                                       self.NOW)
+
+    def test_a_job_that_is_not_dead_blocks_for_ever_without_a_window(self):
+        for state in (journal.PENDING, journal.RUNNING, journal.RETRY,
+                      journal.DONE):
+            for window in (0, 0.0, None):
+                self.assertTrue(self.blocks(window, state, age=10 ** 8),
+                                (state, window))
+
+    def test_a_dead_job_never_blocks(self):
+        self.assertFalse(self.blocks(0, journal.DEAD))
+        self.assertFalse(self.blocks(60, journal.DEAD, age=1))
+
+    def test_the_window_ends_its_seconds_after_the_job_took_the_key(self):
+        self.assertTrue(self.blocks(60, age=59.9))
+        self.assertFalse(self.blocks(60, age=60))
+        self.assertFalse(self.blocks(60, age=61))
+
+
+class RateTest(base.TestCase):
+
+    def test_a_rate_per_second_minute_or_hour(self):
+        self.assertEqual(policies.RateLimit(5, 1.0, '5/s'),
+                         policies.parse_rate('5/s'))
+        rate = policies.parse_rate(' 30 / m ')
+        self.assertEqual((30, 60.0), (rate.count, rate.period))
+        self.assertEqual('rate_limit=100/h',
+                         policies.parse_rate('100/h').describe())
+        for text in ('0/s', '5/d', '5', '-1/s', '1.5/s', ''):
+            self.assertRaises(ValueError, policies.parse_rate, text)
+
+    def test_the_option_keeps_the_text_and_checks_it(self):
+        rate = optiontypes.Rate()
+        self.assertEqual('10/m', rate(' 10 / m  # ten a minute'))
+        self.assertRaisesRegex(ValueError, 'a rate such as 5/s', rate,
+                               '10/d')
+
+
 class TokenBucketTest(base.TestCase):
 
     def test_burst_then_the_rate(self):
@@ -272,8 +320,9 @@ class AdmissionTest(base.TestCase):
             def take_slot(self, *args):
                 time.sleep(0.1)
                 return True
-        rule = types.SimpleNamespace(name='r', max_concurrency=10,
-                                     rate_limit=(1, 10.0))
+        rule = types.SimpleNamespace(
+            name='r', max_concurrency=10,
+            rate_limit=policies.RateLimit(1, 10.0, 'one per 10 s'))
         admission = policies.Admission({'r': rule}.get, SlowJournal(),
                                        'me', 60)
         jobs = [journal.Job(id=i, rule='r', event=None) for i in range(4)]
@@ -291,7 +340,7 @@ class AdmissionTest(base.TestCase):
             def take_slot(self, *args):
                 return False
         rule = types.SimpleNamespace(name='r', max_concurrency=1,
-                                     rate_limit=(1, 3600.0))
+                                     rate_limit=policies.parse_rate('1/h'))
         admission = policies.Admission({'r': rule}.get, FullJournal(),
                                        'me', 60)
         job = journal.Job(id=1, rule='r', event=None)
@@ -378,7 +427,7 @@ class LimitedPoolTest(test_journal.JournalTestCase):
 
     def test_rate_limit_spaces_the_starts(self):
         rule = types.SimpleNamespace(name='r', max_concurrency=None,
-                                     rate_limit=(5, 1.0))
+                                     rate_limit=policies.parse_rate('5/s'))
         pool = self.pool(rule)
         self.add(*[('m%02d' % i, 'node-%d' % i) for i in range(10)])
         pool.submit()

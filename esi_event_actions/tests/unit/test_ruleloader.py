@@ -13,6 +13,7 @@
 #    under the License.
 """Loading rules: every problem of every rule section, located."""
 
+import dataclasses
 import os
 import sys
 
@@ -56,6 +57,23 @@ class RuleConfigTest(base.TestCase):
             script = run#1.sh
             ''')
         self.assertTrue(rules.by_name['r'].action.path.endswith('run#1.sh'))
+
+    def test_a_rule_is_loaded_whole_and_read_only(self):
+        path = self.load('''
+            [r]
+            events = esi_leap.lease.fulfill.end
+            action = log
+            max_attempts = 3
+            ''')
+        rule = bootstrap.check(self.conf).by_name['r']
+        self.assertEqual(('r', ['esi_leap.lease.fulfill.end'], 'log', 3,
+                          path, None, None),
+                         (rule.name, rule.events, rule.action_name,
+                          rule.retry.max_attempts, rule.location('events'),
+                          rule.rate_limit, rule.once_per))
+        self.assertIs(rule.options, rule.action.context.options)
+        self.assertRaises(dataclasses.FrozenInstanceError, setattr, rule,
+                          'fallback', True)
 
     def test_every_problem_is_reported_at_once(self):
         found = self.errors('''
