@@ -141,12 +141,9 @@ def build(conf, transport, pipeline):
     endpoints = [FulfillEndpoint(pipeline, delay, outage),
                  DeleteEndpoint(pipeline, delay, outage),
                  _OtherEndpoint(pipeline, delay, outage)]
-    # What get_batch_notification_listener() builds, with the guards of
-    # oslo_internals in place of their oslo.messaging originals.
-    server = oslo_internals.Server(
-        transport, targets(conf),
-        oslo_internals.Dispatcher(endpoints, None, _PRIORITIES),
-        'threading', True, conf.listener.pool, conf.listener.batch_size,
-        conf.listener.batch_timeout)
-    server.metrics = pipeline.metrics
-    return server
+    return oslo_internals.Server(
+        transport=transport, targets=targets(conf), endpoints=endpoints,
+        priorities=_PRIORITIES,
+        on_poll_failed=pipeline.metrics.poll_failed,
+        pool=conf.listener.pool, batch_size=conf.listener.batch_size,
+        batch_timeout=conf.listener.batch_timeout)

@@ -20,6 +20,9 @@ oslo-newest`` runs the unit tests against their newest releases.
 :func:`check` looks at start for each part a guard needs: where a guard
 cannot be in place, its fallback is oslo's stock behaviour with one
 WARNING, or, where that behaviour would be unsafe, a refusal to start.
+:class:`Server` looks again, silently, for the two guards it puts in
+place.  Nothing here imports the rest of the service: the one thing it
+reports, a failed poll, goes to the callback :class:`Server` is given.
 
 ``dispatcher``
     ``notify.dispatcher.BatchNotificationDispatcher._extract_user_message``:
@@ -74,6 +77,7 @@ import threading
 import time
 import types
 
+from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging._drivers import amqp as amqp_driver
 from oslo_messaging._drivers import base as driver_base
@@ -81,7 +85,6 @@ from oslo_messaging.notify import dispatcher as notify_dispatcher
 from oslo_messaging.notify import listener as notify_listener
 from oslo_utils import excutils
 
-from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
@@ -107,8 +110,9 @@ class UnsafeInternals(Exception):
     """A guard whose fallback is unsafe cannot be put in place."""
 
 
-#: Guards found off by :func:`check`, by name, with why.
-off = {}
+def _off(**found):
+    """Those of ``found`` (a guard: why it is off, or None) that are off."""
+    return {name: why for name, why in found.items() if why}
 
 
 def _missing(owner, *names):
@@ -172,25 +176,43 @@ def _check_server():
         missing)
 
 
-_prefetch = {'set': False, 'why': 'set_prefetch_default was not called'}
+def _server_guards_off():
+    """The guards :class:`Server` puts in place that are off, with why."""
+    off = _off(adapter=_check_adapter(), server=_check_server())
+    if 'server' in off:
+        # The server is what puts the adapter in place.
+        off.setdefault('adapter', 'the server guard is off')
+    return off
+
+
+def _prefetch_opt():
+    # Imported here: were the module gone, check() would say so.
+    from oslo_messaging._drivers import impl_rabbit
+    return {opt.dest: opt for opt in impl_rabbit.rabbit_opts}[
+        'rabbit_qos_prefetch_count']
 
 
 def set_prefetch_default(count):
     """Make ``count`` the default prefetch of the rabbit driver."""
-    from oslo_config import cfg
     try:
-        from oslo_messaging._drivers import impl_rabbit
-        cfg.set_defaults(impl_rabbit.rabbit_opts,
-                         rabbit_qos_prefetch_count=count)
+        cfg.set_defaults([_prefetch_opt()], rabbit_qos_prefetch_count=count)
+    except Exception:
+        # Listing the options needs no prefetch; the listener's check()
+        # finds the default unset, and says why.
+        pass
+
+
+def _prefetch_default_unset():
+    try:
+        default = _prefetch_opt().default
     except Exception as exc:
-        _prefetch.update(set=False, why='impl_rabbit.rabbit_opts: %s: %s'
-                         % (type(exc).__name__, exc))
-        return
-    _prefetch.update(set=True, why=None)
+        return 'impl_rabbit.rabbit_opts: %s: %s' % (type(exc).__name__, exc)
+    return None if default else 'set_prefetch_default was not called'
 
 
 def _check_prefetch(conf):
-    if _prefetch['set']:
+    why = _prefetch_default_unset()
+    if why is None:
         return None
     try:
         count = conf.oslo_messaging_rabbit.rabbit_qos_prefetch_count
@@ -198,7 +220,7 @@ def _check_prefetch(conf):
         count = 0
     return None if count else (
         '%s, and [oslo_messaging_rabbit] rabbit_qos_prefetch_count is not '
-        'set above 0' % _prefetch['why'])
+        'set above 0' % why)
 
 
 def check(conf, listening=True):
@@ -206,19 +228,14 @@ def check(conf, listening=True):
 
     :param listening: whether this process consumes from the bus (the
         poller needs the reload hook only).
+    :returns: the guards found off, by name, with why.
     :raises UnsafeInternals: naming each guard whose fallback is unsafe.
     """
-    found = {}
+    off = {}
     if listening:
-        found = {'dispatcher': _check_dispatcher(),
-                 'duplicates': _check_duplicates(),
-                 'adapter': _check_adapter(),
-                 'server': _check_server(),
-                 'prefetch': _check_prefetch(conf)}
-        if found['server'] and not found['adapter']:
-            found['adapter'] = 'the server guard is off'
-    off.clear()
-    off.update((name, why) for name, why in found.items() if why)
+        off = dict(_server_guards_off(), **_off(
+            dispatcher=_check_dispatcher(), duplicates=_check_duplicates(),
+            prefetch=_check_prefetch(conf)))
     unsafe = ['%s (%s)' % (name, off[name]) for name in UNSAFE
               if name in off]
     if unsafe:
@@ -230,6 +247,7 @@ def check(conf, listening=True):
     for name, why in sorted(off.items()):
         LOG.warning('The %s guard on oslo.messaging is off (%s): falling '
                     'back to its own behaviour', name, why)
+    return off
 
 
 class Dispatcher(notify_dispatcher.BatchNotificationDispatcher):
@@ -298,15 +316,17 @@ class Adapter(driver_base.PollStyleListenerAdapter):
     for a first message as long as the driver lets it, then adds what has
     arrived already (and what arrives within the batch timeout, if one is
     set): no added latency at a low rate, large batches under load.
+
+    :param on_poll_failed: called with no argument at each failed poll.
     """
 
     #: What the driver's poll raised, as long as it goes on raising.
     failing = None
 
-    def __init__(self, poll_style_listener, batch_size, batch_timeout,
-                 metrics=metrics_mod.NO_METRICS):
+    def __init__(self, poll_style_listener, batch_size, batch_timeout, *,
+                 on_poll_failed):
         super().__init__(poll_style_listener, batch_size, batch_timeout)
-        self.metrics = metrics
+        self._on_poll_failed = on_poll_failed
 
     @excutils.forever_retry_uncaught_exceptions
     def _runner(self):
@@ -343,7 +363,7 @@ class Adapter(driver_base.PollStyleListenerAdapter):
             LOG.error('The listener cannot poll for notifications: %s', exc,
                       exc_info=True)
         self.failing = exc
-        self.metrics.poll_failed()
+        self._on_poll_failed()
         time.sleep(IDLE_POLL)
 
     def consuming(self):
@@ -364,7 +384,12 @@ class Adapter(driver_base.PollStyleListenerAdapter):
 
 
 class Server(notify_listener.BatchNotificationServer):
-    """Handles each batch on the polling thread.
+    """A batch notification listener handling each batch on its poller.
+
+    What ``oslo_messaging.get_batch_notification_listener()`` builds, with
+    the guards of this module in place of their originals.  Every
+    parameter is keyword-only; those oslo's function takes too mean the
+    same there.
 
     oslo.messaging hands every batch to an executor thread, whose
     acknowledgements then wait for the polling thread to come round, often
@@ -376,21 +401,36 @@ class Server(notify_listener.BatchNotificationServer):
 
     With the ``server`` guard off (see :func:`check`) it behaves as
     oslo.messaging's own server.
+
+    :param priorities: those :class:`Dispatcher` lets through.
+    :param on_poll_failed: called with no argument each time a poll for
+        notifications fails.
     """
 
     _driver_listener = None
-    #: Where the adapter counts its failed polls.
-    metrics = metrics_mod.NO_METRICS
+
+    def __init__(self, *, transport, targets, endpoints, priorities,
+                 on_poll_failed, pool=None, batch_size=1,
+                 batch_timeout=None):
+        super().__init__(transport, targets,
+                         Dispatcher(endpoints, None, priorities),
+                         executor='threading', allow_requeue=True, pool=pool,
+                         batch_size=batch_size, batch_timeout=batch_timeout)
+        self._on_poll_failed = on_poll_failed
+        #: Its guards found off, by name, with why.  Looked for again in
+        #: the worker rather than carried over from check() in the
+        #: launcher: same answer, and no module state to carry it.
+        self.guards_off = _server_guards_off()
 
     def _on_incoming(self, incoming):
-        if 'server' in off:
+        if 'server' in self.guards_off:
             return super()._on_incoming(incoming)
         self._process_incoming(incoming)
 
     def _create_listener(self):
         adapter = super()._create_listener()
         driver_listener = getattr(adapter, '_poll_style_listener', None)
-        if driver_listener is None or 'adapter' in off:
+        if driver_listener is None or 'adapter' in self.guards_off:
             if not adapter.batch_timeout:
                 # Without one oslo's adapter waits for a full batch.
                 adapter.batch_timeout = FALLBACK_BATCH_TIMEOUT
@@ -405,7 +445,8 @@ class Server(notify_listener.BatchNotificationServer):
             driver_listener.msg_id_cache = AcceptDuplicates()
         self._driver_listener = driver_listener
         return Adapter(driver_listener, adapter.batch_size,
-                       adapter.batch_timeout, self.metrics)
+                       adapter.batch_timeout,
+                       on_poll_failed=self._on_poll_failed)
 
     def consuming(self):
         """Whether notifications are being taken in (or could be)."""
@@ -435,10 +476,9 @@ def on_reload(launcher, callback):
     manager = getattr(launcher, '_manager', None)
     register = getattr(manager, 'register_hooks', None)
     if register is None:
-        off['reload'] = 'the launcher has no _manager.register_hooks'
-        LOG.warning('The reload guard on oslo.service is off (%s): SIGHUP '
-                    'restarts the worker with the rules loaded at start',
-                    off['reload'])
+        LOG.warning('The reload guard on oslo.service is off (the launcher '
+                    'has no _manager.register_hooks): SIGHUP restarts the '
+                    'worker with the rules loaded at start')
         return False
     register(on_reload=callback)
     return True

@@ -55,8 +55,11 @@ connection = sqlite:///%s/journal.sqlite
         self.addCleanup(self.transport.cleanup)
         self.esi_leap = esi_leap.EsiLeap(self.transport)
 
-    def start_listener(self):
-        server = listener.build(self.conf, self.transport, self.pipeline)
+    def start_listener(self, server=None):
+        """Start ``server``, or one built on this test's pipeline."""
+        if server is None:
+            server = listener.build(self.conf, self.transport,
+                                    self.pipeline)
         server.start()
         self.addCleanup(server.wait)
         self.addCleanup(server.stop)
@@ -155,9 +158,7 @@ class ListenerTest(ListenerTestCase):
                                  metrics=stats)
         server = listener.build(self.conf, self.transport, pipe)
         stats.watch(self.journal, server)
-        server.start()
-        self.addCleanup(server.wait)
-        self.addCleanup(server.stop)
+        self.start_listener(server)
 
         def sample(name):
             return stats.registry.get_sample_value(

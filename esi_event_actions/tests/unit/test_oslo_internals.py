@@ -30,18 +30,17 @@ from esi_event_actions.tests.unit import test_listener
 class CheckTest(test_listener.ListenerTestCase):
     """check() on this oslo, and on one whose private parts moved."""
 
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(oslo_internals.off.clear)
-
     def remove(self, target):
         self.useFixture(fixtures.MonkeyPatch(
             target, fixtures.MonkeyPatch.delete))
 
+    def build(self):
+        return listener.build(self.conf, self.transport, self.pipeline)
+
     def test_every_guard_is_in_place_here(self):
-        oslo_internals.check(self.conf)
-        self.assertEqual({}, oslo_internals.off)
+        self.assertEqual({}, oslo_internals.check(self.conf))
         self.assertNotIn('guard', self.logger.output)
+        self.assertEqual({}, self.build().guards_off)
 
     def watch_threads(self):
         """The threads the pipeline is given batches on."""
@@ -97,14 +96,15 @@ class CheckTest(test_listener.ListenerTestCase):
         self.assertIn('dispatcher (_extract_user_message fails', str(exc))
 
     def test_no_prefetch_default_is_refused_unless_one_is_set(self):
-        self.useFixture(fixtures.MonkeyPatch(
-            'esi_event_actions.oslo_internals._prefetch',
-            {'set': False, 'why': 'impl_rabbit.rabbit_opts: gone'}))
+        self.remove('oslo_messaging._drivers.impl_rabbit.rabbit_opts')
+        # Setting it cannot fail the caller: check() says why.
+        oslo_internals.set_prefetch_default(64)
         self.conf.set_override('rabbit_qos_prefetch_count', 0,
                                'oslo_messaging_rabbit')
         exc = self.assertRaises(oslo_internals.UnsafeInternals,
                                 oslo_internals.check, self.conf)
-        self.assertIn('prefetch (impl_rabbit.rabbit_opts: gone', str(exc))
+        self.assertIn('prefetch (impl_rabbit.rabbit_opts: AttributeError',
+                      str(exc))
         self.conf.set_override('rabbit_qos_prefetch_count', 64,
                                'oslo_messaging_rabbit')
         oslo_internals.check(self.conf)
@@ -113,14 +113,16 @@ class CheckTest(test_listener.ListenerTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_messaging._drivers.base.PollStyleListenerAdapter.__init__',
             _built_otherwise))
-        oslo_internals.check(self.conf)
-        self.assertIn('adapter', oslo_internals.off)
+        self.assertIn('adapter', oslo_internals.check(self.conf))
         self.assertIn('The adapter guard on oslo.messaging is off',
                       self.logger.output)
+        server = self.build()
+        self.assertEqual({'adapter'}, set(server.guards_off))
+        # Stock again, for the adapter oslo builds in its place.
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_messaging._drivers.base.PollStyleListenerAdapter.__init__',
             _STOCK_INIT))
-        server = self.start_listener()
+        self.start_listener(server)
         self.assertIsNot(oslo_internals.Adapter, type(server.listener))
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
                            esi_leap.lease_data(properties={'vendor': 'foo'}))
@@ -129,13 +131,15 @@ class CheckTest(test_listener.ListenerTestCase):
     def test_without_the_server_guard_batches_go_to_the_executor(self):
         self.remove('oslo_messaging.server.MessageHandlingServer.'
                     '_on_incoming')
-        oslo_internals.check(self.conf)
-        self.assertEqual({'server', 'adapter'}, set(oslo_internals.off))
+        self.assertEqual({'server', 'adapter'},
+                         set(oslo_internals.check(self.conf)))
+        server = self.build()
+        self.assertEqual({'server', 'adapter'}, set(server.guards_off))
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_messaging.server.MessageHandlingServer._on_incoming',
             _STOCK_ON_INCOMING))
         threads = self.watch_threads()
-        server = self.start_listener()
+        self.start_listener(server)
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
                            esi_leap.lease_data(properties={'vendor': 'foo'}))
         self.wait_jobs(1)
@@ -186,7 +190,8 @@ class GuardTest(base.TestCase):
             def _handle(self, messages, priority):
                 test.seen.extend(m['event_type'] for m in messages)
                 return oslo_messaging.NotificationResult.HANDLED
-        self.dispatcher = oslo_internals.Dispatcher([Endpoint(None)], None)
+        self.endpoints = [Endpoint(None)]
+        self.dispatcher = oslo_internals.Dispatcher(self.endpoints, None)
 
     def test_one_bad_priority_does_not_fail_its_batch(self):
         good = dict(event_type='esi_leap.lease.fulfill.end', payload={},
@@ -208,8 +213,9 @@ class GuardTest(base.TestCase):
             self.conf, url='kombu+memory:////')
         self.addCleanup(transport.cleanup)
         server = oslo_internals.Server(
-            transport, [oslo_messaging.Target(topic='t')],
-            self.dispatcher, 'threading', True)
+            transport=transport, targets=[oslo_messaging.Target(topic='t')],
+            endpoints=self.endpoints, priorities=('info',),
+            on_poll_failed=lambda: None)
         adapter = server._create_listener()
         # These are oslo.messaging internals: if an upgrade moves them, this
         # test fails instead of the guard silently going away.
