@@ -21,9 +21,15 @@ rejected at start.
 Its modules:
 
 ``action``
-    :class:`AnsibleAction`, the plugin: its options and their checks, the
-    generated inventory and extra variables of a run, and the run itself
-    with its result.
+    :class:`AnsibleAction`, the plugin: it checks its options and
+    prepares each run.
+``options``
+    The options, and the checks of their values.
+``inputs``
+    What a run receives: the generated inventory of the event's node and
+    the extra variables.
+``runner``
+    One run through ansible-runner, its environment and its result.
 ``safe_yaml``
     The extra variables file, written so that no string from the event is
     ever rendered as a Jinja2 template.
@@ -34,6 +40,8 @@ Its modules:
 ``jobdirs``
     Each job attempt's private data directory: its name, its inputs, and
     the pruning of old ones.
+``output``
+    The end of the output, all that is kept of it.
 """
 
 from esi_event_actions.actions.ansible import action

@@ -22,7 +22,8 @@ from esi_event_actions.actions import proctree
 
 # Seconds ansible-playbook has to stop its workers after SIGTERM.
 _TERM_GRACE = 10.0
-_OUTPUT_LIMIT = 4096
+#: Characters of the end of the output kept when the caller sets none.
+OUTPUT_LIMIT = 4096
 
 
 class Watch:
@@ -38,7 +39,7 @@ class Watch:
     """
 
     def __init__(self, timeout, grace=_TERM_GRACE, clock=time.monotonic,
-                 output_limit=_OUTPUT_LIMIT):
+                 output_limit=OUTPUT_LIMIT):
         self.timeout = timeout
         self.grace = grace
         self._clock = clock

@@ -25,7 +25,7 @@ import fixtures
 import testtools
 from testtools import content
 
-from esi_event_actions.actions.ansible import action as ansible_action
+from esi_event_actions.actions.ansible import runner
 from esi_event_actions import journal
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import base
@@ -334,8 +334,8 @@ class AnsibleLimitsTest(LimitsTestCase):
 
     def setUp(self):
         super().setUp()
-        if (ansible_action.ansible_runner is None or
-                ansible_action.find_playbook_command() is None):
+        if (runner.ansible_runner is None or
+                runner.find_playbook_command() is None):
             self.skipTest(test_ansible.ANSIBLE_MISSING)
 
     def rule(self, options=''):

@@ -20,8 +20,8 @@ import sys
 
 import fixtures
 
-from esi_event_actions.actions.ansible import action as ansible_action
 from esi_event_actions.actions.ansible import jobdirs
+from esi_event_actions.actions.ansible import runner
 from esi_event_actions import journal
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.functional import base
@@ -44,8 +44,8 @@ class AnsibleServiceTest(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        if (ansible_action.ansible_runner is None or
-                ansible_action.find_playbook_command() is None):
+        if (runner.ansible_runner is None or
+                runner.find_playbook_command() is None):
             self.skipTest(test_ansible.ANSIBLE_MISSING)
         # The service runs from the virtualenv without it on PATH, as a
         # systemd unit naming the virtualenv's esi-event-actions would.
@@ -54,7 +54,7 @@ class AnsibleServiceTest(base.FunctionalTestCase):
             p for p in os.environ.get('PATH', '').split(os.pathsep)
             if p and os.path.abspath(p) != bin_dir)
         self.useFixture(fixtures.EnvironmentVariable('PATH', path))
-        if os.path.dirname(ansible_action.find_playbook_command()) == bin_dir:
+        if os.path.dirname(runner.find_playbook_command()) == bin_dir:
             self.assertIsNone(shutil.which('ansible-playbook', path=path))
 
     def received(self):

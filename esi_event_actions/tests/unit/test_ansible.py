@@ -23,9 +23,9 @@ import time
 import fixtures
 import yaml
 
-from esi_event_actions.actions.ansible import action as ansible_action
 from esi_event_actions.actions.ansible import jobdirs
 from esi_event_actions.actions.ansible import output as ansible_output
+from esi_event_actions.actions.ansible import runner
 from esi_event_actions.actions.ansible import safe_yaml
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base as action_base
@@ -135,12 +135,12 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def setUp(self):
         super().setUp()
-        if ansible_action.ansible_runner is None:
+        if runner.ansible_runner is None:
             self.useFixture(fixtures.MockPatchObject(
-                ansible_action, 'ansible_runner', object()))
-        if ansible_action.find_playbook_command() is None:
+                runner, 'ansible_runner', object()))
+        if runner.find_playbook_command() is None:
             self.useFixture(fixtures.MockPatchObject(
-                ansible_action, 'find_playbook_command',
+                runner, 'find_playbook_command',
                 return_value=os.path.join(self.dir, 'ansible-playbook')))
 
     def test_options_and_default_paths(self):
@@ -261,7 +261,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_without_ansible_runner_the_rule_is_rejected(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'esi_event_actions.actions.ansible.action.ansible_runner', None))
+            'esi_event_actions.actions.ansible.runner.ansible_runner', None))
         errors = self.errors()
         self.assertEqual([('act', 'action')], [e[:2] for e in errors])
         self.assertIn('esi-event-actions[ansible]', errors[0][2])
@@ -568,8 +568,8 @@ class AnsibleRunTest(AnsibleTestCase):
 
     def setUp(self):
         super().setUp()
-        if (ansible_action.ansible_runner is None or
-                ansible_action.find_playbook_command() is None):
+        if (runner.ansible_runner is None or
+                runner.find_playbook_command() is None):
             self.skipTest(ANSIBLE_MISSING)
         # As under a service started from a virtualenv without activating
         # it: the virtualenv's bin is not on PATH.
@@ -589,7 +589,7 @@ class AnsibleRunTest(AnsibleTestCase):
             return json.load(f)
 
     def test_playbook_receives_the_event_without_the_venv_on_path(self):
-        command = ansible_action.find_playbook_command()
+        command = runner.find_playbook_command()
         if os.path.dirname(command) == self.bin_dir:
             self.assertIsNone(shutil.which('ansible-playbook'))
         rule = self.rule()
