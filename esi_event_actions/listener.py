@@ -20,9 +20,9 @@ import oslo_messaging
 
 from esi_event_actions.conf import legacy
 from esi_event_actions import event
-from esi_event_actions import journal
 from esi_event_actions import notification
 from esi_event_actions import oslo_internals
+from esi_event_actions import outage as outage_mod
 from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ _PRIORITIES = ('info', 'error')
 
 
 def _journalling_outage():
-    return journal.Outage(LOG, 'Journalling notifications')
+    return outage_mod.Outage(LOG, 'Journalling notifications')
 
 
 def _shown(value):

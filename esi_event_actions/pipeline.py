@@ -26,6 +26,18 @@ from esi_event_actions import workers
 LOG = logging.getLogger(__name__)
 
 
+def build(conf, ruleset, metrics=metrics_mod.NO_METRICS):
+    """The pipeline that ``conf`` describes, on its journal, not started.
+
+    The one place the service and ``esi-event-actions-poller --once``
+    assemble it.
+    """
+    journal = journal_mod.Journal(conf.journal.connection,
+                                  conf.journal.sqlite_synchronous)
+    return Pipeline(ruleset, journal, metrics=metrics,
+                    **workers.pool_options(conf))
+
+
 class Pipeline:
     """Match events to rules, journal their jobs and run them.
 
@@ -57,6 +69,14 @@ class Pipeline:
     def stop(self, timeout=None):
         """Stop the workers; every end so far is committed on return."""
         return self.pool.stop(timeout)
+
+    def wait_idle(self, timeout=None):
+        """Block until no job can run now; whether it came to that."""
+        return self.pool.wait_idle(timeout)
+
+    def close(self):
+        """Close the journal, once stopped."""
+        self.journal.close()
 
     def accept(self, events, checkpoint=None):
         """Journal one job per matching rule of each event; run them.
@@ -102,11 +122,10 @@ class Pipeline:
 
     def _add(self, entries, checkpoint):
         with self.pool.handoff(want=sum(len(r) for _, r in entries)) \
-                as handoff:
+                as claim:
             jobs = self.journal.add(entries, checkpoint=checkpoint,
-                                    once=self.ruleset.once,
-                                    **handoff.claim_args)
-            handoff(jobs)
+                                    once=self.ruleset.once, claim=claim)
+            self.pool.take(jobs)
         for job in jobs:
             if job.state == journal_mod.SKIPPED:
                 _log_skip(job)

@@ -14,9 +14,13 @@
 """How often, and how far apart, a failing job is tried again."""
 
 import dataclasses
+import datetime
 import types
 
 import tenacity
+
+from esi_event_actions.actions import base
+from esi_event_actions.journal import model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,3 +45,17 @@ class RetryPolicy:
             initial=self.base_delay, max=self.max_delay,
             jitter=self.base_delay)
         return wait(types.SimpleNamespace(attempt_number=attempt))
+
+
+def outcome(policy, attempt, result):
+    """The state attempt number ``attempt`` ends in, and the next's time.
+
+    A success is done; a failure the action calls final, or one more than
+    ``policy`` allows, is dead; any other waits for its retry.
+    """
+    if result.ok:
+        return model.DONE, None
+    if result.status == base.FAILURE or attempt >= policy.max_attempts:
+        return model.DEAD, None
+    return model.RETRY, model.utcnow() + datetime.timedelta(
+        seconds=policy.delay(attempt, result.retry_after))

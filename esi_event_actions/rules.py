@@ -28,9 +28,6 @@ from esi_event_actions import event as event_mod
 from esi_event_actions import filters
 from esi_event_actions import policies as policy_mod
 
-# Named here too for the callers written before the policies module.
-OncePer = policy_mod.OncePer
-
 
 class Options(dict):
     """A rule's option values, fixed when the rule was loaded.

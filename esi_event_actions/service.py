@@ -23,13 +23,11 @@ from esi_event_actions import bootstrap
 from esi_event_actions.conf import legacy
 from esi_event_actions import exception
 from esi_event_actions import history
-from esi_event_actions import journal as journal_mod
 from esi_event_actions import listener as listener_mod
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import oslo_internals
 from esi_event_actions import pipeline as pipeline_mod
 from esi_event_actions import retries
-from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
 
@@ -57,16 +55,14 @@ class _PipelineService(service.Service):
     def start(self):
         super().start()
         conf = self.conf
-        self.journal = journal_mod.Journal(
-            conf.journal.connection, conf.journal.sqlite_synchronous)
         metrics = metrics_mod.NO_METRICS
         if conf.metrics.enabled:
             metrics = metrics_mod.Metrics(
                 self.source_name, conf.metrics.expected_event_interval)
+        self.pipeline = pipeline_mod.build(conf, self.ruleset, metrics)
+        self.journal = self.pipeline.journal
+        if conf.metrics.enabled:
             metrics.watch(self.journal, self)
-        self.pipeline = pipeline_mod.Pipeline(
-            self.ruleset, self.journal, metrics=metrics,
-            **workers.pool_options(conf))
         self.pipeline.start()
         self.start_source()
         if conf.metrics.enabled:
@@ -117,8 +113,8 @@ class _PipelineService(service.Service):
             if not self.pipeline.stop(_drain_time(self.conf)):
                 LOG.warning('Actions still running at shutdown will run '
                             'again at the next start')
-        if self.journal is not None:
-            self.journal.close()
+        if self.pipeline is not None:
+            self.pipeline.close()
         self._stopped.set()
         super().stop(graceful)
 

@@ -21,10 +21,8 @@ from oslo_log import log as logging
 from esi_event_actions import bootstrap
 from esi_event_actions import esi_leap_client
 from esi_event_actions import history
-from esi_event_actions import journal as journal_mod
 from esi_event_actions import pipeline as pipeline_mod
 from esi_event_actions import service as services
-from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
 
@@ -41,10 +39,7 @@ cli_opts = [
 
 def run_once(conf, ruleset, client):
     """One poll, then every job that can run now; the exit status."""
-    store = journal_mod.Journal(conf.journal.connection,
-                                conf.journal.sqlite_synchronous)
-    pipeline = pipeline_mod.Pipeline(ruleset, store,
-                                     **workers.pool_options(conf))
+    pipeline = pipeline_mod.build(conf, ruleset)
     pipeline.start()
     try:
         history.HistoryPoller(client, pipeline, conf.poller).poll()
@@ -52,9 +47,9 @@ def run_once(conf, ruleset, client):
         LOG.error('Event history poll failed: %s', exc)
         return 1
     finally:
-        pipeline.pool.wait_idle()
+        pipeline.wait_idle()
         pipeline.stop()
-        store.close()
+        pipeline.close()
     return 0
 
 

@@ -19,13 +19,13 @@ that checking the revision and changing it are one step.
 
 from alembic import context
 
-from esi_event_actions import journal
+from esi_event_actions.journal import schema
 
 if context.is_offline_mode():
     raise RuntimeError('the journal migrations run on a live database '
                        'only: use esi-event-actions-manage db upgrade')
 
 context.configure(connection=context.config.attributes['connection'],
-                  target_metadata=journal.metadata)
+                  target_metadata=schema.metadata)
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,101 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""One attempt at a job: run its action, and say how it ended."""
+
+import datetime
+import time
+
+from oslo_log import log as logging
+
+from esi_event_actions.actions import base
+from esi_event_actions.journal import model
+from esi_event_actions import metrics as metrics_mod
+from esi_event_actions import retries
+from esi_event_actions import safetext
+
+LOG = logging.getLogger(__name__)
+
+#: Characters kept of a result's one-line detail.
+DETAIL_LIMIT = 1024
+# What the journal's exit_status column holds (a 32-bit integer).
+_INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
+
+
+class Executor:
+    """Runs one attempt at a job and makes its :class:`model.End`.
+
+    Never raises: whatever an action raises or returns, and whatever a
+    retry policy computes, the attempt ends in a state the journal can
+    record, so that the worker thread lives on.
+
+    :param runner: callable ``(job, attempt) -> Result``.
+    :param policy: callable ``(job) -> RetryPolicy``.
+    """
+
+    def __init__(self, runner, policy=None, output_limit=4096,
+                 metrics=metrics_mod.NO_METRICS):
+        self.runner = runner
+        self._policy = policy or (lambda job: retries.RetryPolicy())
+        self._output_limit = output_limit
+        self._metrics = metrics
+
+    def __call__(self, job):
+        started_at = model.utcnow()
+        started = time.monotonic()
+        try:
+            result = self.runner(job, job.attempts)
+        except Exception as exc:
+            LOG.exception('Action of rule %s crashed on job %d',
+                          job.rule, job.id)
+            result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
+        duration = time.monotonic() - started
+        try:
+            result = self._bounded(result)
+            state, next_at = retries.outcome(self._policy(job), job.attempts,
+                                             result)
+        except Exception as exc:
+            LOG.exception('Cannot read the result of job %d', job.id)
+            result = base.Result(base.FAILURE, 'unusable result: %s: %s'
+                                 % (type(exc).__name__, exc))
+            state, next_at = model.DEAD, None
+        _log(job, state, result, duration, next_at)
+        self._metrics.finished(job.rule, state, duration)
+        return model.End(
+            job, state, result, duration, started_at,
+            started_at + datetime.timedelta(seconds=duration), next_at)
+
+    def _bounded(self, result):
+        """``result`` with its detail and output within their limits."""
+        if not isinstance(result, base.Result):
+            raise TypeError('an action returned %s, not a Result'
+                            % type(result).__name__)
+        result.detail = str(result.detail or '')[:DETAIL_LIMIT]
+        result.output = str(result.output or '')[:self._output_limit]
+        if result.exit_status is not None:
+            result.exit_status = int(result.exit_status)
+            if not _INT_MIN <= result.exit_status <= _INT_MAX:
+                result.exit_status = None
+        return result
+
+
+def _log(job, state, result, duration, next_at):
+    log = LOG.info if state == model.DONE else LOG.warning
+    retry = (' next attempt at %sZ' % next_at.isoformat(
+        timespec='seconds')) if next_at else ''
+    log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
+        '%(node)s lease %(lease)s attempt %(attempt)d: %(state)s in '
+        '%(duration).3fs (%(detail)s)%(retry)s',
+        dict(job.event.log_fields(), job=job.id, rule=job.rule,
+             attempt=job.attempts, state=state, duration=duration,
+             detail=safetext.printable(result.detail), retry=retry))
