@@ -22,6 +22,7 @@ import oslo_messaging
 from esi_event_actions import listener
 from esi_event_actions import notification
 from esi_event_actions import oslo_internals
+from esi_event_actions.oslo_internals import listening
 from esi_event_actions.tests import base
 from esi_event_actions.tests import esi_leap
 from esi_event_actions.tests.unit import test_listener
@@ -160,14 +161,14 @@ class CheckTest(test_listener.ListenerTestCase):
 
 def _built_otherwise(self, poll_style_listener, batch_size, batch_timeout):
     # A later oslo.messaging, say, that names its attributes differently.
-    oslo_internals.driver_base.Listener.__init__(
+    listening.driver_base.Listener.__init__(
         self, batch_size, batch_timeout, poll_style_listener.prefetch_size)
     self._renamed = poll_style_listener
 
 
-_STOCK_INIT = oslo_internals.driver_base.PollStyleListenerAdapter.__init__
+_STOCK_INIT = listening.driver_base.PollStyleListenerAdapter.__init__
 _STOCK_ON_INCOMING = (
-    oslo_internals.notify_listener.BatchNotificationServer._on_incoming)
+    listening.notify_listener.BatchNotificationServer._on_incoming)
 
 
 class _Incoming:
