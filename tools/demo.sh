@@ -50,7 +50,7 @@ cleanup() {
         echo "    esi-event-actions stopped"
     fi
     if [ -n "$broker_started" ]; then
-        "$PY" -m esi_event_actions.tests.functional.broker stop \
+        "$PY" -m esi_event_actions.tests.functional.harness.broker stop \
             --state-file "$tmp/broker.json" >/dev/null 2>&1 || true
         echo "    RabbitMQ stopped"
     fi
@@ -81,7 +81,7 @@ echo "    done"
 
 say "Starting a private RabbitMQ on a free loopback port"
 broker_started=yes
-url=$("$PY" -m esi_event_actions.tests.functional.broker start \
+url=$("$PY" -m esi_event_actions.tests.functional.harness.broker start \
     --state-file "$tmp/broker.json")
 echo "    $url"
 

@@ -27,9 +27,9 @@ from testtools import content
 
 from esi_event_actions.actions.ansible import runner
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.unit import test_ansible
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import samples
+from esi_event_actions.tests.functional.harness import base
 
 SECRETS = {'OS_PASSWORD': 'os-hunter2', 'PGPASSWORD': 'pg-hunter2'}
 
@@ -190,7 +190,8 @@ def _read_pid(path):
 def _times_out_with_its_tree(test, svc, pidfile, seconds, wait):
     """One event: its job times out, and the process in ``pidfile`` ends."""
     svc.wait_listening()
-    test.esi_leap.emit('esi_leap.lease.fulfill.end', esi_leap.lease_data())
+    test.esi_leap.emit('esi_leap.lease.fulfill.end',
+                       fake_esi_leap.lease_data())
     row = base.wait_for(lambda: test.journal_rows(state=journal.DEAD),
                         wait, 'the job dead')[0]
     test.assertEqual('timed out after %ds' % seconds, row['detail'])
@@ -235,7 +236,7 @@ class ScriptLimitsTest(LimitsTestCase):
         svc.wait_listening()
         before = _memory(svc.proc.pid)
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         peak = list(before)
 
         def sample():
@@ -289,7 +290,7 @@ class ScriptLimitsTest(LimitsTestCase):
             '''))
         svc.wait_listening()
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         base.wait_for(lambda: self.journal_rows(state=journal.DONE), 60,
                       'the job done')
         with open(dump) as f:
@@ -312,7 +313,7 @@ class ScriptLimitsTest(LimitsTestCase):
             max_attempts = 1
             '''))
         svc.wait_listening()
-        lease = esi_leap.lease_data(name='n' * 200 * 1024)
+        lease = fake_esi_leap.lease_data(name='n' * 200 * 1024)
         self.esi_leap.emit('esi_leap.lease.delete.end', lease)
         base.wait_for(lambda: self.journal_rows(state=journal.DONE), 60,
                       'the job done')
@@ -323,7 +324,7 @@ class ScriptLimitsTest(LimitsTestCase):
         self.assertIn('truncated', svc.log())
         self.assertNotIn('n' * 100, svc.log())
         self.esi_leap.emit('esi_leap.lease.delete.end',
-                           esi_leap.lease_data(name='a\0b'))
+                           fake_esi_leap.lease_data(name='a\0b'))
         row = base.wait_for(lambda: self.journal_rows(state=journal.DEAD),
                             60, 'the job dead')[0]
         self.assertEqual(1, row['attempts'])
@@ -336,7 +337,7 @@ class AnsibleLimitsTest(LimitsTestCase):
         super().setUp()
         if (runner.ansible_runner is None or
                 runner.find_playbook_command() is None):
-            self.skipTest(test_ansible.ANSIBLE_MISSING)
+            self.skipTest(samples.ANSIBLE_MISSING)
 
     def rule(self, options=''):
         return self.config('''
@@ -352,11 +353,11 @@ class AnsibleLimitsTest(LimitsTestCase):
     def test_service_secrets_reach_neither_the_play_nor_the_disk(self):
         for name, value in SECRETS.items():
             self.useFixture(fixtures.EnvironmentVariable(name, value))
-        self.write('play.yml', test_ansible.ENV_PLAYBOOK)
+        self.write('play.yml', samples.ENV_PLAYBOOK)
         svc = self.service(self.rule())
         svc.wait_listening()
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         base.wait_for(lambda: self.journal_rows(state=journal.DONE), 120,
                       'the job done')
         with open(os.path.join(self.dir, 'env.txt')) as f:
@@ -404,7 +405,7 @@ class AnsibleLimitsTest(LimitsTestCase):
         before = _service_kib(root, 'VmRSS') * 1024
         job_dirs = os.path.join(self.dir, 'ansible', 'play')
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         peak = [0, 0]
 
         def sample():

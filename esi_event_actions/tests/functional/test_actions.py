@@ -20,10 +20,9 @@ import sys
 import time
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests import httpserver
-from esi_event_actions.tests.unit import test_webhook
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import httpserver
+from esi_event_actions.tests.functional.harness import base
 
 PLUGIN = os.path.join(os.path.dirname(__file__), '..', '..', '..',
                       'contrib', 'esi-event-actions-example-plugin')
@@ -42,23 +41,23 @@ class ActionsTest(base.FunctionalTestCase):
             secret = %s
             params = node_name
             retry_base_delay = 0.2
-            ''' % (server.url, test_webhook.SECRET)))
+            ''' % (server.url, httpserver.SECRET)))
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         base.wait_for(lambda: self.journal_rows(state=journal.DONE), 60,
                       'the webhook job')
         self.assertEqual(2, len(server.requests))
         for _, _, headers, body in server.requests:
-            self.assertTrue(test_webhook.verify(test_webhook.SECRET, headers,
-                                                body, time.time()))
+            self.assertTrue(httpserver.verify(httpserver.SECRET, headers,
+                                              body, time.time()))
         sent = [json.loads(r[3]) for r in server.requests]
         self.assertEqual([1, 2], [s['attempt'] for s in sent])
         self.assertEqual({'node_name': lease['node_name']}, sent[1]['params'])
         self.assertEqual(lease, sent[1]['data'])
         row = self.journal_rows()[0]
         self.assertEqual((2, 200), (row['attempts'], row['exit_status']))
-        self.assertNotIn(test_webhook.SECRET, svc.log())
+        self.assertNotIn(httpserver.SECRET, svc.log())
 
     def test_log_action(self):
         svc = self.service(self.config('''
@@ -68,7 +67,7 @@ class ActionsTest(base.FunctionalTestCase):
             params = node_name
             '''))
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.delete.end', lease)
         base.wait_for(lambda: 'esi-event {' in svc.log(), 60, 'the line')
         line = [ln for ln in svc.log().splitlines() if 'esi-event {' in ln]
@@ -93,7 +92,7 @@ class ActionsTest(base.FunctionalTestCase):
             params = node_name,node_properties.vendor
             ''' % out))
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         base.wait_for(lambda: os.path.exists(out), 60, 'the plugin')
         with open(out) as f:

@@ -23,9 +23,9 @@ import fixtures
 from esi_event_actions.actions.ansible import jobdirs
 from esi_event_actions.actions.ansible import runner
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.unit import test_ansible
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import samples
+from esi_event_actions.tests.functional.harness import base
 
 RULE = '''
     [node-setup]
@@ -46,7 +46,7 @@ class AnsibleServiceTest(base.FunctionalTestCase):
         super().setUp()
         if (runner.ansible_runner is None or
                 runner.find_playbook_command() is None):
-            self.skipTest(test_ansible.ANSIBLE_MISSING)
+            self.skipTest(samples.ANSIBLE_MISSING)
         # The service runs from the virtualenv without it on PATH, as a
         # systemd unit naming the virtualenv's esi-event-actions would.
         bin_dir = os.path.abspath(os.path.dirname(sys.executable))
@@ -65,10 +65,10 @@ class AnsibleServiceTest(base.FunctionalTestCase):
             return json.load(f)
 
     def test_notification_runs_the_playbook_with_the_event(self):
-        self.write('play.yml', test_ansible.DUMP_PLAYBOOK)
+        self.write('play.yml', samples.DUMP_PLAYBOOK)
         svc = self.service(self.config(RULE))
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         got = base.wait_for(self.received, 120, 'the playbook')
@@ -97,10 +97,10 @@ class AnsibleServiceTest(base.FunctionalTestCase):
             job_dir)))
 
     def test_failed_task_is_named_in_the_journal(self):
-        self.write('play.yml', test_ansible.FAIL_PLAYBOOK)
+        self.write('play.yml', samples.FAIL_PLAYBOOK)
         svc = self.service(self.config(RULE))
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         row = base.wait_for(lambda: self.journal_rows(state=journal.DEAD),
                             120, 'the job dead')[0]

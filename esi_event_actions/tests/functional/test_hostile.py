@@ -20,8 +20,8 @@ import uuid
 import kombu
 
 from esi_event_actions import journal
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.functional import raw
+from esi_event_actions.tests.functional.harness import base
+from esi_event_actions.tests.functional.harness import raw
 
 HOSTILE_VALUES = [
     'x; touch /tmp/pwned $(id) `id` | cat & echo "\'*?~\\',
@@ -33,7 +33,7 @@ HOSTILE_VALUES = [
 
 
 def queue_depth(transport_url, queue):
-    with raw._connection(transport_url) as conn:
+    with raw.connection(transport_url) as conn:
         return kombu.Queue(queue, channel=conn.channel()).queue_declare(
             passive=True).message_count
 

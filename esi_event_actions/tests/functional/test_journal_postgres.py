@@ -11,8 +11,16 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""The journal's claims on a real PostgreSQL, as shared by instances."""
+"""The journal's claims on a real PostgreSQL, as shared by instances.
 
+The unit tests of the journal and of what runs on it take their database
+from ``journal_url()``.  :data:`ON_POSTGRES` names those that run here
+again, each on a database of its own on the shared private PostgreSQL,
+with what changes where instances share the journal.  They are named,
+not imported: no test module imports another (``unit/test_layout.py``).
+"""
+
+import importlib
 import threading
 import time
 
@@ -22,24 +30,23 @@ from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import migration
 from esi_event_actions import rules
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import postgres
-from esi_event_actions.tests.unit import test_hostile_properties
-from esi_event_actions.tests.unit import test_hostile_values
-from esi_event_actions.tests.unit import test_journal
-from esi_event_actions.tests.unit import test_migration
-from esi_event_actions.tests.unit import test_policies
-from esi_event_actions.tests.unit import test_workers
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import postgres
+
+
+UNIT = 'esi_event_actions.tests.unit.'
 
 
 class PostgresMixin:
+    """A journal of its own on the shared private PostgreSQL."""
 
     def journal_url(self):
         return self.useFixture(postgres.PostgresFixture()).url
 
 
-class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
-    """Every journal test, on PostgreSQL."""
+class SharedJournal:
+    """What the journal tests check otherwise on a shared journal."""
 
     def test_wal_mode(self):
         # No WAL mode to check on PostgreSQL; what the SQLite test's mode
@@ -86,7 +93,7 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
                         with lock:
                             job.state = journal.DONE
                         store.finish(job.id, owner, journal.DONE,
-                                     test_journal.OK, 0.0)
+                                     cases.OK, 0.0)
             finally:
                 store.close()
         threads = [threading.Thread(target=instance, args=('i%d' % n,))
@@ -105,32 +112,8 @@ class PostgresJournalTest(PostgresMixin, test_journal.JournalTest):
                               if j.node == node])
 
 
-class PostgresJournalValuesTest(PostgresMixin,
-                                test_hostile_values.JournalValuesTest):
-    """Hostile values on the database whose text refuses a NUL."""
-
-
-class PostgresHostileLesseeTest(PostgresMixin,
-                                test_hostile_values.HostileLesseeTest):
-    """A NUL or a lone surrogate from a lessee stops nothing."""
-
-
-class PostgresRefusedEventTest(PostgresMixin,
-                               test_hostile_values.RefusedEventTest):
-    """An event the journal refuses is set aside, on PostgreSQL."""
-
-
-class PostgresHostilePayloadPropertyTest(
-        PostgresMixin, test_hostile_properties.HostilePayloadPropertyTest):
-    """The drawn payloads again, on the database that refuses a NUL."""
-
-
-class PostgresWorkerPoolTest(PostgresMixin, test_workers.WorkerPoolTest):
-    """The worker pool's tests, on PostgreSQL."""
-
-
-class PostgresMigrationTest(PostgresMixin, test_migration.MigrationTest):
-    """The schema's migrations on PostgreSQL, where instances share it."""
+class SharedMigrations:
+    """The schema's migrations where instances share it."""
 
     # Only esi-event-actions-manage db upgrade changes a shared journal.
     upgrades_at_start = False
@@ -152,7 +135,7 @@ class PostgresMigrationTest(PostgresMixin, test_migration.MigrationTest):
         self.assertEqual(migration.head(), self.revision())
 
 
-class PostgresCountsTest(PostgresMixin, test_journal.JournalTestCase):
+class PostgresCountsTest(PostgresMixin, cases.JournalTestCase):
     """The counts' triggers under instances recording ends at once."""
 
     def test_ends_recorded_in_crossed_orders_do_not_deadlock(self):
@@ -191,11 +174,11 @@ class PostgresCountsTest(PostgresMixin, test_journal.JournalTestCase):
         self.assertEqual((2, 2), (counts[journal.DONE], counts[journal.DEAD]))
 
 
-class PostgresOncePerTest(PostgresMixin, test_policies.OncePerTest):
-    """once_per on PostgreSQL, where instances add jobs at once."""
+class SharedOncePer:
+    """once_per where instances add jobs at once."""
 
     def test_instances_adding_one_value_at_once_run_it_once(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         barrier = threading.Barrier(4)
         errors = []
 
@@ -223,11 +206,7 @@ class PostgresOncePerTest(PostgresMixin, test_policies.OncePerTest):
         self.assertEqual(1, counts[journal.RUNNING] + counts[journal.PENDING])
 
 
-class PostgresLimitedPoolTest(PostgresMixin, test_policies.LimitedPoolTest):
-    """max_concurrency's slots on PostgreSQL."""
-
-
-class PostgresHistoryCostTest(PostgresMixin, test_journal.JournalTestCase):
+class PostgresHistoryCostTest(PostgresMixin, cases.JournalTestCase):
     """What a scrape reads on PostgreSQL, from the executor's own counts."""
 
     def test_counts_and_status_read_the_unfinished_jobs_only(self):
@@ -258,6 +237,49 @@ class PostgresHistoryCostTest(PostgresMixin, test_journal.JournalTestCase):
                     parameters).scalar()
                 read = _rows_read(plan[0]['Plan'])
                 self.assertLess(read, 100, (statement, plan))
+
+
+# (unit test class, what changes on a shared journal, docstring): each
+# runs here as Postgres<class>.
+ON_POSTGRES = (
+    ('test_journal.JournalTest', SharedJournal,
+     'Every journal test, on PostgreSQL.'),
+    ('test_hostile_values.JournalValuesTest', None,
+     'Hostile values on the database whose text refuses a NUL.'),
+    ('test_hostile_values.HostileLesseeTest', None,
+     'A NUL or a lone surrogate from a lessee stops nothing.'),
+    ('test_hostile_values.RefusedEventTest', None,
+     'An event the journal refuses is set aside, on PostgreSQL.'),
+    ('test_hostile_properties.HostilePayloadPropertyTest', None,
+     'The drawn payloads again, on the database that refuses a NUL.'),
+    ('test_workers.WorkerPoolTest', None,
+     "The worker pool's tests, on PostgreSQL."),
+    ('test_migration.MigrationTest', SharedMigrations,
+     "The schema's migrations on PostgreSQL, where instances share it."),
+    ('test_policies.OncePerTest', SharedOncePer,
+     'once_per on PostgreSQL, where instances add jobs at once.'),
+    ('test_policies.LimitedPoolTest', None,
+     "max_concurrency's slots on PostgreSQL."),
+)
+
+
+def on_postgres(name, shared, doc):
+    """The unit test class ``name``, on PostgreSQL, changed by ``shared``."""
+    module, _, cls = name.rpartition('.')
+    case = getattr(importlib.import_module(UNIT + module), cls)
+    bases = (PostgresMixin, case) if shared is None else (
+        shared, PostgresMixin, case)
+    qualname = 'Postgres' + cls
+    # Named as a class written here would be: the tests' ids do not change.
+    return type(qualname, bases, {'__module__': __name__,
+                                  '__qualname__': qualname, '__doc__': doc})
+
+
+def load_tests(loader, tests, pattern):
+    for name, shared, doc in ON_POSTGRES:
+        tests.addTests(loader.loadTestsFromTestCase(
+            on_postgres(name, shared, doc)))
+    return tests
 
 
 def _rows_read(node):

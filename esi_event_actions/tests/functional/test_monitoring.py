@@ -18,9 +18,9 @@ import socket
 import urllib.error
 import urllib.request
 
-from esi_event_actions.tests import alert_rules
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
+from esi_event_actions.tests.common import alert_rules
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import base
 
 
 def free_port():
@@ -66,7 +66,7 @@ class AlertRulesTest(_Scraping):
         # on.  The job's attempt may not be counted yet: a labelled family
         # without samples counts as exported.
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
 
         def scrape():
             status, text = self.get('/metrics')
@@ -111,10 +111,10 @@ class MonitoringTest(_Scraping):
             use_json = true
             ''')
         svc.wait_listening()
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(purpose='other'))
+                           fake_esi_leap.lease_data(purpose='other'))
         base.wait_for(calls.read, 60, 'the action')
         base.wait_for(lambda: 'state="done"} 1.0' in self.get('/metrics')[1],
                       30, 'the job in the metrics')

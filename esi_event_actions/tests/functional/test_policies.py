@@ -17,8 +17,8 @@ import os
 import subprocess
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import base
 
 # Records when it started and ended, in one write.
 TIMING = '''#!/bin/sh
@@ -50,7 +50,7 @@ class PolicyTest(base.FunctionalTestCase):
 
     def emit_leases(self, count, event_type='esi_leap.lease.fulfill.end'):
         for _ in range(count):
-            self.esi_leap.emit(event_type, esi_leap.lease_data())
+            self.esi_leap.emit(event_type, fake_esi_leap.lease_data())
 
     def test_max_concurrency_one_runs_one_at_a_time(self):
         times = self.timing(0.3)
@@ -93,7 +93,7 @@ class PolicyTest(base.FunctionalTestCase):
             ''')
         # esi-leap retries a failing fulfilment every 60 s: same lease,
         # new notifications.
-        lease = esi_leap.lease_data(status='error')
+        lease = fake_esi_leap.lease_data(status='error')
         for _ in range(3):
             self.esi_leap.emit('esi_leap.lease.fulfill.error', lease)
         base.wait_for(lambda: len(self.journal_rows()) == 3 and not [
@@ -130,7 +130,7 @@ class PolicyTest(base.FunctionalTestCase):
             ''')
         svc = self.service(config)
         svc.wait_listening()
-        lease = esi_leap.lease_data(status='wait fulfill')
+        lease = fake_esi_leap.lease_data(status='wait fulfill')
         for count in range(1, 4):
             self.esi_leap.emit('esi_leap.lease.fulfill.error', lease)
             base.wait_for(lambda: len(self.journal_rows(
@@ -149,7 +149,7 @@ class PolicyTest(base.FunctionalTestCase):
         # Another lease's page, after the retry: once it is done, the
         # service has claimed whatever the retry left to run.
         self.esi_leap.emit('esi_leap.lease.fulfill.error',
-                           esi_leap.lease_data(status='wait fulfill'))
+                           fake_esi_leap.lease_data(status='wait fulfill'))
         base.wait_for(lambda: len(self.journal_rows(
             state=journal.DONE)) == 2, 60, 'the other lease paged')
         self.assertEqual(2, len(pages.read()))
@@ -172,8 +172,8 @@ class PolicyTest(base.FunctionalTestCase):
             fallback = true
             script = backstop.sh
             ''')
-        taken = esi_leap.lease_data(node_properties={'vendor': 'Dell'})
-        untaken = esi_leap.lease_data(node_properties={'vendor': 'HPE'})
+        taken = fake_esi_leap.lease_data(node_properties={'vendor': 'Dell'})
+        untaken = fake_esi_leap.lease_data(node_properties={'vendor': 'HPE'})
         self.esi_leap.emit('esi_leap.lease.fulfill.end', taken)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', untaken)
         base.wait_for(lambda: dell.read() and backstop.read(), 60,

@@ -21,9 +21,9 @@ import time
 from testtools import content
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.functional import postgres
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import base
+from esi_event_actions.tests.functional.harness import postgres
 
 RULE = '''
     [act]
@@ -45,9 +45,8 @@ def node(number):
 def emit_many(esi_leap_notifier, first, count, nodes=50):
     for number in range(first, first + count):
         esi_leap_notifier.emit('esi_leap.lease.fulfill.end',
-                               esi_leap.lease_data(id=number,
-                                                   node_uuid=node(number %
-                                                                  nodes)))
+                               fake_esi_leap.lease_data(
+                                   id=number, node_uuid=node(number % nodes)))
 
 
 class _RerunMixin:

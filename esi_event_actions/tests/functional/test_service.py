@@ -18,9 +18,9 @@ import signal
 import subprocess
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.unit import test_bootstrap
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import samples
+from esi_event_actions.tests.functional.harness import base
 
 
 class ServiceTest(base.FunctionalTestCase):
@@ -28,11 +28,11 @@ class ServiceTest(base.FunctionalTestCase):
     def test_seed_config_runs_both_scripts(self):
         fulfill = self.recorder('fulfill.sh')
         delete = self.recorder('delete.sh')
-        seed = test_bootstrap.SEED_FIXED.split('[fulfill]', 1)[1]
+        seed = samples.SEED_FIXED.split('[fulfill]', 1)[1]
         svc = self.service(self.config('[fulfill]' + seed))
         svc.wait_listening()
-        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
-        other = esi_leap.lease_data(properties={'vendor': 'bar'})
+        lease = fake_esi_leap.lease_data(properties={'vendor': 'foo'})
+        other = fake_esi_leap.lease_data(properties={'vendor': 'bar'})
         self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', other)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
@@ -52,7 +52,7 @@ class ServiceTest(base.FunctionalTestCase):
     def test_seed_config_stray_brace_stops_the_service(self):
         self.recorder('fulfill.sh')
         self.recorder('delete.sh')
-        seed = test_bootstrap.SEED.replace('<port in transport_url>', '5672')
+        seed = samples.SEED.replace('<port in transport_url>', '5672')
         path = self.write('seed.conf', seed)
         for command in (base.SERVICE + ['--config-file', path],
                         base.MANAGE + ['--config-file', path,
@@ -75,8 +75,10 @@ class ServiceTest(base.FunctionalTestCase):
             script_params = name,purpose,properties.note
             '''))
         svc.wait_listening()
-        self.esi_leap.emit('esi_leap.lease.fulfill.end', esi_leap.lease_data(
-            name=hostile, purpose=None, properties={'note': '$HOME'}))
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           fake_esi_leap.lease_data(
+                               name=hostile, purpose=None,
+                               properties={'note': '$HOME'}))
         base.wait_for(calls.read, 60, 'the script')
         self.assertEqual([[hostile, '', '$HOME']],
                          [c[2] for c in calls.read()])
@@ -98,7 +100,7 @@ class ReloadTest(base.FunctionalTestCase):
         svc = self.service(config)
         svc.wait_listening()
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(node_name='first'))
+                           fake_esi_leap.lease_data(node_name='first'))
         base.wait_for(one.read, 60, 'rule one')
 
         # Change rule one's params, add rule two.
@@ -113,7 +115,7 @@ class ReloadTest(base.FunctionalTestCase):
         self.assertIn('SIGHUP: configuration reloaded, 2 rule(s): one, two',
                       svc.log())
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(name='second'))
+                           fake_esi_leap.lease_data(name='second'))
         base.wait_for(lambda: len(one.read()) == 2 and two.read(), 60,
                       'both rules')
         self.assertEqual([['first'], ['second']], [c[2] for c in one.read()])
@@ -127,7 +129,7 @@ class ReloadTest(base.FunctionalTestCase):
         self.assertIn('SIGHUP: the new configuration is refused', svc.log())
         self.assertIn('[two] script: no such file', svc.log())
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(name='third'))
+                           fake_esi_leap.lease_data(name='third'))
         base.wait_for(lambda: len(two.read()) == 2, 60, 'rule two, kept')
         self.assertEqual(['second', 'third'], [c[2][0] for c in
                                                one.read()[1:]])

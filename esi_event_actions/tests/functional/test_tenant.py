@@ -19,9 +19,9 @@ import subprocess
 import time
 
 from esi_event_actions import journal
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.functional import esileap
-from esi_event_actions.tests.functional import esileap_data
+from esi_event_actions.tests.functional.harness import base
+from esi_event_actions.tests.functional.harness import real_esi_leap
+from esi_event_actions.tests.functional.harness.real_esi_leap import data
 
 SEED_RULES = '''
     [fulfill]
@@ -42,7 +42,7 @@ class TenantModeTest(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.esi = self.useFixture(esileap.EsiLeapFixture()).esi_leap
+        self.esi = self.useFixture(real_esi_leap.EsiLeapFixture()).esi_leap
         # A project of its own: tests sharing this esi-leap see only their
         # own events through the lessee_or_owner_id filter.
         self.lessee = self.esi.add_project()
@@ -75,7 +75,7 @@ class TenantModeTest(base.FunctionalTestCase):
         offer = esi.create_offer(nodes[1])
         claimed = esi.claim_offer(offer['uuid'], project_id=self.lessee,
                                   purpose='test')
-        now = esileap_data.utcnow()
+        now = data.utcnow()
         expiring = esi.create_lease(nodes[2], self.lessee, start=now,
                                     end=now + datetime.timedelta(seconds=4),
                                     purpose='test')

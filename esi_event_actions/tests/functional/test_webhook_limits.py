@@ -18,11 +18,10 @@ import signal
 import threading
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import base
-from esi_event_actions.tests.functional import procs
-from esi_event_actions.tests import httpserver
-from esi_event_actions.tests.unit import test_webhook
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import httpserver
+from esi_event_actions.tests.functional.harness import base
+from esi_event_actions.tests.functional.harness import procs
 
 # The worker holds far less than this unless it keeps what it is sent.
 MEMORY_HEADROOM_KB = 256 * 1024
@@ -92,7 +91,7 @@ class WebhookLimitsTest(base.FunctionalTestCase):
         svc = self.service(self.config(RULE % server.url))
         svc.wait_listening()
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         return server, svc
 
     def ended(self, svc, watch=None):
@@ -132,15 +131,15 @@ class WebhookLimitsTest(base.FunctionalTestCase):
         self.assertLess(max(server.sent), HUGE_BODY // 8)
 
     def test_url_secrets_stay_out_of_the_log_and_journal(self):
-        svc = self.service(self.config(RULE % test_webhook.secret_url(),
+        svc = self.service(self.config(RULE % httpserver.secret_url(),
                                        extra='[DEFAULT]\ndebug = true\n'))
         svc.wait_listening()
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data())
+                           fake_esi_leap.lease_data())
         row = self.ended(svc)
         self.assertIn('ConnectionError', row['detail'])
         self.assertIn('ConnectionError', svc.log())
-        for secret in test_webhook.URL_SECRETS:
+        for secret in httpserver.URL_SECRETS:
             self.assertNotIn(secret, row['detail'])
             self.assertEqual([], [line for line in svc.log().splitlines()
                                   if secret in line])

@@ -22,8 +22,8 @@ from esi_event_actions.actions import base as action_base
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 class OldStylePlugin(action_base.Action):
@@ -72,7 +72,7 @@ class ContractTest(base.TestCase):
         rule, path = self.load_rule(OldStylePlugin)
         self.assertEqual(('r', 'out.txt', path, self.dir), rule.action.seen)
         evt = event.Event('esi_leap.lease.fulfill.end',
-                          esi_leap.lease_data(), id='m1')
+                          fake_esi_leap.lease_data(), id='m1')
         self.assertEqual('r', rule.action.run(evt, []).detail)
         self.assertEqual(os.path.join(self.dir, 'out.txt'),
                          rule.action.resolve_path('path'))

@@ -24,10 +24,10 @@ import subprocess
 
 
 from esi_event_actions.conf import metrics as metrics_opts
-from esi_event_actions.tests import alert_rules
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import alert_rules
+from esi_event_actions.tests.common import base
 
-MONITORING = os.path.join(alert_rules.REPO, 'doc', 'source',
+MONITORING = os.path.join(base.REPO, 'doc', 'source',
                           'monitoring.rst')
 # The alert that is off unless an operator sets this option.
 NO_EVENTS = 'EsiEventActionsNoEvents'

@@ -33,35 +33,10 @@ from esi_event_actions import bootstrap
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import samples
 
-# Writes what the playbook received next to itself, as JSON.
-DUMP_PLAYBOOK = '''\
-- hosts: esi_node
-  gather_facts: false
-  tasks:
-    - name: Write what the playbook received
-      ansible.builtin.copy:
-        dest: "{{ playbook_dir }}/received.json"
-        content: "{{ {'esi_event': esi_event, 'esi_params': esi_params,
-                      'esi_rule': esi_rule, 'esi_attempt': esi_attempt,
-                      'vendor': vendor, 'cpus': cpus, 'nope': nope,
-                      'host': inventory_hostname,
-                      'connection': ansible_connection} | to_json }}"
-'''
-
-FAIL_PLAYBOOK = '''\
-- hosts: esi_node
-  gather_facts: false
-  tasks:
-    - name: Tolerated failure
-      ansible.builtin.command: /bin/false
-      ignore_errors: true
-    - name: Fail on purpose
-      ansible.builtin.fail:
-        msg: not this time
-'''
 
 SLOW_PLAYBOOK = '''\
 - hosts: esi_node
@@ -71,13 +46,6 @@ SLOW_PLAYBOOK = '''\
       ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 300
 '''  # noqa: E501
 
-ENV_PLAYBOOK = '''\
-- hosts: esi_node
-  gather_facts: false
-  tasks:
-    - name: Dump the environment
-      ansible.builtin.shell: env > "{{ playbook_dir }}/env.txt"
-'''
 
 # Not indented: the tests append options to it.
 RULE = '''\
@@ -97,9 +65,6 @@ params = node_name,fulfill_time
 HOSTILE = ('{{ lookup("pipe", "touch %s") }} {%% raw %%} \'"\\\n\t'
            '\x7f\x85\u00e9\u2028\U0001f600\ud800')
 
-ANSIBLE_MISSING = ('the optional "ansible" extra (ansible-runner and '
-                   'ansible-core) is not installed')
-
 
 def _unsafe_loader():
     class Loader(yaml.SafeLoader):
@@ -115,13 +80,13 @@ class AnsibleTestCase(base.TestCase):
         return RULE % {'dir': self.dir, 'extra': extra,
                        'playbook': playbook}
 
-    def rule(self, playbook=DUMP_PLAYBOOK, extra=''):
+    def rule(self, playbook=samples.DUMP_PLAYBOOK, extra=''):
         self.write('play.yml', playbook)
         self.load(self.config(extra))
         return ruleloader.load(self.conf).by_name['act']
 
     def errors(self, extra='', playbook='play.yml'):
-        self.write('play.yml', DUMP_PLAYBOOK)
+        self.write('play.yml', samples.DUMP_PLAYBOOK)
         path = self.load(self.config(extra, playbook))
         exc = self.assertRaises(exception.ConfigErrors, ruleloader.load,
                                 self.conf)
@@ -163,7 +128,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_playbook_relative_to_the_file_that_sets_it(self):
         os.mkdir(os.path.join(self.dir, 'conf.d'))
-        self.write('conf.d/books.yml', DUMP_PLAYBOOK)
+        self.write('conf.d/books.yml', samples.DUMP_PLAYBOOK)
         self.write('conf.d/act.conf', '''
             [act]
             playbook = books.yml
@@ -181,7 +146,7 @@ class AnsibleConfigTest(AnsibleTestCase):
                          action.data_dir)
 
     def test_missing_playbook_is_reported_at_its_key(self):
-        self.write('play.yml', DUMP_PLAYBOOK)
+        self.write('play.yml', samples.DUMP_PLAYBOOK)
         path = self.load('''
             [act]
             events = esi_leap.lease.fulfill.end
@@ -268,7 +233,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_generated_inventory(self):
         rule = self.rule(extra='host_path = node_properties.ipmi_address')
-        data = esi_leap.lease_data()
+        data = fake_esi_leap.lease_data()
         data['node_properties']['ipmi_address'] = '192.0.2.7'
         evt = event.Event('t', data, id='m')
         self.assertEqual(
@@ -286,7 +251,7 @@ class AnsibleConfigTest(AnsibleTestCase):
 
         def host(**overrides):
             inventory = action.inventory(event.Event(
-                't', esi_leap.lease_data(**overrides), id='m'))
+                't', fake_esi_leap.lease_data(**overrides), id='m'))
             return inventory and inventory['esi_node']['hosts']
 
         uuid = '4b3e6a8c-0f43-4c5f-9d2e-8a6b1c2d3e4f'
@@ -313,8 +278,8 @@ class AnsibleConfigTest(AnsibleTestCase):
 
     def test_extra_vars_are_raw_json_values(self):
         rule = self.rule()
-        data = esi_leap.lease_data(node_properties={'vendor': None,
-                                                    'cpus': 16})
+        data = fake_esi_leap.lease_data(node_properties={'vendor': None,
+                                                         'cpus': 16})
         evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
         variables = rule.action.extra_vars(evt, rule.params(evt), 3)
         self.assertEqual({
@@ -549,14 +514,14 @@ class AnsibleConfigTest(AnsibleTestCase):
     def test_missing_playbook_at_run_time_fails(self):
         rule = self.rule()
         os.unlink(rule.action.playbook)
-        evt = event.Event('t', esi_leap.lease_data(), id='m')
+        evt = event.Event('t', fake_esi_leap.lease_data(), id='m')
         result = rule.action.run(evt, rule.params(evt))
         self.assertEqual(action_base.FAILURE, result.status)
         self.assertIn('no such playbook', result.detail)
 
     def test_no_node_and_no_inventory_fails(self):
         rule = self.rule()
-        evt = event.Event('t', esi_leap.lease_data(
+        evt = event.Event('t', fake_esi_leap.lease_data(
             node_name=None, node_uuid=None, resource_uuid=None), id='m')
         result = rule.action.run(evt, rule.params(evt))
         self.assertEqual(action_base.FAILURE, result.status)
@@ -570,7 +535,7 @@ class AnsibleRunTest(AnsibleTestCase):
         super().setUp()
         if (runner.ansible_runner is None or
                 runner.find_playbook_command() is None):
-            self.skipTest(ANSIBLE_MISSING)
+            self.skipTest(samples.ANSIBLE_MISSING)
         # As under a service started from a virtualenv without activating
         # it: the virtualenv's bin is not on PATH.
         bin_dir = os.path.dirname(sys.executable)
@@ -596,7 +561,7 @@ class AnsibleRunTest(AnsibleTestCase):
         env = rule.action.environ()
         self.assertEqual(os.path.dirname(command),
                          env['PATH'].split(os.pathsep)[0])
-        data = esi_leap.lease_data()
+        data = fake_esi_leap.lease_data()
         result = self.run_rule(rule, data, attempt=2)
         self.assertEqual(action_base.SUCCESS, result.status, result)
         self.assertEqual(0, result.exit_status)
@@ -624,8 +589,8 @@ class AnsibleRunTest(AnsibleTestCase):
         pwned = os.path.join(self.dir, 'pwned')
         hostile = HOSTILE % pwned
         rule = self.rule()
-        data = esi_leap.lease_data(name=hostile, purpose='{{ 7 * 6 }}',
-                                   properties={hostile: [hostile]})
+        data = fake_esi_leap.lease_data(name=hostile, purpose='{{ 7 * 6 }}',
+                                        properties={hostile: [hostile]})
         result = self.run_rule(rule, data)
         self.assertTrue(result.ok, result)
         clean = hostile.replace('\ud800', '\ufffd')
@@ -636,8 +601,8 @@ class AnsibleRunTest(AnsibleTestCase):
         self.assertFalse(os.path.exists(pwned))
 
     def test_failed_task_is_named_in_the_detail(self):
-        rule = self.rule(playbook=FAIL_PLAYBOOK)
-        data = esi_leap.lease_data()
+        rule = self.rule(playbook=samples.FAIL_PLAYBOOK)
+        data = fake_esi_leap.lease_data()
         result = self.run_rule(rule, data)
         self.assertEqual(action_base.RETRY, result.status)
         self.assertEqual(2, result.exit_status)
@@ -648,7 +613,7 @@ class AnsibleRunTest(AnsibleTestCase):
 
     def test_playbook_error_is_in_the_detail(self):
         rule = self.rule(playbook='- hosts: all\n  tasks: [ {bad: [}\n')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual(action_base.RETRY, result.status)
         self.assertNotEqual(0, result.exit_status)
         self.assertIn('ERROR', result.detail)
@@ -658,7 +623,7 @@ class AnsibleRunTest(AnsibleTestCase):
         rule = self.rule(playbook=SLOW_PLAYBOOK,
                          extra='playbook_timeout = 15')
         started = time.monotonic()
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertLess(time.monotonic() - started, 120)
         self.assertEqual(action_base.RETRY, result.status)
         self.assertEqual('timed out after 15s', result.detail)
@@ -674,7 +639,7 @@ class AnsibleRunTest(AnsibleTestCase):
                   ansible_connection: local
             ''')
         rule = self.rule(extra='inventory = hosts.yml\nlimit = esi_node')
-        data = esi_leap.lease_data()
+        data = fake_esi_leap.lease_data()
         result = self.run_rule(rule, data)
         self.assertTrue(result.ok, result)
         self.assertEqual(data['node_name'], self.received()['host'])
@@ -684,9 +649,9 @@ class AnsibleRunTest(AnsibleTestCase):
             self.useFixture(fixtures.EnvironmentVariable(
                 name, 'hunter2-%s' % name))
         self.useFixture(fixtures.EnvironmentVariable('PASSED_ON', 'yes'))
-        rule = self.rule(playbook=ENV_PLAYBOOK,
+        rule = self.rule(playbook=samples.ENV_PLAYBOOK,
                          extra='environment = PASSED_ON')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertTrue(result.ok, result)
         with open(os.path.join(self.dir, 'env.txt')) as f:
             env = f.read()
@@ -708,7 +673,7 @@ class AnsibleRunTest(AnsibleTestCase):
         # Fixed when the rule is loaded, as every option is.
         self.conf.set_override('output_limit', 100, group='worker')
         rule = ruleloader.load(self.conf).by_name['act']
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertTrue(result.ok, result)
         self.assertLessEqual(len(result.output), 100)
         self.assertIn('ok=1', result.output)
@@ -722,7 +687,7 @@ class AnsibleRunTest(AnsibleTestCase):
     def test_old_job_directories_are_pruned(self):
         rule = self.rule(extra='keep_artifacts = 1')
         for attempt in (1, 2):
-            self.assertTrue(self.run_rule(rule, esi_leap.lease_data(),
+            self.assertTrue(self.run_rule(rule, fake_esi_leap.lease_data(),
                                           attempt).ok)
         self.assertEqual(['act-msg-1-2'],
                          os.listdir(rule.action.jobs.path))

@@ -17,36 +17,8 @@ import os
 from esi_event_actions import bootstrap
 from esi_event_actions.conf import legacy
 from esi_event_actions import exception
-from esi_event_actions.tests import base
-
-# The "Monitoring RabbitMQ" example of the original user document, verbatim,
-# including its inline comments and the stray brace in [delete].
-SEED = '''\
-# used to connect to RabbitMQ and monitor specific queues
-[DEFAULT]
-user = <user in transport_url>
-password = <password in transport_url>
-host = <host in transport_url>
-port = <port in transport_url>
-queues = esi_leap_versioned_notifications.info,esi_leap_versioned_notifications.error
-
-# a section that specifies a script to run whenever the specified event is caught
-[fulfill]
-events = esi_leap.lease.fulfill.end
-script = fulfill.sh
-script_params = node_name,fulfill_time                           # values from the event payload to be passed into the script
-filter_params = {"purpose": "test", "properties.vendor": "foo"}  # filters on the event payload that must be fulfilled for the script to run
-
-# a section that specifies a script to run whenever the specified event is caught
-[delete]
-events = esi_leap.lease.delete.end
-script = delete.sh
-script_params = node_name,expire_time                             # values from the event payload to be passed into the script
-filter_params = {"purpose": "test", "properties.vendor": "foo"}}  # filters on the event payload that must be fulfilled for the script to run
-'''  # noqa: E501
-
-SEED_FIXED = SEED.replace('<port in transport_url>', '5672').replace(
-    '"foo"}}', '"foo"}')
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import samples
 
 
 class SeedConfigTest(base.TestCase):
@@ -57,7 +29,8 @@ class SeedConfigTest(base.TestCase):
         self.script('delete.sh')
 
     def test_seed_with_stray_brace_names_file_section_and_key(self):
-        path = self.load(SEED.replace('<port in transport_url>', '5672'))
+        path = self.load(samples.SEED.replace('<port in transport_url>',
+                                              '5672'))
         exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         self.assertEqual(1, len(exc.errors))
@@ -69,7 +42,7 @@ class SeedConfigTest(base.TestCase):
                       str(error))
 
     def test_seed_placeholder_port_is_reported(self):
-        path = self.load(SEED.replace('"foo"}}', '"foo"}'))
+        path = self.load(samples.SEED.replace('"foo"}}', '"foo"}'))
         exc = self.assertRaises(exception.ConfigErrors, bootstrap.check,
                                 self.conf)
         self.assertEqual([(path, 'DEFAULT', 'port')],
@@ -77,7 +50,7 @@ class SeedConfigTest(base.TestCase):
                           for e in exc.errors])
 
     def test_seed_fixed_loads_both_rules(self):
-        self.load(SEED_FIXED)
+        self.load(samples.SEED_FIXED)
         ruleset = bootstrap.check(self.conf)
         self.assertEqual(['fulfill', 'delete'],
                          [r.name for r in ruleset.rules])
@@ -92,7 +65,7 @@ class SeedConfigTest(base.TestCase):
         self.assertEqual('script', fulfill.action_name)
 
     def test_seed_legacy_keys_build_transport_url_and_topics(self):
-        self.load(SEED_FIXED.replace('<user in transport_url>', 'es i')
+        self.load(samples.SEED_FIXED.replace('<user in transport_url>', 'es i')
                   .replace('<password in transport_url>', 'p@ss:#word')
                   .replace('<host in transport_url>', 'rabbit.example'))
         self.assertEqual('rabbit://es%20i:p%40ss%3A%23word@'
@@ -102,6 +75,6 @@ class SeedConfigTest(base.TestCase):
                          legacy.topics(self.conf))
 
     def test_transport_url_wins_over_legacy_keys(self):
-        self.load(SEED_FIXED.replace(
+        self.load(samples.SEED_FIXED.replace(
             '[DEFAULT]', '[DEFAULT]\ntransport_url = rabbit://a:b@c:1/'))
         self.assertIsNone(legacy.transport_url(self.conf))

@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
 COMMANDS = ('listener', 'manage', 'poller')
 

@@ -28,10 +28,8 @@ import sys
 import textwrap
 import urllib.parse
 
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
-                                    '..'))
 
 # What devstack defines and the plugin uses.
 STUBS = r'''
@@ -110,7 +108,7 @@ class DevstackPluginTest(base.TestCase):
             'RABBIT_USERID': 'stackrabbit',
             'RABBIT_PASSWORD': 'p@ss/w:rd',
             'RABBIT_HOST': '192.0.2.10',
-            'ESI_EVENT_ACTIONS_DIR': REPO,
+            'ESI_EVENT_ACTIONS_DIR': base.REPO,
             'ESI_EVENT_ACTIONS_CONF_DIR': self.conf_dir,
             'ESI_LEAP_CONF_FILE': os.path.join(self.root, 'esi-leap.conf'),
         }
@@ -180,7 +178,7 @@ class DevstackPluginTest(base.TestCase):
 
         bin_dir = os.path.dirname(sys.executable)
         self.assertEqual([
-            'setup_develop %s ' % REPO,
+            'setup_develop %s ' % base.REPO,
             'run_process esi-event-actions %s/esi-event-actions '
             '--config-file %s' % (bin_dir, self.conf_file),
         ], self.recorded())
@@ -203,7 +201,7 @@ class DevstackPluginTest(base.TestCase):
                                           'amqp_durable_queues'))
         self.assertFalse(conf.has_option('oslo_messaging_rabbit',
                                          'rabbit_quorum_queue'))
-        self.assertEqual('setup_develop %s ansible,postgresql' % REPO,
+        self.assertEqual('setup_develop %s ansible,postgresql' % base.REPO,
                          self.recorded()[0])
 
     def test_without_sample_rules(self):

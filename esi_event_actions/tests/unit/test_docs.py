@@ -27,10 +27,8 @@ import re
 from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage
 from esi_event_actions.conf import opts as conf_opts
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
-                                    '..'))
 # esi-leap's own options, which the documentation quotes from esi-leap.conf.
 ESI_LEAP_GROUPS = {'notification'}
 
@@ -40,9 +38,9 @@ _COMMAND = re.compile(r'esi-event-actions-manage(?: --config-file \S+)*'
 
 
 def documents():
-    paths = (glob.glob(os.path.join(REPO, 'doc', 'source', '*.rst')) +
-             [os.path.join(REPO, 'README.rst'),
-              os.path.join(REPO, 'devstack', 'README.rst')])
+    paths = (glob.glob(os.path.join(base.REPO, 'doc', 'source', '*.rst')) +
+             [os.path.join(base.REPO, 'README.rst'),
+              os.path.join(base.REPO, 'devstack', 'README.rst')])
     for path in sorted(paths):
         with open(path) as f:
             # A reference may be wrapped over two lines.
@@ -73,7 +71,7 @@ class DocsTest(base.TestCase):
                     continue
                 if (group, option) not in registered:
                     missing.append('%s: [%s] %s' % (
-                        os.path.relpath(path, REPO), group, option))
+                        os.path.relpath(path, base.REPO), group, option))
         self.assertEqual([], missing)
 
     def test_documented_commands_exist(self):
@@ -84,12 +82,12 @@ class DocsTest(base.TestCase):
         for path, text in documents():
             for command, sub in _COMMAND.findall(text):
                 if command not in commands:
-                    missing.append('%s: %s' % (os.path.relpath(path, REPO),
-                                               command))
+                    missing.append('%s: %s' % (
+                        os.path.relpath(path, base.REPO), command))
                     continue
                 nested = [a for a in commands[command]._actions
                           if isinstance(a, argparse._SubParsersAction)]
                 if nested and sub not in nested[0].choices:
                     missing.append('%s: %s %s' % (
-                        os.path.relpath(path, REPO), command, sub))
+                        os.path.relpath(path, base.REPO), command, sub))
         self.assertEqual([], missing)

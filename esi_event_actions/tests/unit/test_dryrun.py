@@ -24,9 +24,9 @@ from esi_event_actions.cmd import manage
 from esi_event_actions import dryrun
 from esi_event_actions import journal
 from esi_event_actions import pipeline
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests import httpserver
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import httpserver
 
 FULFILL = 'esi_leap.lease.fulfill.end'
 RULES = '''
@@ -49,14 +49,6 @@ connection = sqlite:///%s/journal.sqlite
 '''
 
 
-def bus_message(**data):
-    lease = esi_leap.lease_data(**data)
-    return {'message_id': 'm-1', 'publisher_id': 'esi-leap-manager.h',
-            'event_type': FULFILL, 'priority': 'INFO',
-            'payload': esi_leap.payload(lease),
-            'timestamp': '2026-11-26 10:00:00.000001'}, lease
-
-
 class DryRunTest(base.TestCase):
 
     def setUp(self):
@@ -77,7 +69,7 @@ class DryRunTest(base.TestCase):
         return rc, out.getvalue()
 
     def test_every_input_shape(self):
-        message, lease = bus_message()
+        message, lease = fake_esi_leap.bus_message()
         raw = {'oslo.version': '2.0', 'oslo.message': json.dumps(message)}
         row = {'id': 12, 'event_type': FULFILL,
                'event_time': '2026-11-26T10:00:00', 'object_type': 'lease',
@@ -95,7 +87,7 @@ class DryRunTest(base.TestCase):
             events = dryrun.read_events(json.dumps(doc))
             self.assertEqual([(FULFILL, source)],
                              [(e.event_type, e.source) for e in events])
-        bare = dryrun.read_events(json.dumps(esi_leap.payload(lease)),
+        bare = dryrun.read_events(json.dumps(fake_esi_leap.payload(lease)),
                                   event_type=FULFILL)[0]
         self.assertEqual(lease, bare.data)
         self.assertEqual(lease, dryrun.read_events(
@@ -104,7 +96,7 @@ class DryRunTest(base.TestCase):
             self.assertRaises(dryrun.InputError, dryrun.read_events, text)
 
     def test_text_report(self):
-        message, lease = bus_message(purpose='prod')
+        message, lease = fake_esi_leap.bus_message(purpose='prod')
         rc, out = self.manage('test-rule', stdin=json.dumps(message))
         self.assertEqual(0, rc, out)
         self.assertIn("[fulfill] no: filter: purpose is 'prod', wanted "
@@ -117,7 +109,7 @@ class DryRunTest(base.TestCase):
         self.assertEqual([], self.server.requests)
 
     def test_json_report_and_execute(self):
-        message, lease = bus_message(node_name='n; $(id)')
+        message, lease = fake_esi_leap.bus_message(node_name='n; $(id)')
         path = self.write('msg.json', json.dumps(message))
         rc, out = self.manage('test-rule', '-f', 'json', '--execute', path)
         self.assertEqual(0, rc, out)
@@ -142,13 +134,13 @@ class DryRunTest(base.TestCase):
         with open(self.config, 'a') as f:
             f.write('\n[page]\nevents = esi_leap.lease.fulfill.error\n'
                     'script = act.sh\nonce_per = uuid\n')
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         messages = []
         for number in (1, 2):
-            message, _ = bus_message()
+            message, _ = fake_esi_leap.bus_message()
             message.update(event_type='esi_leap.lease.fulfill.error',
                            message_id='m-%d' % number, priority='ERROR',
-                           payload=esi_leap.payload(lease))
+                           payload=fake_esi_leap.payload(lease))
             messages.append(message)
         rc, out = self.manage('test-rule', '--execute',
                               stdin=json.dumps(messages))
@@ -166,7 +158,7 @@ class DryRunTest(base.TestCase):
         self.assertEqual(2, self.manage('test-rule', stdin='{"x": 1}')[0])
 
     def test_replay_jobs_and_files(self):
-        message, lease = bus_message()
+        message, lease = fake_esi_leap.bus_message()
         self.load(open(self.config).read())
         ruleset = bootstrap.check(self.conf)
         store = journal.Journal('sqlite:///%s/journal.sqlite' % self.dir)

@@ -14,8 +14,8 @@
 """The normalised event: lookups, node, time."""
 
 from esi_event_actions import event
-from esi_event_actions.tests import base
-from esi_event_actions.tests.unit import test_filters
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 class EventTest(base.TestCase):
@@ -33,7 +33,7 @@ class EventTest(base.TestCase):
             self.assertIsNone(at(bad))
 
     def test_lookup_and_node(self):
-        evt = test_filters._event(resource_uuid='r-1', node_uuid='n-1')
+        evt = fake_esi_leap.lease_event(resource_uuid='r-1', node_uuid='n-1')
         self.assertEqual('r-1', evt.node)
         self.assertIs(event.MISSING, evt.lookup('properties.none'))
         self.assertIsNone(event.Event('t', {'resource_uuid': 5}, id='m').node)

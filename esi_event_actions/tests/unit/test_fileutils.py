@@ -21,8 +21,8 @@ import fixtures
 from esi_event_actions import event
 from esi_event_actions import fileutils
 from esi_event_actions import journal
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 def mode(path):
@@ -89,7 +89,7 @@ class JournalFilesTest(base.TestCase):
         self.addCleanup(lock.close)
         # The poller's checkpoint is a row of this journal, not a file.
         store.add([(event.Event('esi_leap.lease.fulfill.end',
-                                esi_leap.lease_data(), id='e1'), ['r'])],
+                                fake_esi_leap.lease_data(), id='e1'), ['r'])],
                   checkpoint=journal.Checkpoint('history', 7))
         with store.engine.connect():
             # The WAL files exist while a connection is open.

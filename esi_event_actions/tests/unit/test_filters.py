@@ -14,20 +14,16 @@
 
 from esi_event_actions import event
 from esi_event_actions import filters
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-
-
-def _event(**data):
-    return event.Event('esi_leap.lease.fulfill.end',
-                       esi_leap.lease_data(**data), id='m1')
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 class FilterTest(base.TestCase):
 
     def assertMatches(self, spec, expected, **data):
         self.assertEqual(expected, filters.Filter(spec).mismatch(
-            _event(**data)) is None, '%s on %s' % (spec, data))
+            fake_esi_leap.lease_event(**data)) is None,
+            '%s on %s' % (spec, data))
 
     def test_empty_filter_matches_everything(self):
         self.assertMatches({}, True)
@@ -88,9 +84,10 @@ class FilterTest(base.TestCase):
 
     def test_mismatch_explains(self):
         why = filters.Filter({'purpose': 'test'}).mismatch(
-            _event(purpose='prod'))
+            fake_esi_leap.lease_event(purpose='prod'))
         self.assertEqual("purpose is 'prod', wanted \"test\"", why)
-        why = filters.Filter({'a.b': 'x'}).mismatch(_event())
+        why = filters.Filter({'a.b': 'x'}).mismatch(
+            fake_esi_leap.lease_event())
         self.assertEqual('a.b is missing, wanted "x"', why)
 
     def test_bad_specs_are_refused(self):
@@ -107,7 +104,7 @@ class OperatorTest(base.TestCase):
         if value is event.MISSING:
             del props['cpus']
         return filters.Filter({'node_properties.cpus': spec}).mismatch(
-            _event(node_properties=props)) is None
+            fake_esi_leap.lease_event(node_properties=props)) is None
 
     def test_comparisons_on_numbers_and_numeric_strings(self):
         for spec, value, expected in (
@@ -173,10 +170,12 @@ class OperatorTest(base.TestCase):
         spec = [{'purpose': 'ci'},
                 {'node_properties.vendor': {'regex': 'dell',
                                             'ignore_case': True}}]
-        self.assertIsNone(filters.Filter(spec).mismatch(_event(purpose='ci')))
-        self.assertIsNone(filters.Filter(spec).mismatch(_event(
-            purpose='prod', node_properties={'vendor': 'DELL'})))
-        why = filters.Filter(spec).mismatch(_event(
+        self.assertIsNone(filters.Filter(spec).mismatch(
+            fake_esi_leap.lease_event(purpose='ci')))
+        self.assertIsNone(filters.Filter(spec).mismatch(
+            fake_esi_leap.lease_event(
+                purpose='prod', node_properties={'vendor': 'DELL'})))
+        why = filters.Filter(spec).mismatch(fake_esi_leap.lease_event(
             purpose='prod', node_properties={'vendor': 'HPE'}))
         self.assertEqual(
             "no filter of the list matches: [1] purpose is 'prod', wanted "
@@ -187,10 +186,11 @@ class OperatorTest(base.TestCase):
 
     def test_mismatch_names_the_operator_and_the_value(self):
         why = filters.Filter({'node_properties.cpus': {
-            'exists': True, '>=': 32}}).mismatch(_event())
+            'exists': True, '>=': 32}}).mismatch(fake_esi_leap.lease_event())
         self.assertEqual('node_properties.cpus is \'16\', wanted '
                          '{">=": 32}', why)
-        why = filters.Filter({'x': {'exists': True}}).mismatch(_event())
+        why = filters.Filter({'x': {'exists': True}}).mismatch(
+            fake_esi_leap.lease_event())
         self.assertEqual('x is missing, wanted {"exists": true}', why)
 
     def test_bad_operators_are_refused_naming_the_path(self):

@@ -36,8 +36,8 @@ from hypothesis import strategies as st
 import oslo_messaging
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_hostile_values
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 
 EXAMPLES = 200
 
@@ -79,7 +79,7 @@ DEEP = st.integers(1, 40).map(_nested)
 @st.composite
 def lease_payloads(draw):
     """The data of a lease whose every lessee-chosen field is hostile."""
-    data = esi_leap.lease_data(
+    data = fake_esi_leap.lease_data(
         name=draw(st.one_of(TEXT, SCALARS)),
         purpose=draw(st.one_of(st.none(), TEXT, VALUES)),
         properties=draw(st.one_of(st.dictionaries(TEXT, VALUES,
@@ -97,7 +97,7 @@ def on_the_wire(message):
     return json.loads(json.dumps(message))
 
 
-class HostilePayloadPropertyTest(test_hostile_values.PipelineTestCase):
+class HostilePayloadPropertyTest(cases.PipelineTestCase):
 
     def setUp(self):
         super().setUp()
@@ -126,7 +126,7 @@ class HostilePayloadPropertyTest(test_hostile_values.PipelineTestCase):
     def send(self, data, **metadata):
         self.sent += 1
         event_id = 'prop-%d-%s' % (self.sent, os.urandom(4).hex())
-        answer = self.deliver(on_the_wire(test_hostile_values.message(
+        answer = self.deliver(on_the_wire(fake_esi_leap.endpoint_message(
             data, message_id=event_id, **metadata)))
         self.assertEqual(oslo_messaging.NotificationResult.HANDLED, answer)
         return event_id
@@ -140,7 +140,7 @@ class HostilePayloadPropertyTest(test_hostile_values.PipelineTestCase):
                                                        timestamp):
         hostile = self.send(data, timestamp=timestamp)
         self.settle(hostile, 'the hostile event')
-        normal = self.send(esi_leap.lease_data(name='normal'))
+        normal = self.send(fake_esi_leap.lease_data(name='normal'))
         self.settle(normal, 'the normal event after it')
         states = {r['rule']: r['state']
                   for r in self.journal.rows(event_id=normal)}

@@ -18,10 +18,6 @@ private PostgreSQL, whose text types refuse what SQLite takes.
 """
 
 import json
-import os
-import shlex
-import sys
-import time
 
 import sqlalchemy as sa
 
@@ -29,12 +25,10 @@ from esi_event_actions.actions import base as action_base
 from esi_event_actions import bootstrap
 from esi_event_actions import event
 from esi_event_actions import journal
-from esi_event_actions import listener
-from esi_event_actions import pipeline
 from esi_event_actions import retries
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_journal
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions import workers
 
 NUL_NAME = 'evil\u0000lease'
@@ -48,17 +42,7 @@ def strict_loads(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def message(data, event_type='esi_leap.lease.fulfill.end', message_id=None,
-            **metadata):
-    """A notification as the listener's endpoint receives it."""
-    metadata.setdefault('message_id', message_id or os.urandom(8).hex())
-    metadata.setdefault('timestamp', '2026-12-07 10:00:00.000000')
-    return {'ctxt': {}, 'publisher_id': 'esi-leap-manager.host',
-            'event_type': event_type, 'payload': esi_leap.payload(data),
-            'metadata': metadata}
-
-
-class JournalValuesTest(test_journal.JournalTestCase):
+class JournalValuesTest(cases.JournalTestCase):
     """What the journal stores of hostile values, and what it refuses."""
 
     def end(self, job, result, state=journal.DONE):
@@ -72,7 +56,7 @@ class JournalValuesTest(test_journal.JournalTestCase):
 
     def test_nul_and_surrogates_in_an_end_are_recorded(self):
         # Row 1: a script printed a lease name holding a NUL.
-        job = self.claimed(esi_leap.lease_data(name=NUL_NAME))
+        job = self.claimed(fake_esi_leap.lease_data(name=NUL_NAME))
         result = action_base.Result(
             action_base.RETRY, 'exit status 1: ' + NUL_NAME, 1,
             'out %s %s' % (NUL_NAME, SURROGATE_NAME))
@@ -84,7 +68,7 @@ class JournalValuesTest(test_journal.JournalTestCase):
         self.assertEqual('out evil\ufffdlease lone\ufffdx', row['output'])
 
     def test_the_event_comes_back_as_it_was_sent(self):
-        data = esi_leap.lease_data(name=NUL_NAME, purpose=SURROGATE_NAME)
+        data = fake_esi_leap.lease_data(name=NUL_NAME, purpose=SURROGATE_NAME)
         job = self.claimed(data)
         self.assertEqual(NUL_NAME, job.event.data['name'])
         self.assertEqual(SURROGATE_NAME, job.event.data['purpose'])
@@ -93,7 +77,7 @@ class JournalValuesTest(test_journal.JournalTestCase):
         for event_id, node in [('m\u0000', 'n\u0000'),
                                ('m\udc80', 'n\udc80'),
                                ('m' * 300, 'n' * 300)]:
-            data = esi_leap.lease_data(resource_uuid=node)
+            data = fake_esi_leap.lease_data(resource_uuid=node)
             entry = (event.Event('esi_leap.lease.fulfill.end', data,
                                  id=event_id), ['r'])
             jobs = self.journal.add([entry])
@@ -106,12 +90,12 @@ class JournalValuesTest(test_journal.JournalTestCase):
     def test_an_end_the_database_refuses_is_recorded_without_it(self):
         # No column holds an exit status of 2**70, on either database:
         # the end is recorded without it, once, not retried for ever.
-        job = self.claimed(esi_leap.lease_data())
+        job = self.claimed(fake_esi_leap.lease_data())
         result = action_base.Result(action_base.SUCCESS, 'ok', 2 ** 70, 'x')
-        other = self.claimed(esi_leap.lease_data(), event_id='m2')
+        other = self.claimed(fake_esi_leap.lease_data(), event_id='m2')
         self.assertEqual(set(), self.journal.record('me', [
             self.end(job, result),
-            self.end(other, test_journal.OK)]))
+            self.end(other, cases.OK)]))
         row = self.journal.get(job.id)
         self.assertEqual(journal.DONE, row['state'])
         self.assertIsNone(row['exit_status'])
@@ -144,80 +128,12 @@ class _Refusing(journal.Journal):
         return super().add(entries, **kwargs)
 
 
-class PipelineTestCase(base.TestCase):
-    """The real endpoint, rules, journal, workers and script action."""
-
-    journal_class = journal.Journal
-
-    def journal_url(self):
-        return 'sqlite:///%s' % os.path.join(self.dir, 'journal.sqlite')
-
-    def setUp(self):
-        super().setUp()
-        # Prints the lease name it reads from the event on standard input,
-        # which carries any value; argv cannot carry a NUL.
-        self.script('act.sh', '%s -S -c %s "$@"' % (
-            sys.executable, shlex.quote(
-                'import json, sys\n'
-                'data = json.load(sys.stdin)["data"]\n'
-                'out = "%s|%s" % (data["name"], sys.argv[1])\n'
-                'out = out.encode("utf-8", "surrogatepass")\n'
-                'sys.stdout.buffer.write(out)\n'
-                'err = str(data["purpose"]).encode("utf-8", "surrogatepass")\n'
-                'sys.stderr.buffer.write(err)\n'
-                'sys.exit(int(data["properties"].get("exit", 0)))')))
-        self.load('''
-[DEFAULT]
-transport_url = fake://
-[journal]
-connection = %s
-[act]
-events = esi_leap.lease.fulfill.end
-script = act.sh
-script_params = purpose
-max_attempts = 1
-[once]
-events = esi_leap.lease.fulfill.end
-filter_params = {"resource_type": "dummy_node"}
-once_per = name
-action = log
-[filtered]
-events = esi_leap.lease.fulfill.end
-filter_params = {"node_properties.cpus": {">=": 8}, "name": {"!=": "x"}}
-action = log
-''' % self.journal_url())
-        self.ruleset = bootstrap.check(self.conf)
-        self.journal = self.journal_class(self.conf.journal.connection)
-        self.addCleanup(self.journal.close)
-        self.pipeline = pipeline.Pipeline(self.ruleset, self.journal, 2)
-        self.pipeline.start()
-        self.addCleanup(self.pipeline.stop, 10)
-        self.endpoint = listener.FulfillEndpoint(self.pipeline,
-                                                 requeue_delay=0)
-
-    def deliver(self, *messages):
-        return self.endpoint.info(list(messages))
-
-    def wait_final(self, count, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            counts = self.journal.counts()
-            if sum(counts[s] for s in journal.FINAL_STATES) >= count:
-                return counts
-            time.sleep(0.02)
-        self.fail('jobs did not end: %s' % self.journal.counts())
-
-    def job_rows(self, rule):
-        return sorted((r for r in self.journal.rows() if r['rule'] == rule),
-                      key=lambda r: r['id'])
-
-
-class HostileLesseeTest(PipelineTestCase):
+class HostileLesseeTest(cases.PipelineTestCase):
 
     def test_a_nul_in_a_lease_name_stops_nothing(self):
         # Row 1: the script prints the name; 20 normal leases follow.
-        handled = self.deliver(message(esi_leap.lease_data(name=NUL_NAME)))
-        normal = [message(esi_leap.lease_data(name='lease-%d' % i))
+        handled = self.deliver(fake_esi_leap.lease_message(name=NUL_NAME))
+        normal = [fake_esi_leap.lease_message(name='lease-%d' % i)
                   for i in range(20)]
         self.assertEqual(handled, self.deliver(*normal))
         self.wait_final(63)
@@ -228,11 +144,11 @@ class HostileLesseeTest(PipelineTestCase):
     def test_a_lone_surrogate_once_per_value_is_no_poison(self):
         # Row 2: once_per = name, a name no encoder takes, then a valid
         # notification behind it.
-        first = message(esi_leap.lease_data(name=SURROGATE_NAME))
-        self.assertEqual(self.deliver(message(esi_leap.lease_data())),
+        first = fake_esi_leap.lease_message(name=SURROGATE_NAME)
+        self.assertEqual(self.deliver(fake_esi_leap.lease_message()),
                          self.deliver(first))
-        again = message(esi_leap.lease_data(name=SURROGATE_NAME))
-        self.deliver(again, message(esi_leap.lease_data(name='after')))
+        again = fake_esi_leap.lease_message(name=SURROGATE_NAME)
+        self.deliver(again, fake_esi_leap.lease_message(name='after'))
         self.wait_final(12)
         once = self.job_rows('once')
         self.assertEqual(
@@ -248,9 +164,9 @@ class HostileLesseeTest(PipelineTestCase):
     def test_non_finite_numbers_reach_the_script_as_strict_json(self):
         # Row 12, through the whole pipeline: what the journal stores, and
         # so what every action receives, is strict JSON.
-        data = esi_leap.lease_data(properties={'big': float('inf'),
-                                               'odd': float('nan')})
-        self.deliver(message(data))
+        data = fake_esi_leap.lease_data(properties={'big': float('inf'),
+                                                    'odd': float('nan')})
+        self.deliver(fake_esi_leap.endpoint_message(data))
         self.wait_final(3)
         stored = self.journal.get(self.job_rows('act')[0]['id'])['event']
         self.assertEqual({'big': 'Infinity', 'odd': 'NaN'},
@@ -258,10 +174,10 @@ class HostileLesseeTest(PipelineTestCase):
 
     def test_log_lines_escape_what_others_chose(self):
         # Row 9: escape sequences reach no log line raw.
-        bad = message({}, message_id='m\x1b[2J\x07')
+        bad = fake_esi_leap.endpoint_message({}, message_id='m\x1b[2J\x07')
         bad['payload'] = 'not an object \x1b]0;pwned\x07'
-        self.deliver(bad, message(esi_leap.lease_data(
-            purpose='\x1b[31mred', properties={'exit': 1})))
+        self.deliver(bad, fake_esi_leap.lease_message(
+            purpose='\x1b[31mred', properties={'exit': 1}))
         self.wait_final(3)
         self.assertIn('Dropping notification m\\x1b[2J\\x07',
                       self.logger.output)
@@ -269,16 +185,16 @@ class HostileLesseeTest(PipelineTestCase):
         self.assertNotIn('\x1b', self.logger.output)
 
 
-class RefusedEventTest(PipelineTestCase):
+class RefusedEventTest(cases.PipelineTestCase):
     """An event the journal refuses is set aside; the batch goes on."""
 
     journal_class = _Refusing
 
     def test_the_refused_event_is_kept_and_the_rest_run(self):
-        batch = [message(esi_leap.lease_data(name='n%d' % i))
+        batch = [fake_esi_leap.lease_message(name='n%d' % i)
                  for i in range(9)]
-        batch.insert(4, message(esi_leap.lease_data(name='bad'),
-                                message_id='poison'))
+        batch.insert(4, fake_esi_leap.lease_message(name='bad',
+                                                    message_id='poison'))
         self.assertEqual('handled', self.deliver(*batch))
         self.wait_final(27)
         names = [json.loads(r['event'])['data']['name']
@@ -297,19 +213,19 @@ class RefusedEventTest(PipelineTestCase):
         self.journal.add = lambda *a, **k: (_ for _ in ()).throw(
             sa.exc.OperationalError('INSERT', {}, Exception('gone away')))
         self.assertEqual('requeue', self.deliver(
-            message(esi_leap.lease_data())))
+            fake_esi_leap.lease_message()))
         self.assertEqual([], self.journal.rejected())
 
 
-class WorkerThreadTest(test_journal.JournalTestCase):
+class WorkerThreadTest(cases.JournalTestCase):
     """Nothing a worker computes can end its thread."""
 
     def test_a_delay_that_overflows_ends_the_job_not_the_worker(self):
         # Row 10: a retry policy whose delay no date can hold.
         def fail(job, attempt):
             if job.event.id == 'm1':
-                return test_journal.FAIL
-            return test_journal.OK
+                return cases.FAIL
+            return cases.OK
         policy = retries.RetryPolicy(max_attempts=5, base_delay=1e12,
                                      max_delay=1e300)
         pool = workers.WorkerPool(self.journal, fail, 1,

@@ -13,57 +13,29 @@
 #    under the License.
 
 import datetime
-import os
 import time
 
-from esi_event_actions.actions import base as action_base
 from esi_event_actions import event
 from esi_event_actions import journal
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-
-OK = action_base.Result(action_base.SUCCESS, 'ok', 0, 'output')
-FAIL = action_base.Result(action_base.RETRY, 'exit status 1', 1, '')
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 
 
-def _event(msg_id, node='node-a'):
-    return event.Event('esi_leap.lease.fulfill.end',
-                       esi_leap.lease_data(node_uuid=node), id=msg_id)
-
-
-class JournalTestCase(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.url = self.journal_url()
-        self.journal = self.open()
-
-    def journal_url(self):
-        return 'sqlite:///%s' % os.path.join(self.dir, 'sub', 'j.sqlite')
-
-    def open(self):
-        store = journal.Journal(self.url)
-        self.addCleanup(store.close)
-        return store
-
-    def add(self, *specs):
-        """Add one job per (message id, node) spec, rule "r"."""
-        return self.journal.add([(_event(m, n), ['r']) for m, n in specs])
-
-
-class JournalTest(JournalTestCase):
+class JournalTest(cases.JournalTestCase):
 
     def claim(self, limit=10, owner='me', **kw):
         return [j.event.id for j in self.journal.claim(owner, limit, 60,
                                                        **kw)]
 
     def test_one_job_per_event_and_rule_and_dedup(self):
-        first = self.journal.add([(_event('m1'), ['a', 'b']),
-                                  (_event('m2'), ['a'])])
+        first = self.journal.add([
+            (fake_esi_leap.lease_event('m1'), ['a', 'b']),
+            (fake_esi_leap.lease_event('m2'), ['a'])])
         self.assertEqual([('m1', 'a'), ('m1', 'b'), ('m2', 'a')],
                          [(j.event.id, j.rule) for j in first])
-        again = self.journal.add([(_event('m1'), ['a', 'b', 'c']),
-                                  (_event('m2'), ['a'])])
+        again = self.journal.add([
+            (fake_esi_leap.lease_event('m1'), ['a', 'b', 'c']),
+            (fake_esi_leap.lease_event('m2'), ['a'])])
         self.assertEqual([('m1', 'c')], [(j.event.id, j.rule) for j in again])
         self.assertEqual(4, self.journal.counts()[journal.PENDING])
 
@@ -80,17 +52,18 @@ class JournalTest(JournalTestCase):
         self.assertEqual([], self.claim())
         jobs = {r['event_id']: r for r in self.journal.rows()}
         self.assertTrue(self.journal.finish(jobs['a1']['id'], 'me',
-                                            journal.DONE, OK, 0.1))
+                                            journal.DONE, cases.OK, 0.1))
         self.assertEqual(['a2'], self.claim())
 
     def test_node_order_follows_event_time_not_arrival(self):
         # A batch hands fulfill notifications to their endpoint before
         # delete ones; the event times keep the node's true order.
         late = event.Event('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(node_uuid='A'), id='new-lease',
+                           fake_esi_leap.lease_data(node_uuid='A'),
+                           id='new-lease',
                            timestamp='2026-11-26 10:00:02.000001')
         early = event.Event('esi_leap.lease.delete.end',
-                            esi_leap.lease_data(node_uuid='A'),
+                            fake_esi_leap.lease_data(node_uuid='A'),
                             id='old-lease',
                             timestamp='2026-11-26 10:00:01.5')
         self.journal.add([(late, ['r'])])
@@ -111,7 +84,7 @@ class JournalTest(JournalTestCase):
         jobs = self.add(('a1', 'A'), ('a2', 'A'), ('b1', 'B'))
         self.claim(limit=1)
         soon = journal.utcnow() + datetime.timedelta(seconds=2)
-        self.journal.finish(jobs[0].id, 'me', journal.RETRY, FAIL, 0.1,
+        self.journal.finish(jobs[0].id, 'me', journal.RETRY, cases.FAIL, 0.1,
                             next_attempt_at=soon)
         self.assertEqual(['b1'], self.claim())
         self.assertEqual(soon, self.journal.get(jobs[0].id)[
@@ -123,7 +96,7 @@ class JournalTest(JournalTestCase):
     def test_dead_job_blocks_its_node_only_when_asked(self):
         jobs = self.add(('a1', 'A'), ('a2', 'A'))
         self.claim()
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 0.1)
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 0.1)
         self.assertEqual([], self.claim(dead_blocks=True))
         self.assertEqual(['a2'], self.claim(dead_blocks=False))
 
@@ -135,9 +108,9 @@ class JournalTest(JournalTestCase):
         self.assertEqual(['a1'], self.claim(owner='other'))
         # The old owner wakes up: its record no longer counts.
         self.assertFalse(self.journal.finish(jobs[0].id, 'dead-instance',
-                                             journal.DONE, OK, 1))
+                                             journal.DONE, cases.OK, 1))
         self.assertTrue(self.journal.finish(jobs[0].id, 'other',
-                                            journal.DONE, OK, 1))
+                                            journal.DONE, cases.OK, 1))
         self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
 
     def test_renew_keeps_the_lease(self):
@@ -159,7 +132,7 @@ class JournalTest(JournalTestCase):
     def test_recover_after_a_crash(self):
         jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
         self.claim(limit=2)
-        self.journal.finish(jobs[0].id, 'me', journal.DONE, OK, 0.5)
+        self.journal.finish(jobs[0].id, 'me', journal.DONE, cases.OK, 0.5)
         # A new Journal on the same database is a restart after a crash.
         reopened = self.open()
         self.assertEqual(1, reopened.recover())
@@ -174,9 +147,9 @@ class JournalTest(JournalTestCase):
     def test_operator_retry_and_purge(self):
         jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
         self.claim()
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 1)
-        self.journal.finish(jobs[1].id, 'me', journal.DEAD, FAIL, 1)
-        self.journal.finish(jobs[2].id, 'me', journal.DONE, OK, 1)
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 1)
+        self.journal.finish(jobs[1].id, 'me', journal.DEAD, cases.FAIL, 1)
+        self.journal.finish(jobs[2].id, 'me', journal.DONE, cases.OK, 1)
         self.assertEqual(1, self.journal.retry([jobs[0].id]))
         self.assertEqual(0, self.journal.retry([jobs[2].id]))
         row = self.journal.get(jobs[0].id)
@@ -193,8 +166,8 @@ class JournalTest(JournalTestCase):
         jobs = self.add(('a1', 'A'), ('b1', 'B'))
         self.claim()
         later = journal.utcnow() + datetime.timedelta(hours=1)
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, FAIL, 1)
-        self.journal.finish(jobs[1].id, 'me', journal.RETRY, FAIL, 1,
+        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 1)
+        self.journal.finish(jobs[1].id, 'me', journal.RETRY, cases.FAIL, 1,
                             next_attempt_at=later)
         self.assertEqual(1, self.journal.retry(all_dead=True))
         self.assertEqual(journal.RETRY, self.journal.get(jobs[1].id)['state'])

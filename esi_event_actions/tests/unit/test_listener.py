@@ -12,80 +12,26 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-import os
 import time
 
 import fixtures
 import oslo_messaging
 
-from esi_event_actions import bootstrap
-from esi_event_actions import journal
 from esi_event_actions import listener
 from esi_event_actions import metrics
 from esi_event_actions import oslo_internals
 from esi_event_actions import pipeline
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_bootstrap
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 
 
-class ListenerTestCase(base.TestCase):
-    """The real batch listener and pipeline on the in-memory transport."""
-
-    def setUp(self):
-        super().setUp()
-        self.out = os.path.join(self.dir, 'out')
-        for name in ('fulfill.sh', 'delete.sh'):
-            self.script(name, '{ printf "%s "; printf "[%%s]" "$@"; echo; '
-                        '} >> %s' % (name, self.out))
-        self.load(test_bootstrap.SEED_FIXED + '''
-[DEFAULT]
-transport_url = fake://
-[journal]
-connection = sqlite:///%s/journal.sqlite
-''' % self.dir)
-        self.ruleset = bootstrap.check(self.conf)
-        self.journal = journal.Journal(self.conf.journal.connection)
-        self.addCleanup(self.journal.close)
-        self.pipeline = pipeline.Pipeline(self.ruleset, self.journal, 2)
-        self.pipeline.start()
-        self.addCleanup(self.pipeline.stop, 10)
-        self.transport = oslo_messaging.get_notification_transport(
-            self.conf, url='fake://')
-        self.addCleanup(self.transport.cleanup)
-        self.esi_leap = esi_leap.EsiLeap(self.transport)
-
-    def start_listener(self, server=None):
-        """Start ``server``, or one built on this test's pipeline."""
-        if server is None:
-            server = listener.build(self.conf, self.transport,
-                                    self.pipeline)
-        server.start()
-        self.addCleanup(server.wait)
-        self.addCleanup(server.stop)
-        return server
-
-    def wait_jobs(self, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            counts = self.journal.counts()
-            if counts[journal.DONE] + counts[journal.DEAD] >= count:
-                return counts
-            time.sleep(0.05)
-        self.fail('jobs did not finish: %s' % self.journal.counts())
-
-    def output(self):
-        with open(self.out) as f:
-            return sorted(f.read().splitlines())
-
-
-class ListenerTest(ListenerTestCase):
+class ListenerTest(cases.ListenerTestCase):
 
     def test_seed_rules_run_their_scripts(self):
         self.start_listener()
-        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
-        skipped = esi_leap.lease_data(properties={'vendor': 'foo'},
-                                      purpose='production')
+        lease = fake_esi_leap.lease_data(properties={'vendor': 'foo'})
+        skipped = fake_esi_leap.lease_data(properties={'vendor': 'foo'},
+                                           purpose='production')
         self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         self.esi_leap.emit('esi_leap.lease.fulfill.end', skipped)
@@ -103,7 +49,7 @@ class ListenerTest(ListenerTestCase):
 
     def test_bad_messages_are_dropped_and_valid_ones_kept(self):
         self.start_listener()
-        good = esi_leap.lease_data(properties={'vendor': 'foo'})
+        good = fake_esi_leap.lease_data(properties={'vendor': 'foo'})
         notifier = self.esi_leap.notifier
         ctx = self.esi_leap.context
         notifier.info(ctx, 'esi_leap.lease.fulfill.end', ['a', 'list'])
@@ -113,7 +59,7 @@ class ListenerTest(ListenerTestCase):
         notifier.info(ctx, 'esi_leap.lease.fulfill.end',
                       {'esi_leap_object.data': 'not a dict'})
         notifier.info(ctx, 'esi_leap.lease.fulfill.end', dict(
-            esi_leap.payload(good), **{
+            fake_esi_leap.payload(good), **{
                 'esi_leap_object.data': dict(good, purpose=7,
                                              properties='x')}))
         self.esi_leap.emit('esi_leap.lease.fulfill.end', good)
@@ -188,7 +134,7 @@ class ListenerTest(ListenerTestCase):
             return real_add(entries, **kwargs)
         self.journal.add = flaky_add
         self.start_listener()
-        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        lease = fake_esi_leap.lease_data(properties={'vendor': 'foo'})
         self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
         self.wait_jobs(1)
         self.assertGreaterEqual(len(calls), 2)
@@ -198,9 +144,9 @@ class ListenerTest(ListenerTestCase):
         self.assertIn('The journal is back', self.logger.output)
 
     def test_redelivery_adds_nothing(self):
-        lease = esi_leap.lease_data(properties={'vendor': 'foo'})
+        lease = fake_esi_leap.lease_data(properties={'vendor': 'foo'})
         message = {'event_type': 'esi_leap.lease.fulfill.end',
-                   'payload': esi_leap.payload(lease),
+                   'payload': fake_esi_leap.payload(lease),
                    'publisher_id': 'esi-leap-manager.h',
                    'metadata': {'message_id': 'same-id', 'timestamp': 't'}}
         endpoint = listener.FulfillEndpoint(self.pipeline)

@@ -17,8 +17,8 @@ import json
 
 from esi_event_actions import event
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 class LogActionTest(base.TestCase):
@@ -32,7 +32,7 @@ class LogActionTest(base.TestCase):
             ''')
         rule = ruleloader.load(self.conf).by_name['log']
         evt = event.Event('esi_leap.lease.delete.end',
-                          esi_leap.lease_data(node_name='n1'), id='m9')
+                          fake_esi_leap.lease_data(node_name='n1'), id='m9')
         self.assertTrue(rule.action.run(evt, rule.params(evt), 1).ok)
         line = [ln for ln in self.logger.output.splitlines()
                 if ln.startswith('esi-event ')][0]

@@ -24,9 +24,9 @@ from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import migration
 from esi_event_actions import rules
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_bootstrap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import samples
 
 # What a terminal acts on: every control character but the newline that
 # ends a line of output.
@@ -43,7 +43,7 @@ class ManageTestCase(base.TestCase):
         self.script('fulfill.sh')
         self.script('delete.sh')
         self.url = 'sqlite:///%s/journal.sqlite' % self.dir
-        self.config = self.write('m.conf', test_bootstrap.SEED_FIXED + (
+        self.config = self.write('m.conf', samples.SEED_FIXED + (
             '\n[journal]\nconnection = %s\n' % self.url))
 
     def manage(self, *args):
@@ -58,7 +58,7 @@ class ManageTestCase(base.TestCase):
         store = journal.Journal(self.url)
         self.addCleanup(store.close)
         store.add([(event.Event('esi_leap.lease.fulfill.end',
-                                esi_leap.lease_data(node_uuid='n%d' % i),
+                                fake_esi_leap.lease_data(node_uuid='n%d' % i),
                                 id='m%d' % i), ['fulfill'])
                    for i in range(count)])
         return store
@@ -200,7 +200,7 @@ class DbCommandTest(ManageTestCase):
     def test_journal_list_shows_skipped_jobs(self):
         store = journal.Journal(self.url)
         self.addCleanup(store.close)
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         store.add([(event.Event('esi_leap.lease.fulfill.error', lease,
                                 id='e%d' % i), ['fulfill'])
                    for i in range(3)],
@@ -281,12 +281,12 @@ class TerminalSafeOutputTest(ManageTestCase):
         super().setUp()
         store = journal.Journal(self.url)
         self.addCleanup(store.close)
-        lease = esi_leap.lease_data(node_uuid='n' + HOSTILE,
-                                    purpose='test' + HOSTILE)
+        lease = fake_esi_leap.lease_data(node_uuid='n' + HOSTILE,
+                                         purpose='test' + HOSTILE)
         self.message = {
             'message_id': 'm' + HOSTILE, 'publisher_id': 'esi-leap.h',
             'event_type': 'esi_leap.lease.fulfill.end', 'priority': 'INFO',
-            'payload': esi_leap.payload(lease),
+            'payload': fake_esi_leap.payload(lease),
             'timestamp': '2026-11-26 10:00:00.000001'}
         store.add([(event.Event('esi_leap.lease.fulfill.end', lease,
                                 id='m' + HOSTILE), ['fulfill'])])
@@ -342,7 +342,7 @@ class RejectedEventsTest(ManageTestCase):
         super().setUp()
         store = journal.Journal(self.url)
         self.addCleanup(store.close)
-        lease = esi_leap.lease_data(name='evil' + HOSTILE)
+        lease = fake_esi_leap.lease_data(name='evil' + HOSTILE)
         store.reject(event.Event('esi_leap.lease.fulfill.end', lease,
                                  id='m-' + HOSTILE),
                      ['fulfill', 'page'], ValueError('a value ' + HOSTILE))
@@ -389,13 +389,13 @@ class OncePerCommandsTest(ManageTestCase):
 
     def setUp(self):
         super().setUp()
-        self.config = self.write('m.conf', test_bootstrap.SEED_FIXED + (
+        self.config = self.write('m.conf', samples.SEED_FIXED + (
             '\n[journal]\nconnection = %s\n'
             '[page]\nevents = esi_leap.lease.fulfill.error\n'
             'once_per = uuid\naction = log\n' % self.url))
         self.store = journal.Journal(self.url)
         self.addCleanup(self.store.close)
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         once = {'page': rules.OncePer('uuid', 0.0)}
         self.ids = []
         # Two retries of a failing fulfil died with the pager; a third

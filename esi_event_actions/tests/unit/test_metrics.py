@@ -22,8 +22,8 @@ from esi_event_actions import dryrun
 from esi_event_actions import journal
 from esi_event_actions import metrics
 from esi_event_actions import pipeline
-from esi_event_actions.tests import base
-from esi_event_actions.tests.unit import test_dryrun
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 
 class MetricsTest(base.TestCase):
@@ -51,7 +51,7 @@ class MetricsTest(base.TestCase):
                                  metrics=stats, poll_interval=0.05)
         pipe.start()
         self.addCleanup(pipe.stop, 5)
-        message, _ = test_dryrun.bus_message()
+        message, _ = fake_esi_leap.bus_message()
         pipe.accept(dryrun.read_events(json.dumps(message)))
         self.assertTrue(pipe.pool.wait_idle(10))
         sock = metrics.listen('127.0.0.1', 0)

@@ -23,23 +23,17 @@ from alembic import migration as alembic_migration
 import fixtures
 import sqlalchemy as sa
 
-from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import migration
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_journal
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                         'fixtures')
 # What the pre-migration fixture holds (written by that release's code).
 V1_COUNTS = {'pending': 11, 'running': 2, 'retry': 2, 'done': 6, 'dead': 3,
              'skipped': 0}
-
-
-def _event(msg_id, node='node-a'):
-    return event.Event('esi_leap.lease.fulfill.end',
-                       esi_leap.lease_data(node_uuid=node), id=msg_id)
 
 
 class MigrationTest(base.TestCase):
@@ -144,11 +138,11 @@ class MigrationTest(base.TestCase):
         # on a migrated journal.
         self.assertEqual('2', self.meta()['schema_version'])
         # And the adopted journal works: its ids go on, its counts follow.
-        new, = store.add([(_event('after'), ['r'])])
+        new, = store.add([(fake_esi_leap.lease_event('after'), ['r'])])
         self.assertGreater(new.id, max(r[0] for r in before['jobs']))
         claimed = store.claim('me', 50, 60)
         for job in claimed:
-            store.finish(job.id, 'me', journal.DONE, test_journal.OK, 0.1)
+            store.finish(job.id, 'me', journal.DONE, cases.OK, 0.1)
         counts = store.counts()
         self.assertEqual(V1_COUNTS['done'] + len(claimed),
                          counts[journal.DONE])
@@ -218,12 +212,12 @@ class MigrationTest(base.TestCase):
 
     def test_final_counts_follow_every_change(self):
         store = self.open()
-        store.add([(_event('m%d' % i, 'n%d' % i), ['a', 'b'])
-                   for i in range(6)])
+        store.add([(fake_esi_leap.lease_event('m%d' % i, 'n%d' % i),
+                    ['a', 'b']) for i in range(6)])
         claimed = store.claim('me', 20, 60)
         ends = [journal.DONE] * 6 + [journal.DEAD] * 4 + [journal.RETRY] * 2
         for job, state in zip(claimed, ends):
-            store.finish(job.id, 'me', state, test_journal.OK, 0.1,
+            store.finish(job.id, 'me', state, cases.OK, 0.1,
                          next_attempt_at=journal.utcnow())
         self.assertEqual(self.counted(), store.counts())
         store.retry(all_dead=True)
@@ -241,7 +235,7 @@ class MigrationTest(base.TestCase):
         return {state: found.get(state, 0) for state in journal.STATES}
 
 
-class HistoryCostTest(test_journal.JournalTestCase):
+class HistoryCostTest(cases.JournalTestCase):
     """What a scrape costs must not grow with the done jobs kept."""
 
     def done_jobs(self, number, start=0):

@@ -23,12 +23,12 @@ from esi_event_actions import listener
 from esi_event_actions import notification
 from esi_event_actions import oslo_internals
 from esi_event_actions.oslo_internals import listening
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_listener
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 
 
-class CheckTest(test_listener.ListenerTestCase):
+class CheckTest(cases.ListenerTestCase):
     """check() on this oslo, and on one whose private parts moved."""
 
     def remove(self, target):
@@ -59,7 +59,8 @@ class CheckTest(test_listener.ListenerTestCase):
         server = self.start_listener()
         self.assertIs(oslo_internals.Adapter, type(server.listener))
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+                           fake_esi_leap.lease_data(
+                               properties={'vendor': 'foo'}))
         self.wait_jobs(1)
         # oslo's own server would hand the batch to an executor thread.
         self.assertEqual([server.listener._listen_thread], threads)
@@ -126,7 +127,8 @@ class CheckTest(test_listener.ListenerTestCase):
         self.start_listener(server)
         self.assertIsNot(oslo_internals.Adapter, type(server.listener))
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+                           fake_esi_leap.lease_data(
+                               properties={'vendor': 'foo'}))
         self.wait_jobs(1)
 
     def test_without_the_server_guard_batches_go_to_the_executor(self):
@@ -142,7 +144,8 @@ class CheckTest(test_listener.ListenerTestCase):
         threads = self.watch_threads()
         self.start_listener(server)
         self.esi_leap.emit('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(properties={'vendor': 'foo'}))
+                           fake_esi_leap.lease_data(
+                               properties={'vendor': 'foo'}))
         self.wait_jobs(1)
         self.assertNotIn(server.listener._listen_thread, threads)
         self.assertEqual(1, len(threads))
@@ -234,7 +237,7 @@ class GuardTest(base.TestCase):
             leaf['x'] = {}
             leaf = leaf['x']
         message = {'event_type': 'esi_leap.lease.fulfill.end',
-                   'payload': esi_leap.payload(esi_leap.lease_data(
+                   'payload': fake_esi_leap.payload(fake_esi_leap.lease_data(
                        properties=deep)), 'metadata': {}}
         self.assertRaises(notification.BadMessage, notification.to_event,
                           message)

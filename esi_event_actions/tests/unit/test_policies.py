@@ -28,9 +28,9 @@ from esi_event_actions import journal
 from esi_event_actions import optiontypes
 from esi_event_actions import policies
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.unit import test_journal
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions import workers
 
 RULE = '''
@@ -42,7 +42,7 @@ action = log
 
 
 def _event(msg_id, event_type='esi_leap.lease.fulfill.error', **data):
-    return event.Event(event_type, esi_leap.lease_data(**data), id=msg_id)
+    return event.Event(event_type, fake_esi_leap.lease_data(**data), id=msg_id)
 
 
 class PolicyOptionsTest(base.TestCase):
@@ -121,7 +121,7 @@ class PolicyOptionsTest(base.TestCase):
                       report)
 
 
-class OncePerTest(test_journal.JournalTestCase):
+class OncePerTest(cases.JournalTestCase):
 
     def add_once(self, *events, window=0.0, owner=None):
         once = {'page': policies.OncePer('uuid', window)}
@@ -132,7 +132,7 @@ class OncePerTest(test_journal.JournalTestCase):
         return [(r['event_id'], r['state']) for r in self.journal.rows()]
 
     def test_one_run_per_lease_the_rest_skipped(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         first = [event.Event('esi_leap.lease.fulfill.error', lease,
                              id='e%d' % i) for i in range(3)]
         # Two in one batch, then one more: neither races past the key.
@@ -151,9 +151,9 @@ class OncePerTest(test_journal.JournalTestCase):
         self.assertEqual(journal.PENDING, other.state)
 
     def test_a_dead_job_does_not_count_and_a_missing_value_never_does(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         job, = self.add_once(event.Event('t', lease, id='e1'), owner='me')
-        self.journal.finish(job.id, 'me', journal.DEAD, test_journal.FAIL, 0)
+        self.journal.finish(job.id, 'me', journal.DEAD, cases.FAIL, 0)
         again, = self.add_once(event.Event('t', lease, id='e2'))
         self.assertEqual(journal.PENDING, again.state)
         third, = self.add_once(event.Event('t', lease, id='e3'))
@@ -167,7 +167,7 @@ class OncePerTest(test_journal.JournalTestCase):
 
     def dead_then_done(self, dead_count):
         """``dead_count`` jobs of one lease die in turn, then one acts."""
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         ids = []
         for number in range(dead_count + 1):
             job, = self.add_once(event.Event('t', lease, id='e%d' % number),
@@ -176,7 +176,7 @@ class OncePerTest(test_journal.JournalTestCase):
             self.journal.finish(
                 job.id, 'me', journal.DEAD if number < dead_count
                 else journal.DONE,
-                test_journal.FAIL if number < dead_count else test_journal.OK,
+                cases.FAIL if number < dead_count else cases.OK,
                 0)
             ids.append(job.id)
         return lease, ids
@@ -201,13 +201,13 @@ class OncePerTest(test_journal.JournalTestCase):
                                      counts[journal.DONE]))
 
     def test_of_dead_jobs_of_one_value_the_oldest_is_retried(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         dead = []
         for number in range(3):
             job, = self.add_once(event.Event('t', lease, id='d%d' % number),
                                  owner='me')
             self.journal.finish(job.id, 'me', journal.DEAD,
-                                test_journal.FAIL, 0)
+                                cases.FAIL, 0)
             dead.append(job.id)
         once = {'page': policies.OncePer('uuid', 0.0)}
         retried, skipped = self.journal.retry_jobs(dead, once=once)
@@ -216,15 +216,15 @@ class OncePerTest(test_journal.JournalTestCase):
         self.assertEqual(journal.PENDING, self.journal.get(dead[0])['state'])
 
     def test_purging_a_dead_holder_forgets_its_value(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         job, = self.add_once(event.Event('t', lease, id='e1'), owner='me')
-        self.journal.finish(job.id, 'me', journal.DEAD, test_journal.FAIL, 0)
+        self.journal.finish(job.id, 'me', journal.DEAD, cases.FAIL, 0)
         self.journal.purge(journal.utcnow() + datetime.timedelta(days=1))
         again, = self.add_once(event.Event('t', lease, id='e2'))
         self.assertEqual(journal.PENDING, again.state)
 
     def test_the_window_runs_from_the_job_that_acted(self):
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.add_once(event.Event('t', lease, id='e1'), window=60)
         second, = self.add_once(event.Event('t', lease, id='e2'), window=60)
         self.assertEqual(journal.SKIPPED, second.state)
@@ -236,7 +236,7 @@ class OncePerTest(test_journal.JournalTestCase):
 
     def test_without_once_every_event_runs(self):
         # As manage replay adds them.
-        lease = esi_leap.lease_data()
+        lease = fake_esi_leap.lease_data()
         self.add_once(event.Event('t', lease, id='e1'))
         again = self.journal.add([(event.Event('t', lease, id='e2'),
                                    ['page'])])
@@ -350,7 +350,7 @@ class AdmissionTest(base.TestCase):
         self.assertEqual(0, admission._buckets['r'].wait())
 
 
-class LimitedPoolTest(test_journal.JournalTestCase):
+class LimitedPoolTest(cases.JournalTestCase):
     """max_concurrency across two pools on one journal, rate_limit."""
 
     def setUp(self):
@@ -368,7 +368,7 @@ class LimitedPoolTest(test_journal.JournalTestCase):
         time.sleep(0.02)
         with self.lock:
             self.active -= 1
-        return test_journal.OK
+        return cases.OK
 
     def pool(self, rule, store=None, owner=None):
         store = store or self.journal
@@ -412,7 +412,7 @@ class LimitedPoolTest(test_journal.JournalTestCase):
             'esi_event_actions.policies.SLOT_RETRY', 0.1))
         limited = types.SimpleNamespace(name='r', max_concurrency=1,
                                         rate_limit=None)
-        self.journal.add([(test_journal._event('m%d' % i, 'n%d' % i),
+        self.journal.add([(fake_esi_leap.lease_event('m%d' % i, 'n%d' % i),
                            ['r' if i < 2 else 'u']) for i in range(8)])
         self.journal.record = record
         pool = workers.WorkerPool(

@@ -27,8 +27,8 @@ from esi_event_actions import journal
 from esi_event_actions import metrics
 from esi_event_actions import pipeline
 from esi_event_actions import service
-from esi_event_actions.tests import base
-from esi_event_actions.tests import fake_esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 FULFILL = 'esi_leap.lease.fulfill.end'
 DELETE = 'esi_leap.lease.delete.end'
@@ -50,7 +50,7 @@ class PollerTest(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.useFixture(fake_esi_leap.FakeEsiLeapAPI())
+        self.api = self.useFixture(fake_esi_leap.API())
         self.api.leases['lease-1'] = LEASE
         self.calls = os.path.join(self.dir, 'calls')
         self.script('act.sh', 'echo "$ESI_EVENT_ID $*" >> %s' % self.calls)
@@ -263,7 +263,7 @@ class AuthTest(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.api = self.useFixture(fake_esi_leap.FakeEsiLeapAPI())
+        self.api = self.useFixture(fake_esi_leap.API())
         self.api.add(FULFILL, 'lease-1', 'node-1')
 
     def check(self, adapter):

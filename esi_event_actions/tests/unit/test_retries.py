@@ -14,7 +14,7 @@
 """The retry policy: exponential backoff with jitter."""
 
 from esi_event_actions import retries
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
 
 class RetryPolicyTest(base.TestCase):

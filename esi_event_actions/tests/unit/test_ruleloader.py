@@ -21,7 +21,7 @@ import fixtures
 
 from esi_event_actions import bootstrap
 from esi_event_actions import exception
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
 
 class RuleConfigTest(base.TestCase):

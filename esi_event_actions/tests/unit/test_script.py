@@ -26,8 +26,8 @@ from esi_event_actions.actions import script
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
 
 HOSTILE = 'x; touch /tmp/pwned $(id) `id` | cat & echo "\'\n\t*?~ \\'
 
@@ -70,7 +70,7 @@ class ScriptActionTest(base.TestCase):
     def test_params_null_missing_and_json(self):
         rule = self.rule('exit 0', params='node_name,fulfill_time,nope,'
                          'node_properties.cpus,properties,id')
-        evt = event.Event('t', esi_leap.lease_data(
+        evt = event.Event('t', fake_esi_leap.lease_data(
             properties={'b': 1, 'a': [True]}), id='m')
         params = rule.params(evt)
         self.assertEqual(evt.data['node_name'], params[0])
@@ -83,7 +83,8 @@ class ScriptActionTest(base.TestCase):
         out = os.path.join(self.dir, 'args')
         rule = self.rule('for a in "$@"; do printf "%s\\0" "$a"; done '
                          '> ' + out)
-        result = self.run_rule(rule, esi_leap.lease_data(node_name=HOSTILE))
+        result = self.run_rule(rule,
+                               fake_esi_leap.lease_data(node_name=HOSTILE))
         self.assertTrue(result.ok, result)
         with open(out, 'rb') as f:
             self.assertEqual([HOSTILE.encode(), b''],
@@ -104,7 +105,7 @@ class ScriptActionTest(base.TestCase):
                          extra='environment = SCRIPT_TEST_INHERITED,NOT_SET')
         # The environment is the one the rule was loaded with.
         os.environ['SCRIPT_TEST_INHERITED'] = 'later'
-        data = esi_leap.lease_data()
+        data = fake_esi_leap.lease_data()
         self.assertTrue(self.run_rule(rule, data, attempt=3).ok)
         env = self.read_env(out)
         self.assertEqual('esi_leap.lease.fulfill.end', env['ESI_EVENT_TYPE'])
@@ -127,7 +128,7 @@ class ScriptActionTest(base.TestCase):
         self.useFixture(fixtures.EnvironmentVariable('HOME', self.dir))
         out = os.path.join(self.dir, 'env')
         rule = self.rule('env > %s' % out)
-        self.assertTrue(self.run_rule(rule, esi_leap.lease_data()).ok)
+        self.assertTrue(self.run_rule(rule, fake_esi_leap.lease_data()).ok)
         env = self.read_env(out)
         self.assertNotIn('OS_PASSWORD', env)
         self.assertNotIn('PGPASSWORD', env)
@@ -139,7 +140,7 @@ class ScriptActionTest(base.TestCase):
             'ESI_EVENT_ID', 'ESI_RULE', 'ESI_ATTEMPT', 'ESI_TRUNCATED_PARAMS'}
             | {k for k in os.environ if k.startswith('LC_')})
         preview = rule.action.preview(
-            event.Event('t', esi_leap.lease_data(), id='m'), ['a', 'b'])
+            event.Event('t', fake_esi_leap.lease_data(), id='m'), ['a', 'b'])
         self.assertNotIn('OS_PASSWORD', json.dumps(preview))
 
     def test_environment_names_are_checked_at_load(self):
@@ -160,7 +161,7 @@ class ScriptActionTest(base.TestCase):
     def test_stdin_is_strict_json(self):
         out = os.path.join(self.dir, 'stdin')
         rule = self.rule('cat > ' + out)
-        data = esi_leap.lease_data(properties={
+        data = fake_esi_leap.lease_data(properties={
             'big': float('inf'), 'small': float('-inf'), 'nan': float('nan')})
         self.assertTrue(self.run_rule(rule, data).ok)
 
@@ -173,7 +174,7 @@ class ScriptActionTest(base.TestCase):
 
     def test_failure_reports_exit_status_and_stderr(self):
         rule = self.rule('echo out; echo first >&2; echo second >&2; exit 3')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual(action_base.RETRY, result.status)
         self.assertEqual(3, result.exit_status)
         self.assertEqual('exit status 3: first | second', result.detail)
@@ -186,7 +187,7 @@ class ScriptActionTest(base.TestCase):
                          'echo $! >> %s; sleep 300' % (pidfile, pidfile),
                          timeout=2)
         self.addCleanup(self.kill_all, pidfile)
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual('timed out after 2s', result.detail)
         pids = self.read_pids(pidfile)
         self.assertEqual(2, len(pids))
@@ -210,7 +211,7 @@ class ScriptActionTest(base.TestCase):
                          % pidfile, timeout=5)
         self.kill_at_cleanup(pidfile)
         started = time.monotonic()
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertLess(time.monotonic() - started, 60)
         self.assertEqual(action_base.RETRY, result.status)
         self.assertEqual('timed out after 5s', result.detail)
@@ -223,7 +224,7 @@ class ScriptActionTest(base.TestCase):
         blob = ''.join(chr(32 + i % 2000) for i in range(1 << 20))
         rule = self.rule('cat > ' + out)
         evt = event.Event('esi_leap.lease.fulfill.end',
-                          esi_leap.lease_data(properties={'blob': blob}),
+                          fake_esi_leap.lease_data(properties={'blob': blob}),
                           id='msg-1')
         self.assertTrue(rule.action.run(evt, rule.params(evt)).ok)
         with open(out, 'rb') as f:
@@ -231,7 +232,7 @@ class ScriptActionTest(base.TestCase):
 
     def test_large_output_is_read_only_up_to_the_limit(self):
         rule = self.rule('yes | head -c 1048576; echo oops >&2; exit 1')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual('exit status 1: oops', result.detail)
         self.assertEqual('y\n' * 2048 + 'oops\n', result.output)
 
@@ -241,14 +242,14 @@ class ScriptActionTest(base.TestCase):
         self.load_with_output_limit(10)
         rule = self.rule('yes | head -c 8388608; yes e | head -c 8388608 '
                          '>&2; exit 1', timeout=60)
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual('exit status 1: e | e | e | e | e', result.detail)
         self.assertEqual('y\ny\ny\ny\ny\ne\ne\ne\ne\ne\n', result.output)
 
     def test_output_cut_inside_a_character_loses_only_that_one(self):
         self.load_with_output_limit(4)
         rule = self.rule('printf "a\\303\\251\\303\\251"')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual('a\u00e9', result.output)
 
     def test_background_child_holding_stdout_does_not_hold_the_job(self):
@@ -256,7 +257,7 @@ class ScriptActionTest(base.TestCase):
         rule = self.rule('sleep 300 & echo $! > %s; echo done' % pidfile)
         self.kill_at_cleanup(pidfile)
         started = time.monotonic()
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertLess(time.monotonic() - started, 20)
         self.assertTrue(result.ok, result)
         self.assertEqual('done\n', result.output)
@@ -265,11 +266,11 @@ class ScriptActionTest(base.TestCase):
         self.useFixture(fixtures.MockPatchObject(
             os, 'pidfd_open', side_effect=OSError(errno.ENOSYS, 'no')))
         result = self.run_rule(self.rule('echo hi; exit 2'),
-                               esi_leap.lease_data())
+                               fake_esi_leap.lease_data())
         self.assertEqual((action_base.RETRY, 2, 'hi\n'),
                          (result.status, result.exit_status, result.output))
         result = self.run_rule(self.rule('sleep 300', timeout=1),
-                               esi_leap.lease_data())
+                               fake_esi_leap.lease_data())
         self.assertEqual('timed out after 1s', result.detail)
 
     def test_without_memfd_unlinked_temporary_files_serve(self):
@@ -279,7 +280,7 @@ class ScriptActionTest(base.TestCase):
         self.useFixture(fixtures.MockPatchObject(script.tempfile, 'tempdir',
                                                  tmp))
         rule = self.rule('cat; echo err >&2; exit 1')
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual('exit status 1: err', result.detail)
         self.assertIn('"msg-1"', result.output)
         self.assertEqual([], os.listdir(tmp))
@@ -289,32 +290,33 @@ class ScriptActionTest(base.TestCase):
                                                  100))
         started = time.monotonic()
         result = self.run_rule(self.rule('sleep 300', timeout=1),
-                               esi_leap.lease_data())
+                               fake_esi_leap.lease_data())
         self.assertGreaterEqual(time.monotonic() - started, 1)
         self.assertEqual('timed out after 1s', result.detail)
         self.assertTrue(self.run_rule(self.rule('sleep 0.3'),
-                                      esi_leap.lease_data()).ok)
+                                      fake_esi_leap.lease_data()).ok)
 
     @testtools.skipUnless(os.path.isdir('/proc/self/fd'), 'needs /proc')
     def test_no_descriptor_is_left_open(self):
         rule = self.rule('cat; echo err >&2; exit 1')
         before = len(os.listdir('/proc/self/fd'))
-        self.run_rule(rule, esi_leap.lease_data())
-        self.run_rule(rule, esi_leap.lease_data(node_name='a\0b'))
+        self.run_rule(rule, fake_esi_leap.lease_data())
+        self.run_rule(rule, fake_esi_leap.lease_data(node_name='a\0b'))
         os.unlink(rule.action.path)
-        self.run_rule(rule, esi_leap.lease_data())
+        self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual(before, len(os.listdir('/proc/self/fd')))
 
     def test_missing_script_at_run_time_fails(self):
         rule = self.rule('exit 0')
         os.unlink(rule.action.path)
-        result = self.run_rule(rule, esi_leap.lease_data())
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
         self.assertEqual(action_base.FAILURE, result.status)
         self.assertIn('cannot run', result.detail)
 
     def test_nul_byte_in_a_value_fails_cleanly(self):
         rule = self.rule('exit 0')
-        result = self.run_rule(rule, esi_leap.lease_data(node_name='a\0b'))
+        result = self.run_rule(rule,
+                               fake_esi_leap.lease_data(node_name='a\0b'))
         self.assertEqual(action_base.FAILURE, result.status)
         self.assertIn('argument 1 (node_name) holds a NUL', result.detail)
 
@@ -327,8 +329,8 @@ class ScriptActionTest(base.TestCase):
         # 200 KB, over the kernel's bound of one argument, ending with a
         # character of two bytes across the cut.
         long = 'x' * (64 * 1024 - 1) + '\u00e9' + 'y' * 200000
-        data = esi_leap.lease_data(node_name=long, purpose='short',
-                                   name='\u00e9' * 100000)
+        data = fake_esi_leap.lease_data(node_name=long, purpose='short',
+                                        name='\u00e9' * 100000)
         result = self.run_rule(rule, data)
         self.assertTrue(result.ok, result)
         with open(out, 'rb') as f:
@@ -349,7 +351,7 @@ class ScriptActionTest(base.TestCase):
         out = os.path.join(self.dir, 'args')
         rule = self.rule('printf "%%s" "$1" > %s' % out,
                          params='node_name', extra='script_arg_limit = 1000')
-        self.assertTrue(self.run_rule(rule, esi_leap.lease_data(
+        self.assertTrue(self.run_rule(rule, fake_esi_leap.lease_data(
             node_name='z' * 5000)).ok)
         with open(out) as f:
             self.assertEqual('z' * 1000, f.read())
@@ -373,7 +375,7 @@ class ScriptActionTest(base.TestCase):
     def test_lone_surrogate_is_passed_as_a_replacement_character(self):
         out = os.path.join(self.dir, 'args')
         rule = self.rule('printf "%%s" "$1" > %s' % out, params='node_name')
-        result = self.run_rule(rule, esi_leap.lease_data(
+        result = self.run_rule(rule, fake_esi_leap.lease_data(
             node_name='a\ud800b'))
         self.assertTrue(result.ok, result)
         with open(out, encoding='utf-8') as f:

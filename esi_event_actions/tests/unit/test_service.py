@@ -15,7 +15,7 @@
 
 from esi_event_actions import bootstrap
 from esi_event_actions import service
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
 
 class ServiceTest(base.TestCase):

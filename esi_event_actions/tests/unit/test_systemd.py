@@ -20,11 +20,10 @@ import shutil
 import subprocess
 
 
-from esi_event_actions.tests import base
+from esi_event_actions.tests.common import base
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
-                                    '..'))
-UNITS = sorted(glob.glob(os.path.join(REPO, 'etc', 'systemd', '*.service')))
+UNITS = sorted(glob.glob(os.path.join(base.REPO, 'etc', 'systemd',
+                                      '*.service')))
 # systemd-analyze's overall exposure, 0 to 10, that a unit may have at
 # most; --threshold counts in tenths.
 MAX_EXPOSURE = 2.5
@@ -74,7 +73,7 @@ class SecurityTest(base.TestCase):
         return subprocess.run(
             [path, 'security', '--offline=true', '--no-pager',
              '--threshold=%d' % round(MAX_EXPOSURE * 10), unit],
-            capture_output=True, text=True, timeout=120, cwd=REPO)
+            capture_output=True, text=True, timeout=120, cwd=base.REPO)
 
     def test_exposure(self):
         for unit in UNITS:

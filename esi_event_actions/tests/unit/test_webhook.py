@@ -13,8 +13,6 @@
 #    under the License.
 
 import email.utils
-import hashlib
-import hmac
 import io
 import json
 import logging
@@ -34,33 +32,9 @@ from esi_event_actions import exception
 from esi_event_actions import journal
 from esi_event_actions import pipeline
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests import httpserver
-from esi_event_actions.tests.unit import test_dryrun
-
-SECRET = 'correct horse battery staple'
-# What a webhook URL may hold that nobody else should read.
-URL_SECRETS = ('ops-user', 'pw-Secret-1', 'SecretPath', 'Key-K-42')
-# Nothing listens on the discard port: the connection is refused.
-REFUSED = 'http://127.0.0.1:9'
-
-
-def secret_url(base=REFUSED):
-    """``base`` with a user, a password, a secret path and an API key."""
-    scheme, rest = base.split('://', 1)
-    return ('%s://ops-user:pw-Secret-1@%s/SecretPath/hook?api_key=Key-K-42'
-            % (scheme, rest.split('/', 1)[0]))
-
-
-def verify(secret, headers, body, now, tolerance=300):
-    """What a receiver does (the documented recipe)."""
-    stamp = headers[webhook.TIMESTAMP_HEADER]
-    if abs(now - int(stamp)) > tolerance:
-        return False
-    expected = 'sha256=' + hmac.new(secret.encode(), stamp.encode() + b'.' +
-                                    body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers[webhook.SIGNATURE_HEADER])
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import httpserver
 
 
 class WebhookTest(base.TestCase):
@@ -78,7 +52,7 @@ class WebhookTest(base.TestCase):
 
     def event(self, **data):
         return event.Event('esi_leap.lease.fulfill.end',
-                           esi_leap.lease_data(**data), id='msg-1',
+                           fake_esi_leap.lease_data(**data), id='msg-1',
                            publisher_id='esi-leap-manager.host1',
                            timestamp='2026-11-26 10:00:00.000001')
 
@@ -87,7 +61,7 @@ class WebhookTest(base.TestCase):
         return rule.action.run(evt, rule.params(evt), attempt)
 
     def assert_no_url_secret(self, text):
-        for secret in URL_SECRETS:
+        for secret in httpserver.URL_SECRETS:
             self.assertNotIn(secret, text)
 
     def finished(self, rule, timeout=30):
@@ -106,16 +80,18 @@ class WebhookTest(base.TestCase):
 
     def test_body_and_signature(self):
         rule = self.rule('secret = %s\nheaders = {"Authorization": "Bearer '
-                         'xyz"}' % SECRET)
+                         'xyz"}' % httpserver.SECRET)
         result = self.call(rule, attempt=2, purpose=None)
         self.assertTrue(result.ok, result)
         self.assertEqual(200, result.exit_status)
         method, path, headers, body = self.server.requests[0]
         self.assertEqual(('POST', '/hook'), (method, path))
-        self.assertTrue(verify(SECRET, headers, body, time.time()))
-        self.assertFalse(verify('wrong', headers, body, time.time()))
-        self.assertFalse(verify(SECRET, headers, body + b' ', time.time()))
-        self.assertFalse(verify(SECRET, headers, body, time.time() + 3600))
+        now = time.time()
+        secret = httpserver.SECRET
+        self.assertTrue(httpserver.verify(secret, headers, body, now))
+        self.assertFalse(httpserver.verify('wrong', headers, body, now))
+        self.assertFalse(httpserver.verify(secret, headers, body + b' ', now))
+        self.assertFalse(httpserver.verify(secret, headers, body, now + 3600))
         self.assertEqual('Bearer xyz', headers['Authorization'])
         self.assertEqual('msg-1', headers['X-ESI-Event-Id'])
         self.assertEqual('2', headers['X-ESI-Attempt'])
@@ -160,12 +136,12 @@ class WebhookTest(base.TestCase):
 
     def test_secrets_never_logged(self):
         rule = self.rule('secret = %s\nheaders = {"Authorization": "Bearer '
-                         'hunter2"}' % SECRET)
+                         'hunter2"}' % httpserver.SECRET)
         self.server.statuses.append(500)
         self.call(rule)
         self.conf.log_opt_values(__import__('logging').getLogger('x'),
                                  10)
-        for text in (SECRET, 'hunter2'):
+        for text in (httpserver.SECRET, 'hunter2'):
             self.assertNotIn(text, self.logger.output)
             self.assertNotIn(text, rule.summary())
 
@@ -197,7 +173,7 @@ class WebhookTest(base.TestCase):
 
     def test_url_secrets_are_redacted(self):
         for url, shown in (
-                (secret_url('https://h.example:8443'),
+                (httpserver.secret_url('https://h.example:8443'),
                  'https://***@h.example:8443/***?***'),
                 ('http://h.example/', 'http://h.example/'),
                 ('http://h.example', 'http://h.example'),
@@ -206,7 +182,7 @@ class WebhookTest(base.TestCase):
             self.assertEqual(shown, webhook.redact_url(url))
 
     def test_url_secrets_never_shown(self):
-        rule = self.rule(url=secret_url())
+        rule = self.rule(url=httpserver.secret_url())
         self.assertEqual('webhook POST http://***@127.0.0.1:9/***?***',
                          rule.action.describe())
         result = self.call(rule)
@@ -224,8 +200,8 @@ class WebhookTest(base.TestCase):
         path = self.write('m.conf', '[journal]\nconnection = sqlite:///%s/'
                           'j.sqlite\n[hook]\nevents = esi_leap.lease.*.end\n'
                           'action = webhook\nurl = %s\n'
-                          % (self.dir, secret_url()))
-        message, _ = test_dryrun.bus_message()
+                          % (self.dir, httpserver.secret_url()))
+        message, _ = fake_esi_leap.bus_message()
         out = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
         for command in (['check-config'], ['test-rule', '--execute'],
@@ -305,7 +281,7 @@ class RetryAfterJournalTest(base.TestCase):
         pipe.start()
         self.addCleanup(pipe.stop, 5)
         pipe.accept([event.Event('esi_leap.lease.fulfill.end',
-                                 esi_leap.lease_data(), id='m1')])
+                                 fake_esi_leap.lease_data(), id='m1')])
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             rows = self.journal.rows()
@@ -332,11 +308,11 @@ class RetryAfterJournalTest(base.TestCase):
         self.assertLess(wait, 10)
 
     def test_the_job_line_and_detail_hide_url_secrets(self):
-        _, row = self.retried('', url=secret_url())
+        _, row = self.retried('', url=httpserver.secret_url())
         self.assertEqual(journal.RETRY, row['state'])
         self.assertIn('ConnectionError', row['detail'])
         self.assertIn('ConnectionError', self.logger.output)
-        for secret in URL_SECRETS:
+        for secret in httpserver.URL_SECRETS:
             self.assertNotIn(secret, row['detail'])
             self.assertNotIn(secret, row['output'] or '')
             self.assertNotIn(secret, self.logger.output)
@@ -363,7 +339,7 @@ class WebhookTLSTest(base.TestCase):
 
     def call(self, rule):
         evt = event.Event('esi_leap.lease.fulfill.end',
-                          esi_leap.lease_data(), id='m')
+                          fake_esi_leap.lease_data(), id='m')
         return rule.action.run(evt, [], 1)
 
     def test_unknown_ca_is_refused_and_ca_file_is_honoured(self):

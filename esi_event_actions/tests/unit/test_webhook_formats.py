@@ -28,9 +28,9 @@ from esi_event_actions import dryrun
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import ruleloader
-from esi_event_actions.tests import base
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests import httpserver
+from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.common import httpserver
 
 # whsec_ and the base64 of 32 and of 24 bytes: the bounds are 24 to 64.
 WHSEC = 'whsec_' + base64.b64encode(b'k' * 32).decode()
@@ -56,7 +56,7 @@ class FormatTestCase(base.TestCase):
         return ruleloader.load(self.conf).by_name[name]
 
     def event(self, source='notification', **data):
-        self.lease = esi_leap.lease_data(**data)
+        self.lease = fake_esi_leap.lease_data(**data)
         return event.Event('esi_leap.lease.fulfill.end', self.lease,
                            id='msg-1', source=source,
                            publisher_id=PUBLISHER if source ==

@@ -19,11 +19,12 @@ import time
 from esi_event_actions.actions import base as action_base
 from esi_event_actions import journal
 from esi_event_actions import retries
-from esi_event_actions.tests.unit import test_journal
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions import workers
 
 
-class WorkerPoolTest(test_journal.JournalTestCase):
+class WorkerPoolTest(cases.JournalTestCase):
 
     def setUp(self):
         super().setUp()
@@ -48,8 +49,8 @@ class WorkerPoolTest(test_journal.JournalTestCase):
         if job.event.id.startswith('fatal'):
             return action_base.Result(action_base.FAILURE, 'never')
         if attempt <= self.fail_until.get(job.event.id, 0):
-            return test_journal.FAIL
-        return test_journal.OK
+            return cases.FAIL
+        return cases.OK
 
     def pool(self, size=4, **kw):
         kw.setdefault('policy', lambda job: retries.RetryPolicy(
@@ -133,7 +134,7 @@ class WorkerPoolTest(test_journal.JournalTestCase):
         def slow(job, attempt):
             started.set()
             time.sleep(0.3)
-            return test_journal.OK
+            return cases.OK
         pool = workers.WorkerPool(self.journal, slow, 1, poll_interval=0.05)
         pool.start()
         give(pool, ('m1', 'A'), ('m2', 'B'), ('m3', 'C'))
@@ -170,7 +171,7 @@ class WorkerPoolTest(test_journal.JournalTestCase):
         """Journal and hand over jobs as the pipeline does."""
         with pool.handoff(wait) as handoff:
             jobs = self.journal.add(
-                [(test_journal._event(m, n), ['r']) for m, n in specs],
+                [(fake_esi_leap.lease_event(m, n), ['r']) for m, n in specs],
                 **handoff.claim_args)
             handoff(jobs)
         return jobs
@@ -229,7 +230,7 @@ class WorkerPoolTest(test_journal.JournalTestCase):
         self.journal.record = slow_record
         pool = self.pool(size=2)
         pool._runner = lambda job, attempt: (
-            started.append(job) or test_journal.OK)
+            started.append(job) or cases.OK)
         self.handoff(pool, *[('m%02d' % i, 'n%02d' % i) for i in range(20)])
         time.sleep(0.5)
         # A crash now would rerun what ran but is not recorded.
@@ -271,8 +272,9 @@ class WorkerPoolTest(test_journal.JournalTestCase):
                          == ('a1', 1))
         self.handoff(pool, ('a1', 'A'))
         with pool.handoff() as handoff:
-            jobs = self.journal.add([(test_journal._event('a2', 'A'), ['r'])],
-                                    **handoff.claim_args)
+            jobs = self.journal.add(
+                [(fake_esi_leap.lease_event('a2', 'A'), ['r'])],
+                **handoff.claim_args)
             self.assertEqual([journal.RUNNING], [j.state for j in jobs])
             gate.set()
             base_deadline = time.monotonic() + 10
@@ -326,7 +328,7 @@ class WorkerPoolTest(test_journal.JournalTestCase):
     def test_lease_is_renewed_while_an_action_runs(self):
         def slow(job, attempt):
             time.sleep(3.0)
-            return test_journal.OK
+            return cases.OK
         pool = workers.WorkerPool(self.journal, slow, 1, lease=1.0,
                                   poll_interval=0.05)
         pool.start()

@@ -16,7 +16,7 @@
 
 :class:`EsiLeapClient` creates and deletes leases and offers as their
 owner or lessee, reads them back, and waits on esi-leap's event history
-(``GET /v1/events``); :class:`.esileap_server.EsiLeap` mixes it in.
+(``GET /v1/events``); :class:`.server.EsiLeap` mixes it in.
 """
 
 import datetime
@@ -25,8 +25,8 @@ from urllib import error as urlerror
 from urllib import parse
 from urllib import request as urlrequest
 
-from esi_event_actions.tests.functional import esileap_data
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.functional.harness import procs
+from esi_event_actions.tests.functional.harness.real_esi_leap import data
 
 REQUEST_TIMEOUT = 30
 
@@ -35,7 +35,7 @@ REQUEST_TIMEOUT = 30
 _OPENER = urlrequest.build_opener(urlrequest.ProxyHandler({}))
 
 
-class ApiError(esileap_data.EsiLeapError):
+class ApiError(data.EsiLeapError):
     """esi-leap's API answered with an error status.
 
     :ivar status: the HTTP status code
@@ -112,13 +112,13 @@ class EsiLeapClient(object):
         :param end: default one day after start
         :param owner: the calling project (default :attr:`owner_id`)
         """
-        start, end = esileap_data.period(start, end)
-        body = {'resource_type': esileap_data.RESOURCE_TYPE,
+        start, end = data.period(start, end)
+        body = {'resource_type': data.RESOURCE_TYPE,
                 'resource_uuid': node_uuid,
                 'project_id': project_id or self.lessee_id,
                 'start_time': start, 'end_time': end}
         return self._call('POST', '/v1/leases',
-                          body=esileap_data.with_options(
+                          body=data.with_options(
                               body, name=name, purpose=purpose,
                               properties=properties),
                           project_id=owner or self.owner_id,
@@ -132,14 +132,14 @@ class EsiLeapClient(object):
             children)
         :param end: default one week after start
         """
-        start, end = esileap_data.period(start, end, days=7)
-        body = {'resource_type': esileap_data.RESOURCE_TYPE,
+        start, end = data.period(start, end, days=7)
+        body = {'resource_type': data.RESOURCE_TYPE,
                 'resource_uuid': node_uuid,
                 'start_time': start, 'end_time': end}
         if lessee_id:
             body['lessee_id'] = lessee_id
         return self._call('POST', '/v1/offers',
-                          body=esileap_data.with_options(
+                          body=data.with_options(
                               body, name=name, properties=properties),
                           project_id=owner or self.owner_id,
                           roles=['owner'])
@@ -150,10 +150,10 @@ class EsiLeapClient(object):
 
         :param project_id: the claiming lessee (default :attr:`lessee_id`)
         """
-        start, end = esileap_data.period(start, end)
+        start, end = data.period(start, end)
         body = {'start_time': start, 'end_time': end}
         return self._call('POST', '/v1/offers/%s/claim' % offer_uuid,
-                          body=esileap_data.with_options(
+                          body=data.with_options(
                               body, name=name, purpose=purpose,
                               properties=properties),
                           project_id=project_id or self.lessee_id,
@@ -193,7 +193,7 @@ class EsiLeapClient(object):
         if last_event_id:
             filters['last_event_id'] = last_event_id
         if isinstance(filters.get('last_event_time'), datetime.datetime):
-            filters['last_event_time'] = esileap_data.timestamp(
+            filters['last_event_time'] = data.timestamp(
                 filters['last_event_time'])
         return self._call('GET', '/v1/events', project_id=as_project,
                           query=filters)
@@ -209,7 +209,7 @@ class EsiLeapClient(object):
         """
         if timeout is None:
             timeout = 3 * self.event_interval + 10
-        event_type = esileap_data.full_event_type(event_type)
+        event_type = data.full_event_type(event_type)
 
         def find():
             rows = self.events(last_event_id=last_event_id,
@@ -235,6 +235,6 @@ class EsiLeapClient(object):
 def _poll(predicate, timeout, what, interval=0.2):
     value = procs.wait_until(predicate, timeout, interval)
     if not value:
-        raise esileap_data.EsiLeapError('timed out after %ss waiting for %s'
-                                        % (timeout, what))
+        raise data.EsiLeapError('timed out after %ss waiting for %s'
+                                % (timeout, what))
     return value

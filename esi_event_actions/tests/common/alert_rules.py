@@ -23,8 +23,9 @@ import re
 
 import yaml
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DIRECTORY = os.path.join(REPO, 'etc', 'esi-event-actions', 'prometheus')
+from esi_event_actions.tests.common import base
+
+DIRECTORY = os.path.join(base.REPO, 'etc', 'esi-event-actions', 'prometheus')
 RULES = os.path.join(DIRECTORY, 'alerts.yaml')
 TESTS = os.path.join(DIRECTORY, 'alerts_test.yaml')
 

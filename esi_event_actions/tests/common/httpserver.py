@@ -15,10 +15,13 @@
 
 Besides ordinary answers it can misbehave as a hostile receiver would:
 :func:`trickle` sends its answer one byte at a time, :func:`huge_body` an
-endless body, generated as it goes rather than stored.
+endless body, generated as it goes rather than stored.  :func:`verify` is
+what a webhook receiver does with the signature it is sent.
 """
 
 import collections
+import hashlib
+import hmac
 import http.server
 import os
 import ssl
@@ -26,6 +29,31 @@ import subprocess
 import threading
 
 import fixtures
+
+from esi_event_actions.actions import webhook
+
+SECRET = 'correct horse battery staple'
+# What a webhook URL may hold that nobody else should read.
+URL_SECRETS = ('ops-user', 'pw-Secret-1', 'SecretPath', 'Key-K-42')
+# Nothing listens on the discard port: the connection is refused.
+REFUSED = 'http://127.0.0.1:9'
+
+
+def secret_url(base=REFUSED):
+    """``base`` with a user, a password, a secret path and an API key."""
+    scheme, rest = base.split('://', 1)
+    return ('%s://ops-user:pw-Secret-1@%s/SecretPath/hook?api_key=Key-K-42'
+            % (scheme, rest.split('/', 1)[0]))
+
+
+def verify(secret, headers, body, now, tolerance=300):
+    """What a receiver does (the documented recipe)."""
+    stamp = headers[webhook.TIMESTAMP_HEADER]
+    if abs(now - int(stamp)) > tolerance:
+        return False
+    expected = 'sha256=' + hmac.new(secret.encode(), stamp.encode() + b'.' +
+                                    body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers[webhook.SIGNATURE_HEADER])
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""Base classes and helpers of the unit tests."""
+"""The base class of the unit tests, and where the repository is."""
 
 import os
 import textwrap
@@ -23,6 +23,11 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from esi_event_actions import bootstrap
+
+# The top of the source tree: the documentation, etc/ and devstack/ the
+# tests read.
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
+                                    '..'))
 
 
 class TestCase(testtools.TestCase):

@@ -18,8 +18,8 @@ esi-leap's requirements clash with ours, so it runs under a virtualenv
 built on first use, once per machine, under ``$ESI_LEAP_VENV`` or else
 ``~/.cache/esi-event-actions/`` (``$XDG_CACHE_HOME`` is honoured); a file
 lock lets test processes race for it safely. ``python -m
-esi_event_actions.tests.functional.esileap install`` builds it ahead of a
-run.
+esi_event_actions.tests.functional.harness.real_esi_leap install`` builds
+it ahead of a run.
 """
 
 import fcntl
@@ -29,8 +29,8 @@ import shutil
 import subprocess
 import sys
 
-from esi_event_actions.tests.functional import esileap_data
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.functional.harness import procs
+from esi_event_actions.tests.functional.harness.real_esi_leap import data
 
 
 ESI_LEAP_VERSION = '1.0.0'
@@ -148,9 +148,9 @@ def _build(path, log_path, lock_fd):
                     stderr=subprocess.STDOUT, env=clean_env(),
                     pass_fds=(lock_fd,), timeout=INSTALL_TIMEOUT)
             except subprocess.TimeoutExpired:
-                raise esileap_data.EsiLeapError('%s timed out' % argv[0])
+                raise data.EsiLeapError('%s timed out' % argv[0])
             if result.returncode != 0:
-                raise esileap_data.EsiLeapError(
+                raise data.EsiLeapError(
                     '%s exited with %d'
                     % (' '.join(argv[:4]), result.returncode))
 
@@ -164,7 +164,7 @@ def _build(path, log_path, lock_fd):
         # install on current Pythons; its code runs with the above.
         run(pip + ['--no-deps', 'esi-leap==%s' % ESI_LEAP_VERSION])
     if not _probe(path):
-        raise esileap_data.EsiLeapError(
+        raise data.EsiLeapError(
             'esi-leap installed in %s does not import' % path)
     procs.write_file(os.path.join(path, READY_MARKER),
                      json.dumps(_spec(), sort_keys=True))
@@ -195,7 +195,7 @@ def ensure_venv():
             if os.path.lexists(path) and not ours:
                 if _probe(path):
                     return path
-                raise esileap_data.EsiLeapError(
+                raise data.EsiLeapError(
                     '%s exists but has no esi-leap %s; set %s to a new '
                     'directory' % (path, ESI_LEAP_VERSION, VENV_ENV))
             log_path = path.rstrip(os.sep) + '.install.log'
@@ -205,8 +205,8 @@ def ensure_venv():
                 _build(path, log_path, lock.fileno())
             except BaseException as exc:
                 shutil.rmtree(path, ignore_errors=True)
-                if isinstance(exc, esileap_data.EsiLeapError):
-                    raise esileap_data.EsiLeapError(
+                if isinstance(exc, data.EsiLeapError):
+                    raise data.EsiLeapError(
                         '%s (installing into %s)\n%s'
                         % (exc, path, procs.tail(log_path)))
                 raise

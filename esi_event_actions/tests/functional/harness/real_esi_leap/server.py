@@ -15,12 +15,12 @@
 """The real esi-leap 1.0 API and manager, run for functional tests.
 
 :class:`EsiLeap` runs ``esi-leap-api`` and ``esi-leap-manager`` (through
-:mod:`.esileap_service`, the latter with a short periodic interval) from
-esi-leap's own virtualenv (:mod:`.esileap_venv`) on loopback, with a
+:mod:`.launcher`, the latter with a short periodic interval) from
+esi-leap's own virtualenv (:mod:`.venv`) on loopback, with a
 SQLite database, ``dummy_node`` resources described by JSON files, no
-Keystone and no Ironic (:mod:`.esileap_stub` answers for both) and
+Keystone and no Ironic (:mod:`.stub` answers for both) and
 notifications on a RabbitMQ. Tests call its API through the methods of
-:class:`.esileap_client.EsiLeapClient`.
+:class:`.client.EsiLeapClient`.
 """
 
 import os
@@ -30,11 +30,11 @@ import subprocess
 import time
 import uuid
 
-from esi_event_actions.tests.functional import esileap_client
-from esi_event_actions.tests.functional import esileap_data
-from esi_event_actions.tests.functional import esileap_stub
-from esi_event_actions.tests.functional import esileap_venv
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.functional.harness import procs
+from esi_event_actions.tests.functional.harness.real_esi_leap import client
+from esi_event_actions.tests.functional.harness.real_esi_leap import data
+from esi_event_actions.tests.functional.harness.real_esi_leap import stub
+from esi_event_actions.tests.functional.harness.real_esi_leap import venv
 
 TOPIC = 'esi_leap_versioned_notifications'
 EXCHANGE = 'openstack'
@@ -45,12 +45,12 @@ DBSYNC_TIMEOUT = 120
 API_ATTEMPTS = 3
 
 SERVICE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                              'esileap_service.py')
+                              'launcher.py')
 
 _PORT_IN_USE = re.compile('address already in use|could not bind', re.I)
 
 
-class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
+class EsiLeap(procs.PrivateServer, client.EsiLeapClient):
     """A real esi-leap API and manager for tests.
 
     :param transport_url: the RabbitMQ esi-leap publishes on
@@ -64,7 +64,7 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
         project ids not added with :meth:`add_project`
     """
 
-    error = esileap_data.EsiLeapError
+    error = data.EsiLeapError
     noun = 'esi-leap'
     tmp_prefix = 'esi-leap-'
     subdirs = ('nodes', 'locks', 'log')
@@ -80,7 +80,7 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
         self.host = host or 'esi-leap-test-%s' % suffix
         self.event_interval = event_interval
         self.debug = debug
-        self.stub = esileap_stub.KeystoneIronicStub(strict=strict_projects)
+        self.stub = stub.KeystoneIronicStub(strict=strict_projects)
         self.venv = None
         self.api_port = None
         self.owner_id = None
@@ -129,7 +129,7 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
 
     def _start(self):
         begin = time.monotonic()
-        self.venv = esileap_venv.ensure_venv()
+        self.venv = venv.ensure_venv()
         self.timings['venv'] = time.monotonic() - begin
         self._prepare()
         self._dbsync()
@@ -147,7 +147,7 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
         self._write_config()
 
     def _write_config(self):
-        esileap_data.write_config(
+        data.write_config(
             self.config_file, host=self.host,
             transport_url=self.transport_url,
             debug='true' if self.debug else 'false',
@@ -159,8 +159,8 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
     def _env(self):
         # esi-leap mixes local and UTC times (datetime.now() beside
         # utcnow()); under UTC they agree.
-        return esileap_venv.clean_env({'TZ': 'UTC', 'LC_ALL': 'C.UTF-8',
-                                       'LANG': 'C.UTF-8'})
+        return venv.clean_env({'TZ': 'UTC', 'LC_ALL': 'C.UTF-8',
+                               'LANG': 'C.UTF-8'})
 
     def _dbsync(self):
         begin = time.monotonic()
@@ -192,7 +192,7 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
 
     def _spawn_service(self, name, argv):
         self._procs[name] = self._spawn(
-            [esileap_venv.venv_python(self.venv), '-I', SERVICE_SCRIPT]
+            [venv.venv_python(self.venv), '-I', SERVICE_SCRIPT]
             + argv
             + ['--parent-pid', str(os.getpid()),
                '--config-file', self.config_file,
@@ -280,12 +280,12 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
 
         :param owner: the owning project id (default :attr:`owner_id`)
         :param fields: the node's other fields, see
-            :func:`.esileap_data.dummy_node`
+            :func:`.data.dummy_node`
         """
         node_uuid = node_uuid or str(uuid.uuid4())
-        esileap_data.write_node(
+        data.write_node(
             self.node_dir, node_uuid,
-            esileap_data.dummy_node(owner or self.owner_id, **fields))
+            data.dummy_node(owner or self.owner_id, **fields))
         return node_uuid
 
     def node(self, node_uuid):
@@ -294,11 +294,11 @@ class EsiLeap(procs.PrivateServer, esileap_client.EsiLeapClient):
         esi-leap adds ``lease_uuid`` and ``project_id`` to it while a lease
         is active.
         """
-        return esileap_data.read_node(self.node_dir, node_uuid)
+        return data.read_node(self.node_dir, node_uuid)
 
     def remove_node(self, node_uuid):
         """Delete a dummy node's file; leases on it then fail to fulfil."""
-        esileap_data.remove_node(self.node_dir, node_uuid)
+        data.remove_node(self.node_dir, node_uuid)
 
     def state(self):
         """Return a JSON-serialisable description of this instance."""

@@ -22,8 +22,10 @@ each other and with any system-wide RabbitMQ.
 Set ``ESI_TEST_TRANSPORT_URL`` to use an existing broker instead. A shell
 test runner can start one broker for a whole run with::
 
-    python -m esi_event_actions.tests.functional.broker start --state-file F
-    python -m esi_event_actions.tests.functional.broker stop --state-file F
+    python -m esi_event_actions.tests.functional.harness.broker start \
+        --state-file F
+    python -m esi_event_actions.tests.functional.harness.broker stop \
+        --state-file F
 """
 
 import os
@@ -36,8 +38,7 @@ from urllib import parse
 
 import fixtures
 
-from esi_event_actions.tests.functional import procs
-from esi_event_actions.tests.functional import shared
+from esi_event_actions.tests.functional.harness import procs
 
 TRANSPORT_URL_ENV = 'ESI_TEST_TRANSPORT_URL'
 BIN_DIR_ENV = 'RABBITMQ_BIN_DIR'
@@ -405,7 +406,7 @@ def _start_shared():
     return broker
 
 
-_SHARED = shared.ProcessWide(_start_shared)
+_SHARED = procs.ProcessWide(_start_shared)
 
 
 def shared_broker():
@@ -444,7 +445,7 @@ class BrokerFixture(fixtures.Fixture):
 def main(argv=None):
     return procs.state_file_main(
         PrivateBroker, lambda broker: broker.transport_url,
-        prog='python -m esi_event_actions.tests.functional.broker',
+        prog='python -m esi_event_actions.tests.functional.harness.broker',
         description='Start or stop a private RabbitMQ broker for tests.',
         argv=argv)
 

@@ -40,10 +40,9 @@ import kombu
 from kombu.utils import json as kombu_json
 from oslo_serialization import jsonutils
 
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import fake_esi_leap
 
 EXCHANGE = 'openstack'
-PUBLISHER_ID = 'esi-leap-manager.esi-leap-host'
 
 # The AMQP properties of every message an oslo.messaging Notifier sends.
 NOTIFIER_PROPERTIES = {
@@ -126,7 +125,7 @@ def routing_key(topic, priority='info'):
     return '%s.%s' % (topic, priority.lower())
 
 
-def _connection(transport_url):
+def connection(transport_url):
     """A kombu connection to the first host of an oslo transport URL."""
     url = urllib.parse.urlsplit(transport_url)
     if url.scheme not in ('rabbit', 'kombu', 'amqp'):
@@ -162,7 +161,7 @@ def publish(transport_url, topic, bodies, priority='info',
     when this returns.
     """
     key = routing_key(topic, priority)
-    with _connection(transport_url) as conn:
+    with connection(transport_url) as conn:
         channel = conn.channel()
         exch = kombu.Exchange(exchange, type='topic', durable=durable,
                               auto_delete=False)
@@ -190,16 +189,16 @@ def utc_timestamp():
         tzinfo=None))
 
 
-def message(event_type, payload, priority='INFO', publisher_id=PUBLISHER_ID,
-            message_id=None, *, timestamp=None, context=None,
-            unique_id=None):
+def message(event_type, payload, priority='INFO',
+            publisher_id=fake_esi_leap.PUBLISHER_ID, message_id=None, *,
+            timestamp=None, context=None, unique_id=None):
     """The message a messagingv2 Notifier sends, as an ordered dict.
 
     Fields left as None get fresh values as a Notifier would make them.
 
     :param context: the request context's to_dict(), flattened in as
         ``_context_<key>`` fields.  A Notifier given a plain dict (as the
-        tests' EsiLeap does) sends no context fields at all.
+        tests' fake esi-leap does) sends no context fields at all.
     """
     msg = {
         'message_id': message_id or str(uuid.uuid4()),
@@ -221,8 +220,9 @@ def wrap(msg, version='2.0'):
                              'oslo.message': jsonutils.dumps(msg)}).encode()
 
 
-def envelope(event_type, payload, priority='INFO', publisher_id=PUBLISHER_ID,
-             message_id=None, **kwargs):
+def envelope(event_type, payload, priority='INFO',
+             publisher_id=fake_esi_leap.PUBLISHER_ID, message_id=None,
+             **kwargs):
     """The body a messagingv2 Notifier publishes for one notification."""
     return wrap(message(event_type, payload, priority, publisher_id,
                         message_id, **kwargs))
@@ -231,8 +231,12 @@ def envelope(event_type, payload, priority='INFO', publisher_id=PUBLISHER_ID,
 def lease_envelope(event_type='esi_leap.lease.fulfill.end', message_id=None,
                    **data):
     """A valid esi-leap lease notification body."""
-    return envelope(event_type, esi_leap.payload(esi_leap.lease_data(**data)),
+    return envelope(event_type, _lease_payload(**data),
                     message_id=message_id)
+
+
+def _lease_payload(**data):
+    return fake_esi_leap.payload(fake_esi_leap.lease_data(**data))
 
 
 def _without(msg, *keys):
@@ -261,7 +265,7 @@ def malformed_cases(large_size=5 * 1024 * 1024, nesting=900):
     it (same ``_unique_id``) is never acked; see :data:`OSLO_OUTCOME`.
     """
     fulfill = 'esi_leap.lease.fulfill.end'
-    good = esi_leap.payload(esi_leap.lease_data())
+    good = _lease_payload()
     props = NOTIFIER_PROPERTIES
 
     def msg(**overrides):
@@ -272,7 +276,7 @@ def malformed_cases(large_size=5 * 1024 * 1024, nesting=900):
         return wrap(msg())
 
     # Set after payload(), whose deep copy would hit the recursion limit.
-    deep = esi_leap.payload(esi_leap.lease_data())
+    deep = _lease_payload()
     deep['esi_leap_object.data']['properties'] = _nested(nesting)
     cases = [
         ('a-not-json', b'this is not json', props),
@@ -303,8 +307,8 @@ def malformed_cases(large_size=5 * 1024 * 1024, nesting=900):
         ('e-invalid-utf8', b'\xff\xfe' + valid(), props),
         ('e-invalid-utf8-binary-encoding', b'\xff\xfe' + valid(),
          dict(props, content_encoding='binary')),
-        ('f-large', envelope(fulfill, esi_leap.payload(esi_leap.lease_data(
-            properties={'blob': 'x' * large_size}))), props),
+        ('f-large', envelope(fulfill, _lease_payload(
+            properties={'blob': 'x' * large_size})), props),
         ('g-octet-stream', valid(),
          dict(props, content_type='application/octet-stream')),
         ('g-text-plain', valid(), dict(props, content_type='text/plain')),

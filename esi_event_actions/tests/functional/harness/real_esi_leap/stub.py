@@ -38,7 +38,7 @@ import threading
 from urllib import parse
 import uuid
 
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.functional.harness import procs
 
 DOMAIN_ID = 'default'
 IRONIC_MIN_VERSION = '1.1'

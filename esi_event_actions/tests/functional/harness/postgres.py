@@ -27,8 +27,10 @@ Set ``ESI_TEST_POSTGRES_URL`` to a server URL such as
 ``postgresql+psycopg://postgres@127.0.0.1:5432/`` to use an existing server
 instead. A shell test runner can start one server for a whole run with::
 
-    python -m esi_event_actions.tests.functional.postgres start --state-file F
-    python -m esi_event_actions.tests.functional.postgres stop --state-file F
+    python -m esi_event_actions.tests.functional.harness.postgres start \
+        --state-file F
+    python -m esi_event_actions.tests.functional.harness.postgres stop \
+        --state-file F
 """
 
 import glob
@@ -46,8 +48,7 @@ import uuid
 
 import fixtures
 
-from esi_event_actions.tests.functional import procs
-from esi_event_actions.tests.functional import shared
+from esi_event_actions.tests.functional.harness import procs
 
 
 POSTGRES_URL_ENV = 'ESI_TEST_POSTGRES_URL'
@@ -490,7 +491,7 @@ def _start_shared():
     return PrivatePostgres().start()
 
 
-_SHARED = shared.ProcessWide(_start_shared)
+_SHARED = procs.ProcessWide(_start_shared)
 
 
 def shared_postgres():
@@ -535,7 +536,7 @@ class PostgresFixture(fixtures.Fixture):
 def main(argv=None):
     return procs.state_file_main(
         PrivatePostgres, lambda server: server.server_url,
-        prog='python -m esi_event_actions.tests.functional.postgres',
+        prog='python -m esi_event_actions.tests.functional.harness.postgres',
         description='Start or stop a private PostgreSQL server for tests.',
         argv=argv)
 

@@ -15,12 +15,11 @@
 """Run esi-leap 1.0's API or manager with two test-friendly changes.
 
 This file runs as a script under the Python of esi-leap's own virtualenv
-(see :mod:`esi_event_actions.tests.functional.esileap_server`), never
-inside the esi-event-actions process: it imports nothing of this
-project::
+(see :mod:`.server`), never inside the esi-event-actions process: it
+imports nothing of this project::
 
-    python -I esileap_service.py api --config-file F [--log-file L]
-    python -I esileap_service.py manager --config-file F \\
+    python -I launcher.py api --config-file F [--log-file L]
+    python -I launcher.py manager --config-file F \\
         --event-interval 2 --ready-file R [--log-file L]
 
 It does what ``esi-leap-api`` and ``esi-leap-manager`` do, plus:
@@ -49,7 +48,7 @@ import time
 
 def _parse(argv):
     parser = argparse.ArgumentParser(
-        prog='esileap_service.py',
+        prog='launcher.py',
         description='Run the esi-leap API or manager for tests.')
     parser.add_argument('service', choices=('api', 'manager'))
     parser.add_argument('--event-interval', type=float,

@@ -11,18 +11,161 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""A small fake of esi-leap's event history API, on real HTTP."""
+"""The fake esi-leap: its notifications, and its event history API.
 
+Everything a test needs from esi-leap 1.0 without running it (the real
+one runs in the functional tests, see
+:mod:`esi_event_actions.tests.functional.harness.real_esi_leap`):
+
+* lease data and notifications shaped exactly as esi-leap sends them:
+  :func:`lease_data`, :func:`payload`, :class:`Notifier`, and the same
+  notification as the listener's endpoint receives it
+  (:func:`endpoint_message`, :func:`lease_message`), as it lies on the
+  bus (:func:`bus_message`) and as the service makes it an event
+  (:func:`lease_event`);
+* :class:`API`, ``GET /v1/events`` and ``/v1/leases/<uuid>`` on real HTTP,
+  with the Keystone that issues its tokens.
+
+esi-leap's manager emits LeaseCRUDPayload objects through an oslo.messaging
+Notifier with the messagingv2 driver, publisher ``esi-leap-manager.<host>``,
+topic ``esi_leap_versioned_notifications``, priority INFO for ``.start`` and
+``.end`` and ERROR for ``.error``.  Its quirks are kept: ``fulfill.end``
+still says status ``created`` with a null ``fulfill_time``, and
+``delete.end`` has a null ``expire_time``.
+"""
+
+import copy
 import http.server
 import json
+import os
 import random
 import threading
 import urllib.parse
+import uuid
 
 import fixtures
+from oslo_context import context
+import oslo_messaging
 
+from esi_event_actions import event
+
+TOPIC = 'esi_leap_versioned_notifications'
+HOST = 'esi-leap-host'
+PUBLISHER_ID = 'esi-leap-manager.%s' % HOST
+FULFILL_END = 'esi_leap.lease.fulfill.end'
+
+OWNER = 'a3d1f2b4c5e6478f9a0b1c2d3e4f5a6b'
+LESSEE = 'f6e5d4c3b2a14f0e9d8c7b6a5f4e3d2c'
 
 TOKEN = 'gAAAAA-fake-keystone-token'
+
+
+def lease_data(**overrides):
+    """The LeaseCRUDPayload fields of one lease on a dummy node."""
+    node_uuid = overrides.pop('node_uuid', str(uuid.uuid4()))
+    data = {
+        'id': 42,
+        'name': 'lease-for-ci',
+        'uuid': str(uuid.uuid4()),
+        'project_id': LESSEE,
+        'owner_id': OWNER,
+        'purpose': 'test',
+        'resource_type': 'dummy_node',
+        'resource_uuid': node_uuid,
+        'start_time': '2026-11-26T10:00:00Z',
+        'end_time': '2026-11-27T10:00:00Z',
+        'fulfill_time': None,
+        'expire_time': None,
+        'status': 'created',
+        'properties': {},
+        'offer_uuid': None,
+        'parent_lease_uuid': None,
+        'node_name': 'dummy-node-%s' % node_uuid,
+        'node_uuid': node_uuid,
+        'node_provision_state': 'available',
+        'node_power_state': 'power off',
+        'node_properties': {'vendor': 'foo', 'cpus': 16,
+                            'memory_mb': 65536, 'local_gb': 500,
+                            'cpu_arch': 'x86_64'},
+    }
+    data.update(overrides)
+    return data
+
+
+def payload(data):
+    """Wrap lease data as esi-leap's versioned-object primitive."""
+    return {
+        'esi_leap_object.name': 'LeaseCRUDPayload',
+        'esi_leap_object.namespace': 'esi_leap',
+        'esi_leap_object.version': '1.0',
+        'esi_leap_object.data': copy.deepcopy(data),
+    }
+
+
+def lease_event(event_id='m1', node_uuid='node-a', event_type=FULFILL_END,
+                **data):
+    """The event the service makes of a lease notification.
+
+    Events without a ``node_uuid`` share one node, so that their jobs run
+    one after the other.
+    """
+    return event.Event(event_type, lease_data(node_uuid=node_uuid, **data),
+                       id=event_id)
+
+
+def endpoint_message(data, event_type=FULFILL_END, message_id=None,
+                     **metadata):
+    """A notification as the listener's endpoint receives it."""
+    metadata.setdefault('message_id', message_id or os.urandom(8).hex())
+    metadata.setdefault('timestamp', '2026-12-07 10:00:00.000000')
+    return {'ctxt': {}, 'publisher_id': 'esi-leap-manager.host',
+            'event_type': event_type, 'payload': payload(data),
+            'metadata': metadata}
+
+
+def lease_message(message_id=None, **data):
+    """A fulfill.end of a lease, as the listener's endpoint receives it."""
+    return endpoint_message(lease_data(**data), message_id=message_id)
+
+
+def bus_message(**data):
+    """A fulfill.end notification as it lies on the bus, and its lease."""
+    lease = lease_data(**data)
+    return {'message_id': 'm-1', 'publisher_id': 'esi-leap-manager.h',
+            'event_type': FULFILL_END, 'priority': 'INFO',
+            'payload': payload(lease),
+            'timestamp': '2026-11-26 10:00:00.000001'}, lease
+
+
+def request_context():
+    """The request context esi-leap's manager sends its notifications in."""
+    return context.RequestContext(project_id=OWNER,
+                                  user_id=str(uuid.uuid4()))
+
+
+class _ContextSerializer(oslo_messaging.JsonPayloadSerializer):
+    """Sends the request context as esi-leap's serializer does."""
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict()
+
+
+class Notifier:
+    """Publishes lease notifications as esi-leap's manager does."""
+
+    def __init__(self, transport, topic=TOPIC, host=HOST):
+        self.notifier = oslo_messaging.Notifier(
+            transport, publisher_id='esi-leap-manager.%s' % host,
+            driver='messagingv2', topics=[topic],
+            serializer=_ContextSerializer())
+        self.context = request_context()
+
+    def emit(self, event_type, data):
+        level = 'error' if event_type.endswith('.error') else 'info'
+        # The context object itself, as esi-leap passes it: its fields
+        # travel as _context_* keys.
+        getattr(self.notifier, level)(self.context, event_type,
+                                      payload(data))
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -97,7 +240,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class FakeEsiLeapAPI(fixtures.Fixture):
+class API(fixtures.Fixture):
     """GET /v1/events and /v1/leases/<uuid>, as esi-leap 1.0 answers them.
 
     Rows come back in a random order, as esi-leap's unsorted query may

@@ -15,15 +15,15 @@
 """What tests hand the real esi-leap 1.0, and the error it fails with.
 
 The configuration file and the ``dummy_node`` files that describe nodes
-(written by :mod:`.esileap_server`), and times and request bodies as
-esi-leap's API takes them (sent by :mod:`.esileap_client`).
+(written by :mod:`.server`), and times and request bodies as
+esi-leap's API takes them (sent by :mod:`.client`).
 """
 
 import datetime
 import json
 import os
 
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.functional.harness import procs
 
 RESOURCE_TYPE = 'dummy_node'
 EVENT_PREFIX = 'esi_leap.lease.'

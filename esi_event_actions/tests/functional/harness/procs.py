@@ -15,16 +15,18 @@
 """The life cycle of the private servers that functional tests run.
 
 RabbitMQ (:mod:`.broker`), PostgreSQL (:mod:`.postgres`) and esi-leap
-(:mod:`.esileap_server`) each run as throw-away processes on free loopback
+(:mod:`.real_esi_leap`) each run as throw-away processes on free loopback
 ports, with every file of theirs under one temporary directory, so that
 several instances (one per test worker) coexist with each other and with
 any system-wide installation. :class:`PrivateServer` is what they have in
-common, :class:`Process` one process of theirs, and :func:`state_file_main`
+common, :class:`Process` one process of theirs, :class:`ProcessWide` the
+one instance the tests of a process share, and :func:`state_file_main`
 the start and stop commands with which a shell test runner shares one
 server between all its test processes.
 """
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -33,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 LOOPBACK = '127.0.0.1'
@@ -413,6 +416,32 @@ class PrivateServer(object):
     def from_state(cls, state):
         """Rebuild a server started elsewhere from its state, to stop it."""
         raise NotImplementedError
+
+
+class ProcessWide:
+    """A server started on first use and stopped at interpreter exit.
+
+    Only the process that started it stops it: a forked child inherits
+    the exit hook but must leave its parent's server alone.
+
+    :param start: callable returning a started server (with ``stop()``).
+    """
+
+    def __init__(self, start):
+        self._start = start
+        self._server = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._server is None:
+                self._server = self._start()
+                atexit.register(self._stop, os.getpid())
+            return self._server
+
+    def _stop(self, owner_pid):
+        if os.getpid() == owner_pid:
+            self._server.stop()
 
 
 def state_file_main(server_class, url, prog, description, argv=None):

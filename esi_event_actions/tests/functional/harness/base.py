@@ -27,9 +27,9 @@ import testtools
 from testtools import content
 
 from esi_event_actions import journal
-from esi_event_actions.tests import esi_leap
-from esi_event_actions.tests.functional import broker
-from esi_event_actions.tests.functional import procs
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import broker
+from esi_event_actions.tests.functional.harness import procs
 
 
 def _command(name, module):
@@ -169,7 +169,7 @@ class FunctionalTestCase(testtools.TestCase):
         transport = oslo_messaging.get_notification_transport(
             conf, url=self.transport_url)
         self.addCleanup(transport.cleanup)
-        return esi_leap.EsiLeap(transport, topic=self.topic)
+        return fake_esi_leap.Notifier(transport, topic=self.topic)
 
     def write(self, name, text, mode=None):
         path = os.path.join(self.dir, name)
