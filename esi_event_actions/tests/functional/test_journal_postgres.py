@@ -28,9 +28,11 @@ import sqlalchemy as sa
 
 from esi_event_actions import event
 from esi_event_actions import journal
+from esi_event_actions.journal import schema
 from esi_event_actions import migration
-from esi_event_actions import rules
+from esi_event_actions import policies
 from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.functional.harness import postgres
 
@@ -92,8 +94,8 @@ class SharedJournal:
                     for job in jobs:
                         with lock:
                             job.state = journal.DONE
-                        store.finish(job.id, owner, journal.DONE,
-                                     cases.OK, 0.0)
+                        ends.finish(
+                            store, job.id, owner, journal.DONE, cases.OK, 0.0)
             finally:
                 store.close()
         threads = [threading.Thread(target=instance, args=('i%d' % n,))
@@ -188,8 +190,9 @@ class SharedOncePer:
                 barrier.wait(10)
                 for i in range(5):
                     store.add([(event.Event('t', lease, id='i%d-%d' % (
-                        number, i)), ['page'])], owner='i%d' % number,
-                        once={'page': rules.OncePer('uuid', 0)})
+                        number, i)), ['page'])],
+                        claim=journal.Claim('i%d' % number),
+                        once={'page': policies.OncePer('uuid', 0)})
             except Exception as exc:
                 errors.append(exc)
             finally:
@@ -213,7 +216,7 @@ class PostgresHistoryCostTest(PostgresMixin, cases.JournalTestCase):
         self.add(('a1', 'A'), ('b1', 'B'))
         now = journal.utcnow()
         with self.journal.engine.begin() as conn:
-            conn.execute(journal.jobs.insert(), [
+            conn.execute(schema.jobs.insert(), [
                 dict(event_id='old-%d' % i, rule='r', event_type='t',
                      event='{}', state=journal.DONE, attempts=1,
                      created_at=now, event_time=now)

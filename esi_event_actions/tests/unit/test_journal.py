@@ -17,7 +17,9 @@ import time
 
 from esi_event_actions import event
 from esi_event_actions import journal
+from esi_event_actions.journal import schema
 from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
 
 
@@ -51,8 +53,8 @@ class JournalTest(cases.JournalTestCase):
         self.assertEqual(['a1', 'b1', 'x1', 'x2'], self.claim())
         self.assertEqual([], self.claim())
         jobs = {r['event_id']: r for r in self.journal.rows()}
-        self.assertTrue(self.journal.finish(jobs['a1']['id'], 'me',
-                                            journal.DONE, cases.OK, 0.1))
+        self.assertTrue(ends.finish(
+            self.journal, jobs['a1']['id'], 'me', journal.DONE, cases.OK, 0.1))
         self.assertEqual(['a2'], self.claim())
 
     def test_node_order_follows_event_time_not_arrival(self):
@@ -70,12 +72,13 @@ class JournalTest(cases.JournalTestCase):
         self.journal.add([(early, ['r'])])
         self.assertEqual(['old-lease'], self.claim())
 
-    def test_claim_marks_running_and_counts_the_attempt(self):
+    def test_claim_marks_running_and_numbers_the_attempt(self):
         self.add(('a1', 'A'))
         job = self.journal.claim('me', 1, 60)[0]
         self.assertEqual((journal.RUNNING, 1), (job.state, job.attempts))
+        # Counted in the journal when it ends.
         row = self.journal.get(job.id)
-        self.assertEqual(('me', journal.RUNNING, 1),
+        self.assertEqual(('me', journal.RUNNING, 0),
                          (row['owner'], row['state'], row['attempts']))
         self.assertEqual(('a1', 'A', 'dummy-node-A'), (
             job.event.id, job.event.node, job.event.data['node_name']))
@@ -84,19 +87,22 @@ class JournalTest(cases.JournalTestCase):
         jobs = self.add(('a1', 'A'), ('a2', 'A'), ('b1', 'B'))
         self.claim(limit=1)
         soon = journal.utcnow() + datetime.timedelta(seconds=2)
-        self.journal.finish(jobs[0].id, 'me', journal.RETRY, cases.FAIL, 0.1,
-                            next_attempt_at=soon)
+        ends.finish(
+            self.journal, jobs[0].id, 'me', journal.RETRY, cases.FAIL, 0.1,
+            next_attempt_at=soon)
         self.assertEqual(['b1'], self.claim())
         self.assertEqual(soon, self.journal.get(jobs[0].id)[
             'next_attempt_at'])
         time.sleep(2.1)
-        self.assertEqual(['a1'], self.claim())
-        self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
+        again, = self.journal.claim('me', 10, 60)
+        self.assertEqual(('a1', 2), (again.event.id, again.attempts))
+        self.assertEqual(1, self.journal.get(jobs[0].id)['attempts'])
 
     def test_dead_job_blocks_its_node_only_when_asked(self):
         jobs = self.add(('a1', 'A'), ('a2', 'A'))
         self.claim()
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 0.1)
+        ends.finish(self.journal, jobs[0].id, 'me', journal.DEAD, cases.FAIL,
+                    0.1)
         self.assertEqual([], self.claim(dead_blocks=True))
         self.assertEqual(['a2'], self.claim(dead_blocks=False))
 
@@ -107,11 +113,13 @@ class JournalTest(cases.JournalTestCase):
         time.sleep(1.1)
         self.assertEqual(['a1'], self.claim(owner='other'))
         # The old owner wakes up: its record no longer counts.
-        self.assertFalse(self.journal.finish(jobs[0].id, 'dead-instance',
-                                             journal.DONE, cases.OK, 1))
-        self.assertTrue(self.journal.finish(jobs[0].id, 'other',
-                                            journal.DONE, cases.OK, 1))
-        self.assertEqual(2, self.journal.get(jobs[0].id)['attempts'])
+        self.assertFalse(ends.finish(
+            self.journal, jobs[0].id, 'dead-instance', journal.DONE,
+            cases.OK, 1))
+        self.assertTrue(ends.finish(
+            self.journal, jobs[0].id, 'other', journal.DONE, cases.OK, 1))
+        # The attempt the dead instance made never ended.
+        self.assertEqual(1, self.journal.get(jobs[0].id)['attempts'])
 
     def test_renew_keeps_the_lease(self):
         self.add(('a1', 'A'))
@@ -124,7 +132,7 @@ class JournalTest(cases.JournalTestCase):
     def test_release_returns_unstarted_claims(self):
         jobs = self.add(('a1', 'A'))
         self.claim()
-        self.journal.release('me', [jobs[0].id])
+        ends.release(self.journal, 'me', [jobs[0].id])
         row = self.journal.get(jobs[0].id)
         self.assertEqual((journal.PENDING, 0), (row['state'],
                                                 row['attempts']))
@@ -132,7 +140,8 @@ class JournalTest(cases.JournalTestCase):
     def test_recover_after_a_crash(self):
         jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
         self.claim(limit=2)
-        self.journal.finish(jobs[0].id, 'me', journal.DONE, cases.OK, 0.5)
+        ends.finish(self.journal, jobs[0].id, 'me', journal.DONE, cases.OK,
+                    0.5)
         # A new Journal on the same database is a restart after a crash.
         reopened = self.open()
         self.assertEqual(1, reopened.recover())
@@ -142,14 +151,17 @@ class JournalTest(cases.JournalTestCase):
         self.assertEqual((journal.DONE, 0, 0.5, 'output'),
                          (done['state'], done['exit_status'],
                           done['duration'], done['output']))
-        self.assertEqual(2, reopened.get(jobs[1].id)['attempts'])
+        # The runs the crash cut short are not the action's failures.
+        self.assertEqual(0, reopened.get(jobs[1].id)['attempts'])
 
     def test_operator_retry_and_purge(self):
         jobs = self.add(('a1', 'A'), ('b1', 'B'), ('c1', 'C'))
         self.claim()
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 1)
-        self.journal.finish(jobs[1].id, 'me', journal.DEAD, cases.FAIL, 1)
-        self.journal.finish(jobs[2].id, 'me', journal.DONE, cases.OK, 1)
+        ends.finish(self.journal, jobs[0].id, 'me', journal.DEAD, cases.FAIL,
+                    1)
+        ends.finish(self.journal, jobs[1].id, 'me', journal.DEAD, cases.FAIL,
+                    1)
+        ends.finish(self.journal, jobs[2].id, 'me', journal.DONE, cases.OK, 1)
         self.assertEqual(1, self.journal.retry([jobs[0].id]))
         self.assertEqual(0, self.journal.retry([jobs[2].id]))
         row = self.journal.get(jobs[0].id)
@@ -166,9 +178,11 @@ class JournalTest(cases.JournalTestCase):
         jobs = self.add(('a1', 'A'), ('b1', 'B'))
         self.claim()
         later = journal.utcnow() + datetime.timedelta(hours=1)
-        self.journal.finish(jobs[0].id, 'me', journal.DEAD, cases.FAIL, 1)
-        self.journal.finish(jobs[1].id, 'me', journal.RETRY, cases.FAIL, 1,
-                            next_attempt_at=later)
+        ends.finish(self.journal, jobs[0].id, 'me', journal.DEAD, cases.FAIL,
+                    1)
+        ends.finish(
+            self.journal, jobs[1].id, 'me', journal.RETRY, cases.FAIL, 1,
+            next_attempt_at=later)
         self.assertEqual(1, self.journal.retry(all_dead=True))
         self.assertEqual(journal.RETRY, self.journal.get(jobs[1].id)['state'])
         self.assertEqual(1, self.journal.retry([jobs[1].id]))
@@ -194,7 +208,7 @@ class JournalTest(cases.JournalTestCase):
 
     def test_newer_schema_is_refused(self):
         with self.journal.engine.begin() as conn:
-            conn.execute(journal.journal_meta.update().values(value='99'))
+            conn.execute(schema.journal_meta.update().values(value='99'))
         self.assertRaises(journal.JournalError, journal.Journal, self.url)
 
     def test_unsupported_database(self):

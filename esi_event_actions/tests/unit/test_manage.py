@@ -23,8 +23,9 @@ from esi_event_actions.cmd import manage
 from esi_event_actions import event
 from esi_event_actions import journal
 from esi_event_actions import migration
-from esi_event_actions import rules
+from esi_event_actions import policies
 from esi_event_actions.tests.common import base
+from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.common import samples
 
@@ -132,9 +133,8 @@ class ManageTest(ManageTestCase):
     def test_journal_list_show_retry_purge_status(self):
         store = self.jobs(3)
         for job in store.claim('me', 2, 60):
-            store.finish(job.id, 'me', journal.DEAD,
-                         action_base.Result(action_base.RETRY, 'exit 1', 1,
-                                            'boom'), 0.2)
+            ends.finish(store, job.id, 'me', journal.DEAD, action_base.Result(
+                action_base.RETRY, 'exit 1', 1, 'boom'), 0.2)
         rc, out = self.manage('journal', 'list', '--state', 'dead')
         self.assertEqual(0, rc)
         self.assertEqual(3, len(out.splitlines()))
@@ -204,7 +204,7 @@ class DbCommandTest(ManageTestCase):
         store.add([(event.Event('esi_leap.lease.fulfill.error', lease,
                                 id='e%d' % i), ['fulfill'])
                    for i in range(3)],
-                  once={'fulfill': rules.OncePer('uuid', 0)})
+                  once={'fulfill': policies.OncePer('uuid', 0)})
         rc, out = self.manage('journal', 'list', '--state', 'skipped')
         self.assertEqual(0, rc)
         lines = out.splitlines()
@@ -258,9 +258,8 @@ class MalformedNumberTest(ManageTestCase):
     def test_purge_days(self):
         store = self.jobs(2)
         for job in store.claim('me', 2, 60):
-            store.finish(job.id, 'me', journal.DONE,
-                         action_base.Result(action_base.SUCCESS, 'ok'),
-                         0.1)
+            ends.finish(store, job.id, 'me', journal.DONE,
+                        action_base.Result(action_base.SUCCESS, 'ok'), 0.1)
         for value in ('-100000', '-0.5', 'nan', 'NaN', 'inf', '-inf',
                       '1e400', '36501', 'soon'):
             self.assert_refused('journal', 'purge', '--older-than', value)
@@ -291,7 +290,7 @@ class TerminalSafeOutputTest(ManageTestCase):
         store.add([(event.Event('esi_leap.lease.fulfill.end', lease,
                                 id='m' + HOSTILE), ['fulfill'])])
         for job in store.claim('me', 1, 60):
-            store.finish(job.id, 'me', journal.DEAD, action_base.Result(
+            ends.finish(store, job.id, 'me', journal.DEAD, action_base.Result(
                 action_base.FAILURE, 'exit status 1: ' + HOSTILE, 1,
                 'stdout ' + HOSTILE), 0.1)
 
@@ -396,7 +395,7 @@ class OncePerCommandsTest(ManageTestCase):
         self.store = journal.Journal(self.url)
         self.addCleanup(self.store.close)
         lease = fake_esi_leap.lease_data()
-        once = {'page': rules.OncePer('uuid', 0.0)}
+        once = {'page': policies.OncePer('uuid', 0.0)}
         self.ids = []
         # Two retries of a failing fulfil died with the pager; a third
         # paged.
@@ -404,9 +403,9 @@ class OncePerCommandsTest(ManageTestCase):
                                         journal.DONE)):
             job, = self.store.add([(event.Event(
                 'esi_leap.lease.fulfill.error', lease, id='e%d' % number),
-                ['page'])], owner='me', once=once)
-            self.store.finish(job.id, 'me', state, action_base.Result(
-                action_base.RETRY, 'x'), 0.1)
+                ['page'])], claim=journal.Claim('me'), once=once)
+            ends.finish(self.store, job.id, 'me', state,
+                        action_base.Result(action_base.RETRY, 'x'), 0.1)
             self.ids.append(job.id)
 
     def test_retry_all_dead_pages_no_more(self):

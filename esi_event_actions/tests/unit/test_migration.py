@@ -24,9 +24,11 @@ import fixtures
 import sqlalchemy as sa
 
 from esi_event_actions import journal
+from esi_event_actions.journal import schema
 from esi_event_actions import migration
 from esi_event_actions.tests.common import base
 from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -74,8 +76,8 @@ class MigrationTest(base.TestCase):
     def meta(self):
         with self.engine.connect() as conn:
             return dict(conn.execute(sa.select(
-                journal.journal_meta.c.key,
-                journal.journal_meta.c.value)).all())
+                schema.journal_meta.c.key,
+                schema.journal_meta.c.value)).all())
 
     def revision(self):
         with self.engine.connect() as conn:
@@ -86,8 +88,8 @@ class MigrationTest(base.TestCase):
         with self.engine.connect() as conn:
             return {table.name: sorted(
                 tuple(row) for row in conn.execute(sa.select(table)))
-                for table in (journal.jobs, journal.checkpoints,
-                              journal.history_seen)}
+                for table in (schema.jobs, schema.checkpoints,
+                              schema.history_seen)}
 
     def test_head_is_the_newest_migration(self):
         self.assertEqual(migration.scripts().get_current_head(),
@@ -113,7 +115,7 @@ class MigrationTest(base.TestCase):
         with self.engine.connect() as conn:
             context = alembic_migration.MigrationContext.configure(
                 conn, opts={'compare_type': True})
-            diff = autogenerate.compare_metadata(context, journal.metadata)
+            diff = autogenerate.compare_metadata(context, schema.metadata)
         self.assertEqual([], diff)
 
     def test_a_pre_migration_journal_is_adopted_with_every_row(self):
@@ -142,7 +144,7 @@ class MigrationTest(base.TestCase):
         self.assertGreater(new.id, max(r[0] for r in before['jobs']))
         claimed = store.claim('me', 50, 60)
         for job in claimed:
-            store.finish(job.id, 'me', journal.DONE, cases.OK, 0.1)
+            ends.finish(store, job.id, 'me', journal.DONE, cases.OK, 0.1)
         counts = store.counts()
         self.assertEqual(V1_COUNTS['done'] + len(claimed),
                          counts[journal.DONE])
@@ -156,7 +158,7 @@ class MigrationTest(base.TestCase):
                               (journal.PENDING, 1)):
             with self.engine.begin() as conn:
                 for i in range(number):
-                    conn.execute(journal.jobs.insert().values(
+                    conn.execute(schema.jobs.insert().values(
                         event_id='%s-%d' % (state, i), rule='r',
                         event_type='t', event='{}', state=state,
                         attempts=1, created_at=journal.utcnow(),
@@ -215,10 +217,10 @@ class MigrationTest(base.TestCase):
         store.add([(fake_esi_leap.lease_event('m%d' % i, 'n%d' % i),
                     ['a', 'b']) for i in range(6)])
         claimed = store.claim('me', 20, 60)
-        ends = [journal.DONE] * 6 + [journal.DEAD] * 4 + [journal.RETRY] * 2
-        for job, state in zip(claimed, ends):
-            store.finish(job.id, 'me', state, cases.OK, 0.1,
-                         next_attempt_at=journal.utcnow())
+        states = [journal.DONE] * 6 + [journal.DEAD] * 4 + [journal.RETRY] * 2
+        for job, state in zip(claimed, states):
+            ends.finish(store, job.id, 'me', state, cases.OK, 0.1,
+                        next_attempt_at=journal.utcnow())
         self.assertEqual(self.counted(), store.counts())
         store.retry(all_dead=True)
         self.assertEqual(self.counted(), store.counts())
@@ -230,8 +232,8 @@ class MigrationTest(base.TestCase):
         """The counts by a scan of the whole table."""
         with self.engine.connect() as conn:
             found = dict(conn.execute(sa.select(
-                journal.jobs.c.state, sa.func.count()).group_by(
-                    journal.jobs.c.state)).all())
+                schema.jobs.c.state, sa.func.count()).group_by(
+                    schema.jobs.c.state)).all())
         return {state: found.get(state, 0) for state in journal.STATES}
 
 
@@ -241,7 +243,7 @@ class HistoryCostTest(cases.JournalTestCase):
     def done_jobs(self, number, start=0):
         now = journal.utcnow()
         with self.journal.engine.begin() as conn:
-            conn.execute(journal.jobs.insert(), [
+            conn.execute(schema.jobs.insert(), [
                 dict(event_id='old-%d' % i, rule='r', event_type='t',
                      event='{}', state=journal.DONE, attempts=1,
                      created_at=now, event_time=now, finished_at=now)

@@ -25,11 +25,13 @@ from esi_event_actions import dryrun
 from esi_event_actions import event
 from esi_event_actions import exception
 from esi_event_actions import journal
+from esi_event_actions.journal import schema
 from esi_event_actions import optiontypes
 from esi_event_actions import policies
 from esi_event_actions import ruleloader
 from esi_event_actions.tests.common import base
 from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions import workers
 
@@ -126,7 +128,8 @@ class OncePerTest(cases.JournalTestCase):
     def add_once(self, *events, window=0.0, owner=None):
         once = {'page': policies.OncePer('uuid', window)}
         return self.journal.add([(e, ['page']) for e in events],
-                                owner=owner, once=once)
+                                claim=owner and journal.Claim(owner),
+                                once=once)
 
     def states(self):
         return [(r['event_id'], r['state']) for r in self.journal.rows()]
@@ -153,7 +156,8 @@ class OncePerTest(cases.JournalTestCase):
     def test_a_dead_job_does_not_count_and_a_missing_value_never_does(self):
         lease = fake_esi_leap.lease_data()
         job, = self.add_once(event.Event('t', lease, id='e1'), owner='me')
-        self.journal.finish(job.id, 'me', journal.DEAD, cases.FAIL, 0)
+        ends.finish(
+            self.journal, job.id, 'me', journal.DEAD, cases.FAIL, 0)
         again, = self.add_once(event.Event('t', lease, id='e2'))
         self.assertEqual(journal.PENDING, again.state)
         third, = self.add_once(event.Event('t', lease, id='e3'))
@@ -173,9 +177,9 @@ class OncePerTest(cases.JournalTestCase):
             job, = self.add_once(event.Event('t', lease, id='e%d' % number),
                                  owner='me')
             self.assertEqual(journal.RUNNING, job.state)
-            self.journal.finish(
-                job.id, 'me', journal.DEAD if number < dead_count
-                else journal.DONE,
+            ends.finish(
+                self.journal, job.id, 'me',
+                journal.DEAD if number < dead_count else journal.DONE,
                 cases.FAIL if number < dead_count else cases.OK,
                 0)
             ids.append(job.id)
@@ -206,8 +210,8 @@ class OncePerTest(cases.JournalTestCase):
         for number in range(3):
             job, = self.add_once(event.Event('t', lease, id='d%d' % number),
                                  owner='me')
-            self.journal.finish(job.id, 'me', journal.DEAD,
-                                cases.FAIL, 0)
+            ends.finish(
+                self.journal, job.id, 'me', journal.DEAD, cases.FAIL, 0)
             dead.append(job.id)
         once = {'page': policies.OncePer('uuid', 0.0)}
         retried, skipped = self.journal.retry_jobs(dead, once=once)
@@ -218,7 +222,8 @@ class OncePerTest(cases.JournalTestCase):
     def test_purging_a_dead_holder_forgets_its_value(self):
         lease = fake_esi_leap.lease_data()
         job, = self.add_once(event.Event('t', lease, id='e1'), owner='me')
-        self.journal.finish(job.id, 'me', journal.DEAD, cases.FAIL, 0)
+        ends.finish(
+            self.journal, job.id, 'me', journal.DEAD, cases.FAIL, 0)
         self.journal.purge(journal.utcnow() + datetime.timedelta(days=1))
         again, = self.add_once(event.Event('t', lease, id='e2'))
         self.assertEqual(journal.PENDING, again.state)
@@ -229,7 +234,7 @@ class OncePerTest(cases.JournalTestCase):
         second, = self.add_once(event.Event('t', lease, id='e2'), window=60)
         self.assertEqual(journal.SKIPPED, second.state)
         with self.journal.engine.begin() as conn:
-            conn.execute(journal.once_keys.update().values(
+            conn.execute(schema.once_keys.update().values(
                 ran_at=journal.utcnow() - datetime.timedelta(seconds=61)))
         third, = self.add_once(event.Event('t', lease, id='e3'), window=60)
         self.assertEqual(journal.PENDING, third.state)
@@ -392,14 +397,14 @@ class LimitedPoolTest(cases.JournalTestCase):
                                      rate_limit=None)
         other = self.open()
         pools = [self.pool(rule, owner='one'), self.pool(rule, other, 'two')]
-        self.add(*[('m%02d' % i, 'node-%d' % i) for i in range(16)])
+        jobs = self.add(*[('m%02d' % i, 'node-%d' % i) for i in range(16)])
         for pool in pools:
-            pool.submit()
+            pool.take(jobs)
         self.wait_done(16)
         self.assertEqual(1, self.peak)
         with self.journal.engine.connect() as conn:
             self.assertEqual([], conn.execute(
-                journal.rule_slots.select()).all())
+                schema.rule_slots.select()).all())
 
     def test_a_held_node_falling_due_starts_nothing_without_room(self):
         # Ends cannot be recorded (an outage): the pool may have at most
@@ -407,7 +412,7 @@ class LimitedPoolTest(cases.JournalTestCase):
         def record(*args, **kwargs):
             raise RuntimeError('journal down')
         self.useFixture(fixtures.MonkeyPatch(
-            'esi_event_actions.workers._JOURNAL_RETRY_DELAY', 0.05))
+            'esi_event_actions.workers.recorder.RETRY_DELAY', 0.05))
         self.useFixture(fixtures.MonkeyPatch(
             'esi_event_actions.policies.SLOT_RETRY', 0.1))
         limited = types.SimpleNamespace(name='r', max_concurrency=1,
@@ -421,7 +426,6 @@ class LimitedPoolTest(cases.JournalTestCase):
                 {'r': limited}.get, self.journal, owner, lease))
         pool.start()
         self.addCleanup(pool.stop, 1)
-        pool.submit()
         time.sleep(1.5)
         self.assertEqual(2, len(self.starts))
 
@@ -429,8 +433,8 @@ class LimitedPoolTest(cases.JournalTestCase):
         rule = types.SimpleNamespace(name='r', max_concurrency=None,
                                      rate_limit=policies.parse_rate('5/s'))
         pool = self.pool(rule)
-        self.add(*[('m%02d' % i, 'node-%d' % i) for i in range(10)])
-        pool.submit()
+        pool.take(self.add(*[('m%02d' % i, 'node-%d' % i)
+                             for i in range(10)]))
         self.wait_done(10)
         times = sorted(t for t, _ in self.starts)
         # A burst of five, then one every 0.2 s.

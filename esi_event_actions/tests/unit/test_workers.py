@@ -13,6 +13,8 @@
 #    under the License.
 """The worker pool on a real journal: order, hand-off, group commit."""
 
+import dataclasses
+import datetime
 import threading
 import time
 
@@ -62,7 +64,6 @@ class WorkerPoolTest(cases.JournalTestCase):
         return pool
 
     def run_all(self, pool, count):
-        pool.submit()
         base_deadline = time.monotonic() + 30
         while time.monotonic() < base_deadline:
             counts = self.journal.counts()
@@ -105,12 +106,10 @@ class WorkerPoolTest(cases.JournalTestCase):
     def test_dead_job_can_hold_back_its_node(self):
         self.add(('fatal', 'A'), ('a2', 'A'), ('b1', 'B'))
         pool = self.pool(dead_blocks=True)
-        pool.submit()
         self.assertTrue(pool.wait_idle(10))
         self.assertEqual({'fatal', 'b1'}, {e for _, e, _ in self.log})
         self.assertEqual(1, self.journal.retry(all_dead=True))
         # After the operator's retry it fails again, and a2 still waits.
-        pool.submit()
         time.sleep(0.3)
         self.assertNotIn('a2', {e for _, e, _ in self.log})
 
@@ -121,7 +120,7 @@ class WorkerPoolTest(cases.JournalTestCase):
         pool.start()
         self.addCleanup(pool.stop, 5)
         jobs = self.add(('m1', 'A'))
-        pool.submit()
+        pool.take(jobs)
         self.assertTrue(pool.wait_idle(10))
         row = self.journal.get(jobs[0].id)
         self.assertEqual(journal.DEAD, row['state'])
@@ -144,8 +143,7 @@ class WorkerPoolTest(cases.JournalTestCase):
 
     def test_stop_waits_for_running_jobs_and_releases_the_rest(self):
         def claimed(pool, *specs):
-            self.add(*specs)
-            pool.submit()
+            pool.take(self.add(*specs))
         self.assertEqual([journal.DONE, journal.PENDING, journal.PENDING],
                          [r['state'] for r in self.stop_midway(claimed)])
 
@@ -164,16 +162,16 @@ class WorkerPoolTest(cases.JournalTestCase):
             if held(job, attempt):
                 gate.wait(10)
             return runner(job, attempt)
-        pool._runner = gated
+        pool._execute.runner = gated
         return gate
 
     def handoff(self, pool, *specs, wait=workers.HANDOFF_WAIT):
         """Journal and hand over jobs as the pipeline does."""
-        with pool.handoff(wait) as handoff:
+        with pool.handoff(wait) as claim:
             jobs = self.journal.add(
                 [(fake_esi_leap.lease_event(m, n), ['r']) for m, n in specs],
-                **handoff.claim_args)
-            handoff(jobs)
+                claim=claim)
+            pool.take(jobs)
         return jobs
 
     def count_calls(self, name):
@@ -195,8 +193,9 @@ class WorkerPoolTest(cases.JournalTestCase):
         gate = self.gate(pool)
         jobs = self.handoff(pool, *[('%s-%d' % (n, i), n)
                                     for i in range(3) for n in 'ab'])
-        # Claimed by the transaction that wrote them: running, attempt 1.
-        self.assertEqual({(journal.RUNNING, pool.owner, 1)}, {
+        # Claimed by the transaction that wrote them: running, no attempt
+        # ended yet.
+        self.assertEqual({(journal.RUNNING, pool.owner, 0)}, {
             (r['state'], r['owner'], r['attempts'])
             for r in self.journal.rows()})
         gate.set()
@@ -216,7 +215,7 @@ class WorkerPoolTest(cases.JournalTestCase):
         pool = self.pool(size=4)
         self.handoff(pool, *[('m%02d' % i, 'n%02d' % i) for i in range(40)])
         self.run_all(pool, 40)
-        self.assertTrue(pool.flush(10))
+        self.assertTrue(pool.wait_idle(10))
         self.assertLess(len(records), 40)
         self.assertEqual(40, self.journal.counts()[journal.DONE])
 
@@ -229,7 +228,7 @@ class WorkerPoolTest(cases.JournalTestCase):
             return real(*args, **kwargs)
         self.journal.record = slow_record
         pool = self.pool(size=2)
-        pool._runner = lambda job, attempt: (
+        pool._execute.runner = lambda job, attempt: (
             started.append(job) or cases.OK)
         self.handoff(pool, *[('m%02d' % i, 'n%02d' % i) for i in range(20)])
         time.sleep(0.5)
@@ -261,31 +260,39 @@ class WorkerPoolTest(cases.JournalTestCase):
                          {r['event_id']: r['attempts']
                           for r in self.journal.rows()})
 
-    def test_a_claim_that_missed_a_retry_waits_behind_it(self):
-        # The transaction claiming a2 reads the journal while a1 still runs
-        # there; a1 then fails, and its retry is recorded before the pool
-        # receives a2.  a2 must not overtake a1's retry.
+    def test_a_fresh_job_of_a_busy_node_waits_behind_its_retry(self):
+        # a2 is journalled while a1 runs: it waits in the journal, and a1
+        # then fails.  a2 must not overtake a1's retry.
         self.fail_until = {'a1': 1}
         pool = self.pool(policy=lambda job: retries.RetryPolicy(
             max_attempts=3, base_delay=0.3, max_delay=0.3))
         gate = self.gate(pool, lambda job, attempt: (job.event.id, attempt)
                          == ('a1', 1))
         self.handoff(pool, ('a1', 'A'))
-        with pool.handoff() as handoff:
-            jobs = self.journal.add(
-                [(fake_esi_leap.lease_event('a2', 'A'), ['r'])],
-                **handoff.claim_args)
-            self.assertEqual([journal.RUNNING], [j.state for j in jobs])
-            gate.set()
-            base_deadline = time.monotonic() + 10
-            while self.journal.rows(state=journal.RETRY) == [] and (
-                    time.monotonic() < base_deadline):
-                time.sleep(0.01)
-            self.assertTrue(pool.flush(10))
-            handoff(jobs)
+        late, = self.handoff(pool, ('a2', 'A'))
+        self.assertEqual(journal.PENDING, late.state)
+        gate.set()
         self.run_all(pool, 2)
         self.assertEqual([('a1', 1), ('a1', 2), ('a2', 1)],
                          [(e, a) for _, e, a in self.log])
+
+    def test_a_late_event_of_a_running_node_runs_after_it(self):
+        # The fulfill.start of a lease arrives after its fulfill.end, which
+        # runs: it goes before nothing that started, and beside nothing.
+        pool = self.pool()
+        gate = self.gate(pool)
+        self.handoff(pool, ('end', 'A'))
+        early = dataclasses.replace(
+            fake_esi_leap.lease_event('start', 'A'), timestamp=str(
+                journal.utcnow() - datetime.timedelta(seconds=60)))
+        with pool.handoff() as claim:
+            late, = self.journal.add([(early, ['r'])], claim=claim)
+            pool.take([late])
+        self.assertEqual(journal.PENDING, late.state)
+        gate.set()
+        self.run_all(pool, 2)
+        self.assertEqual([], self.overlap)
+        self.assertEqual(['end', 'start'], [e for _, e, _ in self.log])
 
     def test_what_memory_cannot_hold_waits_in_the_journal(self):
         pool = self.pool(size=1)
@@ -312,11 +319,8 @@ class WorkerPoolTest(cases.JournalTestCase):
         claimed = [job for job in jobs if job.state == journal.RUNNING]
         self.assertEqual(pool.capacity, len(claimed))
         self.assertEqual(jobs[:pool.capacity], claimed)
-        counts = self.journal.counts()
-        self.assertEqual((pool.capacity, 200 - pool.capacity),
-                         (counts[journal.RUNNING], counts[journal.PENDING]))
-        # A job started meanwhile frees one place, no more: one running,
-        # the capacity waiting.
+        # The one worker's job starts and frees one place, which a claim
+        # or a hand-off may fill: one running, the capacity waiting.
         self.handoff(pool, *[('m%d' % i, 'more-%d' % i) for i in range(5)],
                      wait=0.1)
         self.assertLessEqual(self.journal.counts()[journal.RUNNING],
@@ -333,8 +337,7 @@ class WorkerPoolTest(cases.JournalTestCase):
                                   poll_interval=0.05)
         pool.start()
         self.addCleanup(pool.stop, 5)
-        self.add(('m1', 'A'))
-        pool.submit()
+        pool.take(self.add(('m1', 'A')))
         time.sleep(2.0)
         self.assertEqual([], self.journal.claim('other', 1, 60))
         self.assertTrue(pool.wait_idle(10))
