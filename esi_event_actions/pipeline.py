@@ -92,18 +92,29 @@ class Pipeline:
         """
         matches = [(event, self._match(event)) for event in events]
         entries = [match for match in matches if match[1]]
+        cancel = self._cancels(events)
         jobs = []
         if entries:
-            jobs = self._store(entries, checkpoint)
-        elif checkpoint is not None:
+            jobs = self._store(entries, checkpoint, cancel)
+        elif checkpoint is not None or cancel:
             # Nothing to run, but the source has moved on.
-            self.journal.add([], checkpoint=checkpoint)
+            self.journal.add([], checkpoint=checkpoint, cancel=cancel)
         self._count(matches)
         return jobs
 
-    def _store(self, entries, checkpoint=None):
+    def _cancels(self, events):
+        """What ``events`` cancel: (lease, timed rules, why) each."""
+        cancel = []
+        for event in events:
+            rules = event.lease and self.ruleset.cancels(event)
+            if rules:
+                cancel.append((event.lease, rules, 'cancelled by %s %s' % (
+                    event.event_type, event.id)))
+        return cancel
+
+    def _store(self, entries, checkpoint=None, cancel=()):
         try:
-            return self._add(entries, checkpoint)
+            return self._add(entries, checkpoint, cancel)
         except Exception as exc:
             if not journal_mod.permanent(exc):
                 raise
@@ -116,15 +127,17 @@ class Pipeline:
         else:
             half = len(entries) // 2
             jobs = self._store(entries[:half]) + self._store(entries[half:])
-        if checkpoint is not None:
-            self.journal.add([], checkpoint=checkpoint)
+        if checkpoint is not None or cancel:
+            self.journal.add([], checkpoint=checkpoint, cancel=cancel)
         return jobs
 
-    def _add(self, entries, checkpoint):
+    def _add(self, entries, checkpoint, cancel):
         with self.pool.handoff(want=sum(len(r) for _, r in entries)) \
                 as claim:
             jobs = self.journal.add(entries, checkpoint=checkpoint,
-                                    once=self.ruleset.once, claim=claim)
+                                    once=self.ruleset.once, claim=claim,
+                                    timers=self.ruleset.timers,
+                                    cancel=cancel)
             self.pool.take(jobs)
         for job in jobs:
             if job.state == journal_mod.SKIPPED:

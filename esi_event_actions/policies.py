@@ -38,6 +38,7 @@ filters by :meth:`esi_event_actions.rules.RuleSet.evaluate`.
 import collections
 import dataclasses
 import datetime
+import fnmatch
 import re
 import threading
 import time
@@ -130,7 +131,8 @@ def read(option, error):
     return {'fallback': bool(option('fallback')),
             'max_concurrency': option('max_concurrency'),
             'rate_limit': parse_rate(rate) if rate else None,
-            'once_per': _once_per(option, error)}
+            'once_per': _once_per(option, error),
+            'timer': _timer(option, error)}
 
 
 def _once_per(option, error):
@@ -141,6 +143,102 @@ def _once_per(option, error):
     if window and path is None:
         raise error('once_per_window', 'only used with once_per')
     return OncePer(path.strip(), window) if path else None
+
+
+def _timer(option, error):
+    text = option('at')
+    if text is None:
+        return None
+    try:
+        return parse_at(text, option('at_past'),
+                        tuple(option('cancel_on') or ()))
+    except ValueError as exc:
+        raise error('at', str(exc))
+
+
+_AT = re.compile(r'\s*([A-Za-z_][\w.]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*'
+                 r'([smhdw]))?\s*\Z')
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
+#: The path that names the event's own time rather than a lease field.
+EVENT_TIME = 'event_time'
+# Beyond this, a time is a mistake (and past what datetime can add).
+_MAX_OFFSET = 10 * 365 * 86400
+
+
+@dataclasses.dataclass(frozen=True)
+class Timer:
+    """at: a rule's jobs run at a time computed from their event.
+
+    ``path`` is a dot path of a time in the event (``end_time``), or
+    :data:`EVENT_TIME`; ``offset`` seconds are added to it.  ``past`` says
+    what a job whose time has passed when it is journalled does: ``run``
+    at once, or ``skip``.  An event of a type in ``cancel_on`` cancels the
+    rule's waiting jobs of the same lease.
+    """
+
+    path: str
+    offset: float
+    past: str
+    cancel_on: tuple
+    #: The option as the operator wrote it, to show it back.
+    text: str
+
+    def due(self, event):
+        """When ``event``'s job runs (naive UTC), or None and why not."""
+        if self.path == EVENT_TIME:
+            base = event.time
+        else:
+            base = _utc(event.lookup(self.path))
+        if base is None:
+            return None, '%s is not a time' % self.path
+        return base + datetime.timedelta(seconds=self.offset), None
+
+    def cancelled_by(self, event_type):
+        """Whether an event of ``event_type`` cancels the waiting jobs."""
+        return any(fnmatch.fnmatchcase(event_type, pattern)
+                   for pattern in self.cancel_on)
+
+    def describe(self):
+        """The options, as check-config and test-rule show them."""
+        shown = 'at=%s' % self.text
+        if self.past != 'run':
+            shown += ' at_past=%s' % self.past
+        return shown
+
+
+def parse_at(text, past='run', cancel_on=()):
+    """The :class:`Timer` of ``at = <path> [+|- <duration>]``.
+
+    :raises ValueError: ``text`` says no such time.
+    """
+    found = _AT.match(text)
+    if not found:
+        raise ValueError('expected a time in the lease (a dot path such as '
+                         'end_time) or event_time, then + or - a duration '
+                         'with a unit (s, m, h, d or w), such as '
+                         '"end_time - 48h"; not %r' % text)
+    path, sign, number, unit = found.groups()
+    offset = float(number or 0) * _UNITS.get(unit, 1)
+    if offset > _MAX_OFFSET:
+        raise ValueError('an offset of more than ten years: %r' % text)
+    if sign == '-':
+        offset = -offset
+    return Timer(path, offset, past, tuple(cancel_on), ' '.join(text.split()))
+
+
+def _utc(value):
+    """A time of the lease as a naive UTC datetime, or None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(
+            value.strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(
+            tzinfo=None)
+    return moment
 
 
 class TokenBucket:

@@ -67,6 +67,7 @@ class Rule:
     max_concurrency: int = None
     rate_limit: policy_mod.RateLimit = None
     once_per: policy_mod.OncePer = None
+    timer: policy_mod.Timer = None
     #: callable ``(key) -> file`` that set ``key`` in the section, or None.
     locate: object = dataclasses.field(default=None, repr=False)
 
@@ -79,8 +80,8 @@ class Rule:
         shown = ['fallback'] if self.fallback else []
         if self.max_concurrency:
             shown.append('max_concurrency=%d' % self.max_concurrency)
-        shown.extend(policy.describe()
-                     for policy in (self.rate_limit, self.once_per) if policy)
+        shown.extend(policy.describe() for policy in (
+            self.rate_limit, self.once_per, self.timer) if policy)
         return shown
 
     def wants(self, event_type):
@@ -108,6 +109,14 @@ class RuleSet:
         #: {rule name: OncePer} of the rules that act once per value.
         self.once = {rule.name: rule.once_per for rule in self.rules
                      if rule.once_per}
+        #: {rule name: Timer} of the rules whose jobs wait for a time.
+        self.timers = {rule.name: rule.timer for rule in self.rules
+                       if rule.timer}
+
+    def cancels(self, event):
+        """The timed rules whose waiting jobs ``event`` cancels."""
+        return [name for name, timer in self.timers.items()
+                if timer.cancelled_by(event.event_type)]
 
     def evaluate(self, event):
         """(rule, None if it acts on ``event``, else why not), for each.

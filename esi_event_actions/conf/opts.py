@@ -96,6 +96,31 @@ POLICIES_EXAMPLE = '\n'.join([
 ])
 
 
+TIMED_EXAMPLE = '\n'.join([
+    'A timed rule (see "Timed rules and watchdogs" in the rules guide):',
+    'warn the lessee two days before the lease ends. The job waits in the',
+    'journal from the fulfil.end until end_time - 48h, and a delete of',
+    'the lease before then cancels it::',
+    '',
+    '    [warn-before-expiry]',
+    '    events = esi_leap.lease.fulfill.end',
+    '    script = /etc/esi-event-actions/warn-lessee.sh',
+    '    script_params = uuid, project_id, end_time',
+    '    at = end_time - 48h',
+    '    at_past = skip',
+    '',
+    'And a watchdog: a fulfilment that has not ended ten minutes after it',
+    'started::',
+    '',
+    '    [stuck-fulfilment]',
+    '    events = esi_leap.lease.fulfill.start',
+    '    action = log',
+    '    at = event_time + 10m',
+    '    cancel_on = esi_leap.lease.fulfill.end, esi_leap.lease.delete.*',
+    '    once_per = uuid',
+])
+
+
 def example_groups():
     """(group, options) documenting a rule of each built-in action."""
     # Imported here: the service imports this module to list its own
@@ -110,6 +135,9 @@ def example_groups():
     groups.append((cfg.OptGroup(
         'example_policies_rule', title='A rule with filters and policies',
         help=POLICIES_EXAMPLE), rule.opts))
+    groups.append((cfg.OptGroup(
+        'example_timed_rule', title='A timed rule, and a watchdog',
+        help=TIMED_EXAMPLE), rule.opts))
     return groups
 
 

@@ -64,6 +64,28 @@ opts = [
             default=0.0,
             help='Seconds after which once_per forgets a value, counted '
                  'from the job that acted on it. 0: never.'),
+    cfg.Opt('at', type=types.String(),
+            help='Run this rule\'s jobs at a time computed from the event '
+                 'that starts them, not at once: a dot path of a time in '
+                 'the lease (end_time, start_time), or event_time, the '
+                 'event\'s own, then + or - a duration with a unit: s, '
+                 'm, h, d or w. "end_time - 48h" runs two days before the '
+                 'lease ends. The job waits in the journal, survives '
+                 'restarts, and is cancelled by a cancel_on event of the '
+                 'same lease. Default: at once.'),
+    cfg.Opt('at_past', type=types.String(choices=['run', 'skip']),
+            default='run',
+            help='What a timed job does when its time has passed by the '
+                 'time it is journalled: run at once, or skip (journalled '
+                 'as skipped, with the time it missed).'),
+    cfg.Opt('cancel_on', type=types.List(item_type=types.String()),
+            default=['esi_leap.lease.delete.*'],
+            help='Event types that cancel this rule\'s timed jobs of the '
+                 'same lease, still waiting for their time: the lease '
+                 'ended first. With at = event_time + 10m and cancel_on = '
+                 'esi_leap.lease.fulfill.end on fulfill.start, a watchdog '
+                 'for a fulfilment that never ends. Shell-style '
+                 'wildcards are allowed. Only used with at.'),
     cfg.Opt('max_attempts', type=types.Integer(min=1, max=1000),
             help='Attempts before a failing job of this rule is dead. '
                  'Default: [worker] max_attempts.'),

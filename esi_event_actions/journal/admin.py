@@ -20,6 +20,7 @@ from esi_event_actions.journal import model
 from esi_event_actions.journal.model import DEAD
 from esi_event_actions.journal.model import FINAL_STATES
 from esi_event_actions.journal.model import RETRY
+from esi_event_actions.journal.model import SCHEDULED
 from esi_event_actions.journal.model import STATES
 from esi_event_actions.journal import once as once_mod
 from esi_event_actions.journal import schema
@@ -129,12 +130,14 @@ class Admin:
     def counts(self, conn=None):
         """Number of jobs in each state.
 
-        Costs the unfinished jobs, read through their partial index, and
-        two rows of final counts: not the history kept.
+        Costs the unfinished and scheduled jobs, read through their
+        partial indexes, and two rows of final counts: not the history
+        kept.
         """
         with self._reading(conn) as conn:
             found = dict(conn.execute(sql.UNFINISHED_COUNTS).all())
             found.update(conn.execute(sql.FINAL_COUNTS).all())
+            found[SCHEDULED] = conn.execute(sql.SCHEDULED_COUNT).scalar()
         return {state: found.get(state, 0) for state in STATES}
 
     def status(self, conn=None):

@@ -19,8 +19,8 @@ import datetime
 from esi_event_actions import event as event_mod
 
 __all__ = ['PENDING', 'RUNNING', 'RETRY', 'DONE', 'DEAD', 'SKIPPED',
-           'STATES', 'FINAL_STATES', 'Checkpoint', 'Job', 'End', 'Claim',
-           'utcnow']
+           'SCHEDULED', 'CANCELLED', 'STATES', 'FINAL_STATES', 'Checkpoint',
+           'Job', 'End', 'Claim', 'utcnow']
 
 PENDING = 'pending'
 RUNNING = 'running'
@@ -29,8 +29,13 @@ DONE = 'done'
 DEAD = 'dead'
 # Journalled for a rule's once_per, not run: the value was seen.
 SKIPPED = 'skipped'
-STATES = (PENDING, RUNNING, RETRY, DONE, DEAD, SKIPPED)
-FINAL_STATES = (DONE, DEAD, SKIPPED)
+# A timed rule's job, waiting for its time (next_attempt_at): it holds
+# back nothing, and becomes pending when its time comes.
+SCHEDULED = 'scheduled'
+# A timed job an event of its lease cancelled before its time.
+CANCELLED = 'cancelled'
+STATES = (SCHEDULED, PENDING, RUNNING, RETRY, DONE, DEAD, SKIPPED, CANCELLED)
+FINAL_STATES = (DONE, DEAD, SKIPPED, CANCELLED)
 
 
 @dataclasses.dataclass

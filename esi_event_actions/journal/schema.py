@@ -46,6 +46,8 @@ jobs = sa.Table(
     sa.Column('duration', sa.Float),
     sa.Column('detail', sa.Text),
     sa.Column('output', sa.Text),
+    # The lease's uuid, which cancels its timed jobs (see migration 0006).
+    sa.Column('lease', sa.String(255)),
     sa.UniqueConstraint('event_id', 'rule', name='uniq_jobs_event_rule'),
     sa.Index('ix_jobs_node_order', 'node', 'event_time', 'id'),
 )
@@ -62,6 +64,17 @@ sa.Index('ix_jobs_unfinished_order', jobs.c.event_time, jobs.c.id,
 sa.Index('ix_jobs_unfinished_node', jobs.c.node, jobs.c.event_time,
          jobs.c.id, sqlite_where=sa.text(UNFINISHED_SQL),
          postgresql_where=sa.text(UNFINISHED_SQL))
+
+# Timed jobs wait, scheduled, for their time (next_attempt_at) or for an
+# event of their lease that cancels them: neither costs a scan of the jobs
+# waiting.
+SCHEDULED_SQL = "state = 'scheduled'"
+sa.Index('ix_jobs_scheduled_due', jobs.c.next_attempt_at,
+         sqlite_where=sa.text(SCHEDULED_SQL),
+         postgresql_where=sa.text(SCHEDULED_SQL))
+sa.Index('ix_jobs_scheduled_lease', jobs.c.lease, jobs.c.rule,
+         sqlite_where=sa.text(SCHEDULED_SQL),
+         postgresql_where=sa.text(SCHEDULED_SQL))
 
 # The event history poller's position: the highest event id it has handled.
 checkpoints = sa.Table(

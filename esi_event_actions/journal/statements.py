@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
+from esi_event_actions.journal.model import CANCELLED
 from esi_event_actions.journal.model import DEAD
 from esi_event_actions.journal.model import PENDING
 from esi_event_actions.journal.model import RETRY
@@ -46,6 +47,23 @@ OLDEST_UNFINISHED = sa.select(sa.func.min(jobs.c.created_at)).where(
     UNFINISHED)
 # The newest job is the highest id: a primary key lookup, not a scan.
 NEWEST = sa.select(jobs.c.created_at).order_by(jobs.c.id.desc()).limit(1)
+
+# The scheduled jobs, through their partial index (the condition is its
+# text, word for word).
+_SCHEDULED = sa.text('jobs.' + schema.SCHEDULED_SQL)
+SCHEDULED_COUNT = sa.select(sa.func.count()).select_from(jobs).where(
+    _SCHEDULED)
+NEXT_TIMER = sa.select(sa.func.min(jobs.c.next_attempt_at)).where(_SCHEDULED)
+# Due: pending, ordered among its node's jobs at the time it was due.
+FIRE_TIMERS = jobs.update().where(
+    _SCHEDULED, jobs.c.next_attempt_at <= sa.bindparam('now')).values(
+        state=PENDING, event_time=jobs.c.next_attempt_at,
+        next_attempt_at=None)
+CANCEL_TIMERS = jobs.update().where(
+    _SCHEDULED, jobs.c.lease == sa.bindparam('b_lease'),
+    jobs.c.rule.in_(sa.bindparam('b_rules', expanding=True))).values(
+        state=CANCELLED, finished_at=sa.bindparam('b_at'),
+        next_attempt_at=None, detail=sa.bindparam('b_why'))
 
 # A dead or retrying job made to run again, with every attempt.
 PENDING_AGAIN = jobs.update().where(

@@ -55,7 +55,8 @@ def _claimed_job(row):
 class Store(database.Database):
     """Adds, claims and holds jobs; keeps what cannot be stored."""
 
-    def add(self, entries, checkpoint=None, once=None, claim=None):
+    def add(self, entries, checkpoint=None, once=None, claim=None,
+            timers=None, cancel=()):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
@@ -72,6 +73,12 @@ class Store(database.Database):
         of them, the first in run order; those whose node has other
         unfinished jobs wait for a claim, PENDING, behind them.
 
+        ``timers`` maps rule names to their Timer: a job of such a rule is
+        stored SCHEDULED until its time (see :meth:`fire_timers`), or, its
+        time past, pending or SKIPPED as the rule says.  ``cancel`` is a
+        list of (lease, rule names, why): their scheduled jobs of that
+        lease are CANCELLED, in the same transaction.
+
         :returns: the new jobs, in the order they must run.
         """
         now = model.utcnow()
@@ -85,29 +92,65 @@ class Store(database.Database):
                                  event_id=event.id, rule=rule,
                                  event_type=event.event_type,
                                  node=event.node, event=text,
-                                 created_at=now, event_time=happened))
+                                 lease=_lease(event), created_at=now,
+                                 event_time=happened))
+                _timed(rows[-1], (timers or {}).get(rule), event, now)
+        if timers:
+            # One statement inserts them all: every row binds every column.
+            for row in rows:
+                for column in _TIMED_COLUMNS:
+                    row.setdefault(column, None)
         new = []
         with self._begin() as conn:
             if rows:
                 self._lock_nodes(conn, {e.node for e, _ in events.values()})
-                new = sorted((self._new_job(r, *events[r.event_id], claim)
-                              for r in conn.execute(self._sql.add_jobs,
-                                                    rows)),
-                             key=lambda job: job.order)
+                states = {(r['event_id'], r['rule']): r for r in rows}
+                new = sorted((self._new_job(
+                    r, *events[r.event_id], states[r.event_id, r.rule])
+                    for r in conn.execute(self._sql.add_jobs, rows)),
+                    key=lambda job: job.order)
             if once and new:
                 once_mod.apply(conn, self._sql, new, once, now)
             if claim and new:
                 self._unclaim(conn, new, claim)
+            # After the batch's own: an event that cancels comes after
+            # the events before it.
+            for lease, rules, why in cancel:
+                self._cancel(conn, lease, rules, why, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint)
         return new
 
     @staticmethod
-    def _new_job(row, event, happened, claim):
+    def _new_job(row, event, happened, stored):
+        state = stored['state']
         return model.Job(id=row.id, rule=row.rule, event=event,
-                         node=event.node, event_time=happened,
-                         state=model.RUNNING if claim else model.PENDING,
-                         attempts=1 if claim else 0)
+                         node=event.node, event_time=stored['event_time'],
+                         state=state, detail=stored.get('detail'),
+                         attempts=1 if state == model.RUNNING else 0)
+
+    @staticmethod
+    def _cancel(conn, lease, rules, why, now):
+        if lease and rules:
+            conn.execute(sql.CANCEL_TIMERS, {
+                'b_lease': safetext.identifier(lease),
+                'b_rules': list(rules), 'b_at': now,
+                'b_why': safetext.storable(why)})
+
+    def next_timer(self):
+        """When the first scheduled job is due, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(sql.NEXT_TIMER).scalar()
+
+    def fire_timers(self, now=None):
+        """Make the scheduled jobs that are due pending; how many.
+
+        A fired job takes its place among its node's jobs at the time it
+        was due.
+        """
+        with self._begin() as conn:
+            return conn.execute(sql.FIRE_TIMERS, {
+                'now': now or model.utcnow()}).rowcount
 
     def _lock_nodes(self, conn, nodes):
         nodes = sorted(n for n in nodes if n is not None)
@@ -231,6 +274,30 @@ class Store(database.Database):
                 event_type=safetext.identifier(event.event_type or ''),
                 rules=safetext.storable(','.join(rules)), reason=why,
                 event=text, rejected_at=model.utcnow()))
+
+
+_TIMED_COLUMNS = ('next_attempt_at', 'finished_at', 'detail')
+
+
+def _lease(event):
+    lease = event.lease
+    return safetext.identifier(lease) if lease else None
+
+
+def _timed(row, timer, event, now):
+    """Make ``row`` wait for the time ``timer`` gives ``event``."""
+    if timer is None:
+        return
+    due, why = timer.due(event)
+    if due is not None and due > now:
+        row.update(state=model.SCHEDULED, owner=None, lease_expires_at=None,
+                   next_attempt_at=due, event_time=due)
+    elif due is None or timer.past == 'skip':
+        why = why or 'its time, %sZ, had passed' % due.isoformat(
+            timespec='seconds')
+        row.update(state=model.SKIPPED, owner=None, lease_expires_at=None,
+                   finished_at=now, detail='at %s: %s' % (timer.text, why))
+    # Past, to run: at once, as any job.
 
 
 def _claim_columns(claim, now):

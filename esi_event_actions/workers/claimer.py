@@ -31,6 +31,7 @@ from oslo_log import log as logging
 
 from esi_event_actions.journal import model
 from esi_event_actions import outage
+from esi_event_actions.workers import timers
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Claimer:
         self._prune = _Every(PRUNE_INTERVAL, self._prune_done) if (
             retention is not None) else None
         self._retention = retention
+        self._timers = timers.Timers(journal)
         self._outages = {'claim': outage.Outage(LOG, 'Claiming jobs'),
                          'renew': outage.Outage(
                              LOG, 'Renewing the lease on jobs')}
@@ -94,6 +96,11 @@ class Claimer:
         """Ends of ``nodes`` are committed: claim what waited behind them."""
         if not self._waiting.isdisjoint(nodes):
             self.want()
+
+    def scheduled(self, due):
+        """A timed job was scheduled for ``due``: wake up for it."""
+        self._timers.scheduled(due)
+        self._wake.notify()
 
     def room(self):
         """Memory has room again: a claim due may go ahead."""
@@ -116,6 +123,8 @@ class Claimer:
                     self._wait_time())
                 if self._stopping:
                     return
+            self._timers.fire()
+            with self._lock:
                 # Woken or not: retries fall due and other processes add
                 # jobs without telling us.
                 limit = self._queues.reserve()
@@ -153,9 +162,11 @@ class Claimer:
         self._deliver(jobs)
 
     def _wait_time(self):
+        wait = self._poll
         if self._queues:
-            return min(self._poll, self._lease / 3.0)
-        return self._poll
+            wait = min(wait, self._lease / 3.0)
+        due = self._timers.wait()
+        return wait if due is None else min(wait, due)
 
     def _claim(self, limit):
         try:
@@ -187,7 +198,7 @@ class Claimer:
             seconds=self._retention)
         try:
             count = self._journal.purge(
-                cutoff, states=[model.DONE, model.SKIPPED])
+                cutoff, states=[model.DONE, model.SKIPPED, model.CANCELLED])
         except Exception:
             LOG.exception('Cannot prune done jobs from the journal')
             return True

@@ -159,6 +159,9 @@ class WorkerPool:
         inside the ``with`` block.
         """
         with self._lock:
+            for job in jobs:
+                if job.state == model.SCHEDULED:
+                    self._claimer.scheduled(job.event_time)
             waiting = [job for job in jobs if job.state == model.PENDING]
             if waiting:
                 self._claimer.waiting(job.node for job in waiting)

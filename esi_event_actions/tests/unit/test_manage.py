@@ -156,7 +156,7 @@ class ManageTest(ManageTestCase):
         self.assertEqual(3, status['jobs']['pending'])
         self.assertGreaterEqual(status['oldest_unfinished_age'], 0)
         rc, out = self.manage('journal', 'purge', '--older-than', '0')
-        self.assertIn('Deleted 0 done/dead/skipped job(s)', out)
+        self.assertIn('Deleted 0 done/dead/skipped/cancelled job(s)', out)
 
 
 class DbCommandTest(ManageTestCase):

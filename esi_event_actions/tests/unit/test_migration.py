@@ -35,7 +35,9 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                         'fixtures')
 # What the pre-migration fixture holds (written by that release's code).
 V1_COUNTS = {'pending': 11, 'running': 2, 'retry': 2, 'done': 6, 'dead': 3,
-             'skipped': 0}
+             'skipped': 0, 'scheduled': 0, 'cancelled': 0}
+# Columns later revisions added, absent from a journal made before them.
+ADDED_COLUMNS = {'lease'}
 
 
 class MigrationTest(base.TestCase):
@@ -86,10 +88,13 @@ class MigrationTest(base.TestCase):
     def snapshot(self):
         """Every row of every table but the schema's own."""
         with self.engine.connect() as conn:
-            return {table.name: sorted(
-                tuple(row) for row in conn.execute(sa.select(table)))
-                for table in (schema.jobs, schema.checkpoints,
-                              schema.history_seen)}
+            found = {}
+            for table in (schema.jobs, schema.checkpoints,
+                          schema.history_seen):
+                columns = [c for c in table.c if c.name not in ADDED_COLUMNS]
+                found[table.name] = sorted(
+                    tuple(row) for row in conn.execute(sa.select(*columns)))
+            return found
 
     def test_head_is_the_newest_migration(self):
         self.assertEqual(migration.scripts().get_current_head(),
