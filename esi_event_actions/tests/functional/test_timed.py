@@ -1,0 +1,118 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Timed rules end to end, in seconds for days: real broker, services."""
+
+import datetime
+import os
+import time
+
+from esi_event_actions import journal
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.tests.functional.harness import base
+from esi_event_actions.tests.functional.harness import postgres
+
+# Logs when it ran, in one write.
+WARN = '''#!/bin/sh
+printf '%%s %%s\\n' "$ESI_EVENT_ID" "$(date +%%s.%%N)" >> %s
+'''
+
+RULE = '''
+    [warn]
+    events = esi_leap.lease.fulfill.end
+    script = warn.sh
+    at = end_time - 3s
+    '''
+
+
+class TimedRuleTest(base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.runs_file = os.path.join(self.dir, 'runs')
+        self.write('warn.sh', WARN % self.runs_file, 0o755)
+
+    def runs(self):
+        if not os.path.exists(self.runs_file):
+            return []
+        with open(self.runs_file) as f:
+            return [(event, float(at)) for event, at in
+                    (line.split() for line in f)]
+
+    def lease(self, ends_in):
+        """A lease ending ``ends_in`` seconds from now; when that is."""
+        end = time.time() + ends_in
+        text = datetime.datetime.fromtimestamp(
+            end, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+        return fake_esi_leap.lease_data(end_time=text), end
+
+    def start(self, extra='', name='service'):
+        svc = self.service(self.config(RULE, extra=extra,
+                                       name=name + '.conf'), name=name)
+        svc.wait_listening()
+        return svc
+
+    def test_the_warning_fires_once_at_its_time(self):
+        self.start()
+        lease, end = self.lease(6)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        base.wait_for(lambda: self.journal_rows(state=journal.DONE), 30,
+                      'the warning')
+        (event, ran), = self.runs()
+        self.assertGreaterEqual(ran, end - 3)
+        time.sleep(1)
+        self.assertEqual(1, len(self.runs()))
+
+    def test_a_delete_before_its_time_cancels_it(self):
+        self.start()
+        lease, end = self.lease(8)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        base.wait_for(lambda: self.journal_rows(state=journal.SCHEDULED),
+                      30, 'the scheduled warning')
+        self.esi_leap.emit('esi_leap.lease.delete.end', lease)
+        base.wait_for(lambda: self.journal_rows(state=journal.CANCELLED),
+                      30, 'the cancelled warning')
+        time.sleep(max(0, end - 3 - time.time()) + 1)
+        self.assertEqual([], self.runs())
+
+    def test_a_kill_9_before_its_time_still_fires_it_once(self):
+        svc = self.start()
+        lease, end = self.lease(6)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        base.wait_for(lambda: self.journal_rows(state=journal.SCHEDULED),
+                      30, 'the scheduled warning')
+        svc.kill()
+        svc.start()
+        svc.wait_listening()
+        base.wait_for(lambda: self.journal_rows(state=journal.DONE), 30,
+                      'the warning')
+        self.assertEqual(1, len(self.runs()))
+
+    def test_two_instances_on_postgresql_fire_it_once(self):
+        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
+        extra = '''
+            [listener]
+            pool = esi-event-actions
+            [worker]
+            poll_interval = 0.2
+            '''
+        for name in ('one', 'two'):
+            self.start(extra, name)
+        leases = [self.lease(5)[0] for _ in range(10)]
+        for lease in leases:
+            self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        base.wait_for(lambda: len(self.journal_rows(
+            state=journal.DONE)) == 10, 60, 'every warning')
+        time.sleep(1)
+        self.assertEqual(10, len(self.runs()))
+        self.assertEqual(10, len({event for event, _ in self.runs()}))
