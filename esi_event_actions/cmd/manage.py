@@ -21,6 +21,8 @@ Each group of commands has its module:
     ``journal`` (list, show, rejected, retry, purge) and ``status``.
 ``manage_db``
     ``db``, the journal's schema.
+``manage_timers``
+    ``timers`` (list, cancel), the timed jobs.
 ``manage_common``
     What they share: the configuration check, the journal, the argparse
     types of numbers.
@@ -35,6 +37,7 @@ from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage_db
 from esi_event_actions.cmd import manage_journal
 from esi_event_actions.cmd import manage_rules
+from esi_event_actions.cmd import manage_timers
 
 
 def add_command_parsers(subparsers):
@@ -44,6 +47,7 @@ def add_command_parsers(subparsers):
     manage_rules.add_event_parsers(subparsers)
     manage_db.add_db_parsers(subparsers)
     manage_journal.add_status_parser(subparsers)
+    manage_timers.add_timers_parsers(subparsers)
 
 
 def main(argv=None, conf=None, setup_logging=True):

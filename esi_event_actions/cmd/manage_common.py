@@ -22,6 +22,7 @@ import argparse
 from esi_event_actions import bootstrap
 from esi_event_actions import exception
 from esi_event_actions import journal
+from esi_event_actions import safetext
 
 # jobs.id is an INTEGER column: 32 bits on PostgreSQL, so no larger id can
 # exist, and SQLite cannot even compare with one above 64 bits.
@@ -76,3 +77,20 @@ def add_format(parser, choices=('table', 'json')):
     """Add ``-f/--format``: one of ``choices``, the first by default."""
     parser.add_argument('-f', '--format', choices=choices,
                         default=choices[0])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return '%.3f' % value
+    # Escaped before it is cut, so that the cut cannot split an escape
+    # back into a control character.
+    return '' if value is None else safetext.printable(value)[:60]
+
+
+def print_table(columns, rows):
+    """Rows (dicts) as a plain table of ``columns``, escaped and cut."""
+    table = [columns] + [tuple(_cell(r[c]) for c in columns) for r in rows]
+    widths = [max(len(line[i]) for line in table)
+              for i in range(len(columns))]
+    for line in table:
+        print('  '.join(v.ljust(w) for v, w in zip(line, widths)).rstrip())

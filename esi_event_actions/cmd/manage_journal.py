@@ -32,22 +32,6 @@ _REJECTED_COLUMNS = ('id', 'rejected_at', 'event_type', 'event_id', 'rules',
                      'reason')
 
 
-def _cell(value):
-    if isinstance(value, float):
-        return '%.3f' % value
-    # Escaped before it is cut, so that the cut cannot split an escape
-    # back into a control character.
-    return '' if value is None else safetext.printable(value)[:60]
-
-
-def _print_table(columns, rows):
-    table = [columns] + [tuple(_cell(r[c]) for c in columns) for r in rows]
-    widths = [max(len(line[i]) for line in table)
-              for i in range(len(columns))]
-    for line in table:
-        print('  '.join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
-
-
 def do_journal_list(conf):
     """Print journal jobs as a table or JSON."""
     args = conf.command
@@ -59,7 +43,7 @@ def do_journal_list(conf):
             row.pop('event')
         print(safetext.dumps(rows, indent=2, default=str))
         return 0
-    _print_table(_COLUMNS, rows)
+    common.print_table(_COLUMNS, rows)
     return 0
 
 
@@ -92,7 +76,7 @@ def do_journal_rejected(conf):
             row['event'] = _event_or_text(row['event'])
         print(safetext.dumps(rows, indent=2, default=str))
         return 0
-    _print_table(_REJECTED_COLUMNS, rows)
+    common.print_table(_REJECTED_COLUMNS, rows)
     return 0
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from esi_event_actions import event as event_mod
 from esi_event_actions.journal import model
+from esi_event_actions.journal.model import CANCELLED
 from esi_event_actions.journal.model import DEAD
 from esi_event_actions.journal.model import FINAL_STATES
 from esi_event_actions.journal.model import RETRY
@@ -147,6 +148,29 @@ class Admin:
                     'oldest_unfinished': conn.execute(
                         sql.OLDEST_UNFINISHED).scalar(),
                     'newest_job': conn.execute(sql.NEWEST).scalar()}
+
+    def timers(self, rule=None, limit=None):
+        """The scheduled jobs, soonest first, as dicts."""
+        query = sa.select(jobs.c.id, jobs.c.rule, jobs.c.lease, jobs.c.node,
+                          jobs.c.next_attempt_at.label('due'),
+                          jobs.c.event_type, jobs.c.event_id).where(
+            jobs.c.state == SCHEDULED).order_by(jobs.c.next_attempt_at,
+                                                jobs.c.id)
+        if rule is not None:
+            query = query.where(jobs.c.rule == rule)
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def cancel(self, job_ids, why):
+        """Cancel the given scheduled jobs; the ids cancelled."""
+        with self._begin() as conn:
+            return list(conn.execute(jobs.update().where(
+                jobs.c.id.in_(job_ids), jobs.c.state == SCHEDULED).values(
+                    state=CANCELLED, next_attempt_at=None,
+                    finished_at=model.utcnow(), detail=why).returning(
+                        jobs.c.id)).scalars())
 
     def rejected(self, limit=None):
         """The rejected events, newest first, as dicts."""

@@ -13,10 +13,16 @@
 #    under the License.
 """Timed rules: the at option, scheduled jobs, firing and cancelling."""
 
+import contextlib
 import datetime
+import io
+import json
 import os
 
+from oslo_config import cfg
+
 from esi_event_actions import bootstrap
+from esi_event_actions.cmd import manage
 from esi_event_actions.conf import opts as conf_opts
 from esi_event_actions import exception
 from esi_event_actions import journal
@@ -232,3 +238,50 @@ at = end_time - 2s
         self.pipeline = self.start()
         self.wait_state(journal.DONE)
         self.assertEqual(1, len(self.runs()))
+
+
+class ManageTimersTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.script('warn.sh')
+        self.config = self.load('''
+[journal]
+connection = sqlite:///%s/journal.sqlite
+[warn]
+events = esi_leap.lease.fulfill.end
+script = warn.sh
+at = end_time - 1h
+''' % self.dir)
+        store = journal.Journal(self.conf.journal.connection)
+        self.addCleanup(store.close)
+        ruleset = bootstrap.check(self.conf)
+        self.jobs = store.add([(_event('m%d' % n, end_time=_iso(
+            7200 + n), name='\x1b[31mhostile'), ['warn'])
+            for n in range(2)], timers=ruleset.timers)
+
+    def manage(self, *args):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = manage.main(['--config-file', self.config] + list(args),
+                             conf=cfg.ConfigOpts(), setup_logging=False)
+        return rc, out.getvalue()
+
+    def test_list_soonest_first_and_cancel(self):
+        rc, out = self.manage('timers', 'list', '-f', 'json')
+        self.assertEqual(0, rc)
+        listed = json.loads(out)
+        self.assertEqual([j.id for j in self.jobs], [r['id'] for r in listed])
+        self.assertEqual(['warn', 'warn'], [r['rule'] for r in listed])
+        rc, out = self.manage('timers', 'cancel', str(self.jobs[0].id), '999')
+        self.assertEqual(1, rc)
+        self.assertIn('Job %d cancelled' % self.jobs[0].id, out)
+        self.assertIn('Job 999 is not scheduled', out)
+        rc, out = self.manage('timers', 'list')
+        self.assertEqual(0, rc)
+        lines = out.splitlines()
+        self.assertEqual(2, len(lines))
+        self.assertTrue(lines[1].startswith(str(self.jobs[1].id)))
+        rc, out = self.manage('status', '-f', 'json')
+        jobs = json.loads(out)['jobs']
+        self.assertEqual((1, 1), (jobs['scheduled'], jobs['cancelled']))
