@@ -15,6 +15,7 @@
 
 * :mod:`.base`: the test case every unit test derives from;
 * :mod:`.cases`: test cases on the real journal, pipeline and listener;
+* :mod:`.ends`: ending claimed jobs by hand, as the workers' recorder does;
 * :mod:`.fake_esi_leap`: esi-leap's notifications and event history API;
 * :mod:`.httpserver`: a recording (or hostile) webhook receiver;
 * :mod:`.samples`: configuration files and playbooks;

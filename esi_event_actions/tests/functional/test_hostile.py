@@ -17,8 +17,6 @@ import collections
 import itertools
 import uuid
 
-import kombu
-
 from esi_event_actions import journal
 from esi_event_actions.tests.functional.harness import base
 from esi_event_actions.tests.functional.harness import raw
@@ -30,12 +28,6 @@ HOSTILE_VALUES = [
     '-rf --help',
     ' leading and trailing ',
 ]
-
-
-def queue_depth(transport_url, queue):
-    with raw.connection(transport_url) as conn:
-        return kombu.Queue(queue, channel=conn.channel()).queue_declare(
-            passive=True).message_count
 
 
 class HostileInputTest(base.FunctionalTestCase):
@@ -88,7 +80,7 @@ class HostileInputTest(base.FunctionalTestCase):
         self.assertEqual(len(valid) + 1, len(rows))
         self.assertEqual({journal.DONE}, {r['state'] for r in rows})
         # Nothing is left behind, unacked or looping.
-        base.wait_for(lambda: queue_depth(
+        base.wait_for(lambda: raw.queue_depth(
             self.transport_url, raw.routing_key(self.topic)) == 0, 60,
             'an empty queue')
         # Each bad message is logged once; those that are well-formed

@@ -106,8 +106,8 @@ class ServiceProcess(fixtures.Fixture):
         # and every script they run, as a host crash would.
         self.proc = subprocess.Popen(
             self.command + ['--config-file', self.config_file],
-            stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
     def log(self):
         with open(self.log_file, errors='replace') as f:
@@ -126,8 +126,11 @@ class ServiceProcess(fixtures.Fixture):
         self._log.close()
 
     def stop(self, timeout=30):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None:
+            self._log.close()
+            return self.proc.returncode
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             return self.proc.wait(timeout)

@@ -282,14 +282,19 @@ class PrivatePostgres(procs.PrivateServer, _Server):
     socket and logs under a temporary directory, so it neither needs nor
     disturbs a system PostgreSQL. The superuser ``postgres`` connects
     without a password.
+
+    :param settings: the server's ``-c`` settings; by default
+        :data:`SERVER_SETTINGS`, without durability
     """
 
     error = PostgresError
     tmp_prefix = 'esi-postgres-'
     start_attempts = 3
 
-    def __init__(self, base_dir=None, start_timeout=procs.START_TIMEOUT):
+    def __init__(self, base_dir=None, start_timeout=procs.START_TIMEOUT,
+                 settings=SERVER_SETTINGS):
         super(PrivatePostgres, self).__init__(base_dir, start_timeout)
+        self.settings = settings
         self.data_dir = None
         self.bin_dir = None
         self.port = None
@@ -368,7 +373,7 @@ class PrivatePostgres(procs.PrivateServer, _Server):
         argv = [self._cmd('postgres'), '-D', self.data_dir,
                 '-h', procs.LOOPBACK, '-p', str(self.port),
                 '-k', self._socket_dir()]
-        for setting in SERVER_SETTINGS:
+        for setting in self.settings:
             argv += ['-c', setting]
         # The postmaster, unlike its children, keeps its command line.
         self.postmaster = self._spawn(argv, 'postgres.log',

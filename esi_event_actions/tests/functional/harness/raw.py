@@ -142,6 +142,15 @@ def connection(transport_url):
         transport='pyamqp', transport_options={'confirm_publish': True})
 
 
+def queue_depth(transport_url, queue):
+    """How many messages wait in an existing queue."""
+    with connection(transport_url) as conn:
+        channel = conn.channel()
+        _, count, _ = channel.queue_declare(queue, passive=True)
+        channel.close()
+    return count
+
+
 def publish(transport_url, topic, bodies, priority='info',
             exchange=EXCHANGE, durable=False):
     """Publish raw bodies where a Notifier would publish notifications.
