@@ -120,18 +120,18 @@ import esi_event_actions.cmd  # noqa: F401
 import oslo_messaging
 from oslo_config import cfg
 
-from esi_event_actions.tests import esi_leap
+from esi_event_actions.tests.common import fake_esi_leap
 
 conf = cfg.ConfigOpts()
 conf([], default_config_files=[])
 transport = oslo_messaging.get_notification_transport(conf, url=sys.argv[1])
-leap = esi_leap.EsiLeap(transport)
+leap = fake_esi_leap.Notifier(transport)
 
-dell = esi_leap.lease_data(
+dell = fake_esi_leap.lease_data(
     name='demo-dell', purpose='demo', node_name='dell-r640-07',
     node_properties={'vendor': 'Dell', 'cpus': 32, 'memory_mb': 196608,
                      'local_gb': 900, 'cpu_arch': 'x86_64'})
-smc = esi_leap.lease_data(
+smc = fake_esi_leap.lease_data(
     id=43, name='demo-supermicro', purpose='demo', node_name='smc-x11-03',
     node_properties={'vendor': 'Supermicro', 'cpus': 16,
                      'memory_mb': 65536, 'local_gb': 500,
