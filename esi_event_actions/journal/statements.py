@@ -101,10 +101,15 @@ def _holding(table, dead_blocks):
 
 
 def _held_nodes_query(dead_blocks):
-    """Nodes among :nodes with unfinished jobs other than :ids."""
+    """Nodes among :nodes with unfinished jobs the holder is not running.
+
+    The holder's running jobs are in its memory, where its own new jobs
+    queue behind them (see WorkerPool.take).
+    """
     return sa.select(jobs.c.node).distinct().where(
         jobs.c.node.in_(sa.bindparam('nodes', expanding=True)),
-        _holding(jobs, dead_blocks), jobs.c.id.not_in(IDS))
+        _holding(jobs, dead_blocks),
+        sa.not_(sa.and_(jobs.c.state == RUNNING, jobs.c.owner == OWNER)))
 
 
 def _claim_query(dead_blocks):

@@ -162,13 +162,14 @@ class Store(database.Database):
     def _unclaim(conn, new, claim):
         """Leave for a claim the new jobs the add may not claim.
 
-        Those whose node has unfinished jobs other than the new ones, and
-        those past the claim's limit.
+        Those whose node has unfinished jobs other than the claimant's own
+        running ones (the new ones included), and those past the claim's
+        limit.
         """
         claimed = [job for job in new if job.state == model.RUNNING]
         nodes = sorted({job.node for job in claimed if job.node is not None})
         held = set(conn.execute(sql.HELD_NODES[claim.dead_blocks], {
-            'nodes': nodes, 'ids': [job.id for job in new]}).scalars()
+            'nodes': nodes, 'holder': claim.owner}).scalars()
         ) if nodes else set()
         waiting = [job for job in claimed if job.node in held]
         if claim.limit is not None:

@@ -101,10 +101,15 @@ class WorkerPool:
         self._recorder = recorder.Recorder(journal, self.owner, lock, size,
                                            self._committed)
         self._claimer = claimer.Claimer(
-            journal, self.owner, lock, self._queues, self._deliver,
+            journal, self.owner, lock, self._queues, self._claimed,
             self._recorder.nodes, lease, poll_interval, dead_blocks,
             retention)
         self._running = self._unrecorded = 0
+        # Nodes whose jobs went back to the journal behind a retry (or a
+        # dead job that blocks), until a claim brings that job back: a
+        # transaction that read the journal before the retry was recorded
+        # may still hand over a later job of the node.
+        self._behind = set()
         self._started = self._stopping = False
         self._threads = []
 
@@ -156,18 +161,25 @@ class WorkerPool:
         """Run the jobs a hand-off's transaction claimed; note the others.
 
         The claimed ones fill the places the hand-off reserved; call this
-        inside the ``with`` block.
+        inside the ``with`` block.  A claimed job queues behind the jobs
+        of its node in memory; one whose node the journal holds earlier
+        jobs of (a retry this instance has just sent back there, which the
+        transaction may not have seen yet) goes back to the journal behind
+        them.
         """
         with self._lock:
             for job in jobs:
                 if job.state == model.SCHEDULED:
                     self._claimer.scheduled(job.event_time)
+            claimed = [job for job in jobs if job.state == model.RUNNING]
+            behind = [job for job in claimed if job.node in self._behind]
+            self._recorder.release(behind)
             waiting = [job for job in jobs if job.state == model.PENDING]
-            if waiting:
+            if waiting or behind:
                 self._claimer.waiting(job.node for job in waiting)
                 self._claimer.want()
-            self._deliver([job for job in jobs
-                           if job.state == model.RUNNING])
+            sent = {job.id for job in behind}
+            self._deliver([job for job in claimed if job.id not in sent])
 
     def wait_idle(self, timeout=None):
         """Block until nothing runs or is runnable now, all recorded."""
@@ -201,6 +213,12 @@ class WorkerPool:
         return not any(t.is_alive() for t in self._threads)
 
     # Under the lock.
+
+    def _claimed(self, jobs):
+        # The journal's first unfinished job of each node is in memory
+        # now: a later one queues behind it here.
+        self._behind.difference_update(job.node for job in jobs)
+        self._deliver(jobs)
 
     def _deliver(self, jobs):
         if self._stopping:
@@ -297,6 +315,8 @@ class WorkerPool:
         self._recorder.release(jobs)
         if behind_it:
             self._claimer.waiting([node])
+            if node:
+                self._behind.add(node)
 
 
 def _left(deadline):

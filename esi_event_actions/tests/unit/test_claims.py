@@ -51,11 +51,13 @@ class NodeOrderAcrossOwnersTest(cases.JournalTestCase):
     def test_a_job_of_a_node_running_elsewhere_is_not_added_claimed(self):
         self.journal.add([(_at('first', 'A', 0), ['r'])],
                          claim=journal.Claim('one'))
-        # Even by the owner running it: the order in memory would not
-        # hold across instances, the journal's does.
-        again, = self.journal.add([(_at('second', 'A', 0), ['r'])],
-                                  claim=journal.Claim('one'))
-        self.assertEqual(journal.PENDING, again.state)
+        # The owner running it queues it in memory, behind.
+        here, = self.journal.add([(_at('second', 'A', 0), ['r'])],
+                                 claim=journal.Claim('one'))
+        self.assertEqual(journal.RUNNING, here.state)
+        elsewhere, = self.journal.add([(_at('third', 'A', 0), ['r'])],
+                                      claim=journal.Claim('two'))
+        self.assertEqual(journal.PENDING, elsewhere.state)
 
     def test_a_batch_s_own_jobs_of_one_node_are_claimed_together(self):
         jobs = self.journal.add([(_at('a1', 'A', 2), ['r', 's']),

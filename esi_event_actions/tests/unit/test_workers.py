@@ -261,8 +261,8 @@ class WorkerPoolTest(cases.JournalTestCase):
                           for r in self.journal.rows()})
 
     def test_a_fresh_job_of_a_busy_node_waits_behind_its_retry(self):
-        # a2 is journalled while a1 runs: it waits in the journal, and a1
-        # then fails.  a2 must not overtake a1's retry.
+        # a2 is journalled while a1 runs: it queues behind a1 in memory,
+        # and a1 then fails.  a2 must not overtake a1's retry.
         self.fail_until = {'a1': 1}
         pool = self.pool(policy=lambda job: retries.RetryPolicy(
             max_attempts=3, base_delay=0.3, max_delay=0.3))
@@ -270,8 +270,31 @@ class WorkerPoolTest(cases.JournalTestCase):
                          == ('a1', 1))
         self.handoff(pool, ('a1', 'A'))
         late, = self.handoff(pool, ('a2', 'A'))
-        self.assertEqual(journal.PENDING, late.state)
+        self.assertEqual(journal.RUNNING, late.state)
         gate.set()
+        self.run_all(pool, 2)
+        self.assertEqual([('a1', 1), ('a1', 2), ('a2', 1)],
+                         [(e, a) for _, e, a in self.log])
+
+    def test_a_claim_that_missed_a_retry_waits_behind_it(self):
+        # The transaction claiming a2 reads the journal while a1 still runs
+        # there; a1 then fails, and its retry is recorded before the pool
+        # receives a2.  a2 must not overtake a1's retry.
+        self.fail_until = {'a1': 1}
+        pool = self.pool(policy=lambda job: retries.RetryPolicy(
+            max_attempts=3, base_delay=0.3, max_delay=0.3))
+        gate = self.gate(pool, lambda job, attempt: (job.event.id, attempt)
+                         == ('a1', 1))
+        self.handoff(pool, ('a1', 'A'))
+        with pool.handoff() as claim:
+            jobs = self.journal.add(
+                [(fake_esi_leap.lease_event('a2', 'A'), ['r'])], claim=claim)
+            self.assertEqual([journal.RUNNING], [j.state for j in jobs])
+            gate.set()
+            retried = cases.wait_counts(self.journal, lambda counts: counts[
+                journal.RETRY], 10, 0.01)
+            self.assertIsNotNone(retried)
+            pool.take(jobs)
         self.run_all(pool, 2)
         self.assertEqual([('a1', 1), ('a1', 2), ('a2', 1)],
                          [(e, a) for _, e, a in self.log])
@@ -288,7 +311,6 @@ class WorkerPoolTest(cases.JournalTestCase):
         with pool.handoff() as claim:
             late, = self.journal.add([(early, ['r'])], claim=claim)
             pool.take([late])
-        self.assertEqual(journal.PENDING, late.state)
         gate.set()
         self.run_all(pool, 2)
         self.assertEqual([], self.overlap)
