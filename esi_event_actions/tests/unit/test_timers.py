@@ -24,7 +24,9 @@ from oslo_config import cfg
 from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage
 from esi_event_actions.conf import opts as conf_opts
+from esi_event_actions import esi_leap_client
 from esi_event_actions import exception
+from esi_event_actions import history
 from esi_event_actions import journal
 from esi_event_actions import listener
 from esi_event_actions import pipeline
@@ -238,6 +240,44 @@ at = end_time - 2s
         self.pipeline = self.start()
         self.wait_state(journal.DONE)
         self.assertEqual(1, len(self.runs()))
+
+
+class TimedPollerTest(base.TestCase):
+    """The tenant poller schedules and cancels as the listener does."""
+
+    def test_a_polled_fulfil_schedules_and_a_polled_delete_cancels(self):
+        api = self.useFixture(fake_esi_leap.API())
+        self.script('warn.sh')
+        self.load('''
+[journal]
+connection = sqlite:///%s/journal.sqlite
+[esi_leap]
+endpoint_override = %s
+[poller]
+start_from = beginning
+[warn]
+events = esi_leap.lease.fulfill.end
+script = warn.sh
+at = end_time - 1h
+''' % (self.dir, api.url))
+        pipe = pipeline.build(self.conf, bootstrap.check(self.conf))
+        pipe.start()
+        self.addCleanup(pipe.close)
+        self.addCleanup(pipe.stop, 10)
+        client = history.HistoryClient(esi_leap_client.adapter(self.conf))
+        poller = history.HistoryPoller(client, pipe, self.conf.poller)
+        for name in ('kept', 'deleted'):
+            lease = fake_esi_leap.lease_data(uuid=name, node_uuid=name,
+                                             end_time=_iso(7200))
+            api.leases[name] = lease
+            api.add(FULFILL, name, name)
+        self.assertEqual(2, poller.poll())
+        api.add(DELETE, 'deleted', 'deleted')
+        poller.poll()
+        self.assertEqual({('kept', journal.SCHEDULED),
+                          ('deleted', journal.CANCELLED)},
+                         {(json.loads(r['event'])['data']['uuid'],
+                           r['state']) for r in pipe.journal.rows()})
 
 
 class ManageTimersTest(base.TestCase):
