@@ -98,6 +98,8 @@ class WorkerPool:
         self._work = threading.Condition(lock)      # workers wait here
         self._changed = threading.Condition(lock)   # sources, wait_idle
         self._queues = queues_mod.NodeQueues(size * QUEUED_PER_WORKER)
+        #: Jobs that may wait in memory.
+        self.capacity = self._queues.capacity
         self._recorder = recorder.Recorder(journal, self.owner, lock, size,
                                            self._committed)
         self._claimer = claimer.Claimer(
@@ -112,11 +114,6 @@ class WorkerPool:
         self._behind = set()
         self._started = self._stopping = False
         self._threads = []
-
-    @property
-    def capacity(self):
-        """Jobs that may wait in memory."""
-        return self._queues.capacity
 
     def start(self):
         for index in range(self._size):
