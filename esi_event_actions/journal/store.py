@@ -85,7 +85,7 @@ class Store(database.Database):
         rows, events = [], {}
         for event, rules in entries:
             happened = event.time or now
-            events[event.id] = (event, happened)
+            events[event.id] = event
             text = event.to_json()
             for rule in rules:
                 rows.append(dict(_claim_columns(claim, now),
@@ -103,10 +103,10 @@ class Store(database.Database):
         new = []
         with self._begin() as conn:
             if rows:
-                self._lock_nodes(conn, {e.node for e, _ in events.values()})
+                self._lock_nodes(conn, {e.node for e in events.values()})
                 states = {(r['event_id'], r['rule']): r for r in rows}
                 new = sorted((self._new_job(
-                    r, *events[r.event_id], states[r.event_id, r.rule])
+                    r, events[r.event_id], states[r.event_id, r.rule])
                     for r in conn.execute(self._sql.add_jobs, rows)),
                     key=lambda job: job.order)
             if once and new:
@@ -122,7 +122,7 @@ class Store(database.Database):
         return new
 
     @staticmethod
-    def _new_job(row, event, happened, stored):
+    def _new_job(row, event, stored):
         state = stored['state']
         return model.Job(id=row.id, rule=row.rule, event=event,
                          node=event.node, event_time=stored['event_time'],

@@ -23,6 +23,9 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from esi_event_actions import bootstrap
+from esi_event_actions import esi_leap_client
+from esi_event_actions import history
+from esi_event_actions import pipeline
 
 # The top of the source tree: the documentation, etc/ and devstack/ the
 # tests read.
@@ -70,6 +73,19 @@ class TestCase(testtools.TestCase):
 
     def script(self, name='script.sh', body='exit 0'):
         return self.write(name, '#!/bin/sh\n%s\n' % body, 0o755)
+
+    def start_pipeline(self):
+        """The loaded configuration's pipeline, started till the test ends."""
+        pipe = pipeline.build(self.conf, bootstrap.check(self.conf))
+        pipe.start()
+        self.addCleanup(pipe.close)
+        self.addCleanup(pipe.stop, 10)
+        return pipe
+
+    def history_poller(self, pipe):
+        """A poller of the configured esi-leap's history into ``pipe``."""
+        client = history.HistoryClient(esi_leap_client.adapter(self.conf))
+        return history.HistoryPoller(client, pipe, self.conf.poller)
 
     def load(self, text, name='test.conf'):
         """Parse a config file, in a new ConfigOpts with every option."""

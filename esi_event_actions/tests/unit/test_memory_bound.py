@@ -20,12 +20,8 @@ claims no more than that and leaves the rest pending in the journal.
 
 import os
 
-from esi_event_actions import bootstrap
-from esi_event_actions import esi_leap_client
-from esi_event_actions import history
 from esi_event_actions import journal
 from esi_event_actions import listener
-from esi_event_actions import pipeline
 from esi_event_actions.tests.common import base
 from esi_event_actions.tests.common import cases
 from esi_event_actions.tests.common import fake_esi_leap
@@ -59,10 +55,7 @@ class MemoryBoundTest(base.TestCase):
         self.script('gated.sh', 'while [ ! -e %s ]; do sleep 0.02; done'
                     % self.gate)
         self.load(RULES % (self.dir, self.api.url))
-        self.pipeline = pipeline.build(self.conf, bootstrap.check(self.conf))
-        self.pipeline.start()
-        self.addCleanup(self.pipeline.close)
-        self.addCleanup(self.pipeline.stop, 10)
+        self.pipeline = self.start_pipeline()
 
     def assert_bounded_then_all_done(self):
         capacity = workers.QUEUED_PER_WORKER
@@ -90,8 +83,6 @@ class MemoryBoundTest(base.TestCase):
             self.api.leases[lease['uuid']] = lease
             self.api.add(fake_esi_leap.FULFILL_END, lease['uuid'],
                          lease['resource_uuid'])
-        client = history.HistoryClient(esi_leap_client.adapter(self.conf))
-        poller = history.HistoryPoller(client, self.pipeline,
-                                       self.conf.poller)
+        poller = self.history_poller(self.pipeline)
         self.assertEqual(NODES, poller.poll())
         self.assert_bounded_then_all_done()

@@ -24,12 +24,9 @@ from oslo_config import cfg
 from esi_event_actions import bootstrap
 from esi_event_actions.cmd import manage
 from esi_event_actions.conf import opts as conf_opts
-from esi_event_actions import esi_leap_client
 from esi_event_actions import exception
-from esi_event_actions import history
 from esi_event_actions import journal
 from esi_event_actions import listener
-from esi_event_actions import pipeline
 from esi_event_actions import policies
 from esi_event_actions import ruleloader
 from esi_event_actions.tests.common import base
@@ -188,11 +185,7 @@ at = end_time - 2s
         self.pipeline = self.start()
 
     def start(self):
-        pipe = pipeline.build(self.conf, bootstrap.check(self.conf))
-        pipe.start()
-        self.addCleanup(pipe.close)
-        self.addCleanup(pipe.stop, 10)
-        return pipe
+        return self.start_pipeline()
 
     def deliver(self, pipe, event_type, lease):
         endpoint = listener.FulfillEndpoint(pipe, requeue_delay=0)
@@ -260,12 +253,8 @@ events = esi_leap.lease.fulfill.end
 script = warn.sh
 at = end_time - 1h
 ''' % (self.dir, api.url))
-        pipe = pipeline.build(self.conf, bootstrap.check(self.conf))
-        pipe.start()
-        self.addCleanup(pipe.close)
-        self.addCleanup(pipe.stop, 10)
-        client = history.HistoryClient(esi_leap_client.adapter(self.conf))
-        poller = history.HistoryPoller(client, pipe, self.conf.poller)
+        pipe = self.start_pipeline()
+        poller = self.history_poller(pipe)
         for name in ('kept', 'deleted'):
             lease = fake_esi_leap.lease_data(uuid=name, node_uuid=name,
                                              end_time=_iso(7200))
