@@ -25,7 +25,9 @@ import uuid
 
 from esi_event_actions import event as event_mod
 from esi_event_actions import history
+from esi_event_actions import journal
 from esi_event_actions import notification
+from esi_event_actions import policies
 
 # Column titles of "openstack esi event list -f json" -> API field names.
 _CLI_COLUMNS = {
@@ -88,14 +90,17 @@ def _priority(item):
     return priority.lower() if isinstance(priority, str) else None
 
 
-def evaluate(ruleset, event, acted=None):
+def evaluate(ruleset, event, acted=None, now=None):
     """For each rule: does it act on ``event``, why not, what it would do.
 
     :param acted: for a sequence of events, a dict shared by the calls:
         it models ``once_per`` across them (the first event with a value
         acts, the later ones are skipped).  The journal's history is not
         consulted, and ``once_per_window`` is taken as never ending.
+    :param now: naive UTC, as if ``event`` were journalled then: when a
+        timed rule's job would run, and whether its time has passed.
     """
+    now = now or journal.utcnow()
     results = []
     for rule, why in ruleset.evaluate(event):
         result = {'rule': rule.name, 'action': rule.action_name,
@@ -104,9 +109,11 @@ def evaluate(ruleset, event, acted=None):
             result['reason'] = why
         else:
             result['would'] = rule.action.preview(event, rule.params(event))
-            policies = rule.policies()
-            if policies:
-                result['policies'] = policies
+            shown = rule.policies()
+            if shown:
+                result['policies'] = shown
+            if rule.timer is not None:
+                result['timer'] = _timer(rule.timer, event, now)
             skipped = _once(rule, event, acted)
             if skipped:
                 result['skipped'] = skipped
@@ -128,6 +135,42 @@ def _once(rule, event, acted):
             policy.path, key[1][:80], acted[key])
     acted[key] = event.id
     return None
+
+
+def _timer(timer, event, now):
+    """When a timed rule's job would run, as the journal decides it."""
+    state, due, why = timer.decide(event, now)
+    shown = {'state': state, 'due': None, 'from_now': None,
+             'cancel_on': list(timer.cancel_on)}
+    if due is not None:
+        shown['due'] = due.isoformat(timespec='seconds') + 'Z'
+        shown['from_now'] = _from_now(due, now)
+    if why:
+        shown['reason'] = why
+    return shown
+
+
+def _from_now(due, now):
+    """``in 1d 23h 59m`` or ``2h 3m ago``: seconds only under a minute."""
+    seconds = (due - now).total_seconds()
+    span = int(abs(seconds))
+    days, span = divmod(span, 86400)
+    hours, span = divmod(span, 3600)
+    minutes, span = divmod(span, 60)
+    parts = [(days, 'd'), (hours, 'h'), (minutes, 'm')]
+    text = ' '.join('%d%s' % part for part in parts if part[0])
+    text = text or '%ds' % span
+    return 'in %s' % text if seconds > 0 else '%s ago' % text
+
+
+def _timer_text(timer):
+    """The line of format_text that says when a timed job would run."""
+    if timer['due'] is None:
+        return 'skipped: %s' % timer['reason']
+    done = {policies.SCHEDULED: 'scheduled for then',
+            policies.RUN: 'past, runs at once',
+            policies.SKIP: 'past, skipped (at_past = skip)'}[timer['state']]
+    return '%s (%s): %s' % (timer['due'], timer['from_now'], done)
 
 
 def replayed(event):
@@ -155,6 +198,10 @@ def format_text(event, results):
         if result.get('policies'):
             lines.append('      policies: %s' % ' '.join(
                 result['policies']))
+        if result.get('timer'):
+            lines.append('      at: %s' % _timer_text(result['timer']))
+            lines.append('      cancel_on: %s' % (', '.join(
+                result['timer']['cancel_on']) or 'nothing'))
         for key, value in result['would'].items():
             text = value if isinstance(value, str) else json.dumps(
                 value, sort_keys=True)

@@ -161,6 +161,9 @@ _AT = re.compile(r'\s*([A-Za-z_][\w.]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*'
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 7 * 86400}
 #: The path that names the event's own time rather than a lease field.
 EVENT_TIME = 'event_time'
+#: What :meth:`Timer.decide` says a timed job does: wait for its time,
+#: or, that time past, run at once or be skipped.
+SCHEDULED, RUN, SKIP = 'scheduled', 'run', 'skip'
 # Beyond this, a time is a mistake (and past what datetime can add).
 _MAX_OFFSET = 10 * 365 * 86400
 
@@ -192,6 +195,20 @@ class Timer:
         if base is None:
             return None, '%s is not a time' % self.path
         return base + datetime.timedelta(seconds=self.offset), None
+
+    def decide(self, event, now):
+        """What ``event``'s job does, journalled at ``now`` (naive UTC).
+
+        :returns: ``(state, due, why)``: :data:`SCHEDULED` for ``due``;
+            its time past, :data:`RUN` at once; or :data:`SKIP`, and why.
+        """
+        due, why = self.due(event)
+        if due is not None and due > now:
+            return SCHEDULED, due, None
+        if due is None or self.past == SKIP:
+            return SKIP, due, why or 'its time, %sZ, had passed' % (
+                due.isoformat(timespec='seconds'))
+        return RUN, due, None
 
     def cancelled_by(self, event_type):
         """Whether an event of ``event_type`` cancels the waiting jobs."""

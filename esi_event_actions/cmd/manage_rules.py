@@ -78,8 +78,10 @@ def do_test_rule(conf):
         return 2
     reports = []
     acted = {}
+    # One now for them all: a list of events reads as one moment.
+    now = journal.utcnow()
     for event in events:
-        results = dryrun.evaluate(ruleset, event, acted)
+        results = dryrun.evaluate(ruleset, event, acted, now)
         if conf.command.execute:
             _execute(ruleset, event, results)
         reports.append((event, results))

@@ -39,6 +39,7 @@ from esi_event_actions.journal import model
 from esi_event_actions.journal import once as once_mod
 from esi_event_actions.journal import schema
 from esi_event_actions.journal import statements as sql
+from esi_event_actions import policies
 from esi_event_actions import safetext
 
 #: Characters kept of a rejected event's JSON text.
@@ -289,13 +290,11 @@ def _timed(row, timer, event, now):
     """Make ``row`` wait for the time ``timer`` gives ``event``."""
     if timer is None:
         return
-    due, why = timer.due(event)
-    if due is not None and due > now:
+    state, due, why = timer.decide(event, now)
+    if state == policies.SCHEDULED:
         row.update(state=model.SCHEDULED, owner=None, lease_expires_at=None,
                    next_attempt_at=due, event_time=due)
-    elif due is None or timer.past == 'skip':
-        why = why or 'its time, %sZ, had passed' % due.isoformat(
-            timespec='seconds')
+    elif state == policies.SKIP:
         row.update(state=model.SKIPPED, owner=None, lease_expires_at=None,
                    finished_at=now, detail='at %s: %s' % (timer.text, why))
     # Past, to run: at once, as any job.

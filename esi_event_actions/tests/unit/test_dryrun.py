@@ -13,6 +13,7 @@
 #    under the License.
 """test-rule and replay: what each rule would do with an event."""
 
+import datetime
 import io
 import json
 import os
@@ -49,15 +50,8 @@ connection = sqlite:///%s/journal.sqlite
 '''
 
 
-class DryRunTest(base.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.out = os.path.join(self.dir, 'ran')
-        self.script('act.sh', 'echo "$@" >> %s' % self.out)
-        self.server = self.useFixture(httpserver.HTTPServer())
-        self.config = self.write('t.conf', RULES % (self.server.url,
-                                                    self.dir))
+class ManageTestCase(base.TestCase):
+    """Runs esi-event-actions-manage on ``self.config``."""
 
     def manage(self, *args, stdin=''):
         out = self.useFixture(fixtures.MonkeyPatch(
@@ -67,6 +61,17 @@ class DryRunTest(base.TestCase):
         rc = manage.main(['--config-file', self.config] + list(args),
                          conf=type(self.conf)(), setup_logging=False)
         return rc, out.getvalue()
+
+
+class DryRunTest(ManageTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.out = os.path.join(self.dir, 'ran')
+        self.script('act.sh', 'echo "$@" >> %s' % self.out)
+        self.server = self.useFixture(httpserver.HTTPServer())
+        self.config = self.write('t.conf', RULES % (self.server.url,
+                                                    self.dir))
 
     def test_every_input_shape(self):
         message, lease = fake_esi_leap.bus_message()
@@ -179,3 +184,126 @@ class DryRunTest(base.TestCase):
         self.assertEqual({'replay'}, {json.loads(r['event'])['source']
                                       for r in replays})
         self.assertEqual(2, self.manage('replay')[0])
+
+
+TIMED_RULES = '''
+[warn]
+events = esi_leap.lease.fulfill.end
+action = log
+at = end_time - 48h
+at_past = skip
+
+[late]
+events = esi_leap.lease.fulfill.end
+action = log
+at = end_time - 48h
+
+[watch]
+events = esi_leap.lease.fulfill.end
+action = log
+at = event_time + 10m
+cancel_on = esi_leap.lease.fulfill.error, esi_leap.lease.delete.*
+'''
+# The clock test-rule reads, fixed: the relative times are exact.
+NOW = datetime.datetime(2026, 11, 26, 10, 0)
+
+
+class TimedRuleTest(ManageTestCase):
+    """test-rule says when each timed rule's job would run, given now."""
+
+    def setUp(self):
+        super().setUp()
+        self.config = self.write('t.conf', TIMED_RULES)
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.journal.utcnow', lambda: NOW))
+
+    def timers(self, sent_at='2026-11-26 09:55:30.000000', **lease):
+        """test-rule's lines about the timers, of a fulfill.end."""
+        message, _ = fake_esi_leap.bus_message(**lease)
+        message['timestamp'] = sent_at
+        rc, out = self.manage('test-rule', stdin=json.dumps(message))
+        self.assertEqual(0, rc, out)
+        return [line for line in out.splitlines()[1:]
+                if line.lstrip().startswith(('[', 'at:', 'cancel_on:'))]
+
+    def test_a_future_end_time_is_scheduled(self):
+        self.assertEqual([
+            '  [warn] MATCH -> log',
+            '      at: 2026-11-28T09:59:00Z (in 1d 23h 59m): scheduled '
+            'for then',
+            '      cancel_on: esi_leap.lease.delete.*',
+            '  [late] MATCH -> log',
+            '      at: 2026-11-28T09:59:00Z (in 1d 23h 59m): scheduled '
+            'for then',
+            '      cancel_on: esi_leap.lease.delete.*',
+            '  [watch] MATCH -> log',
+            '      at: 2026-11-26T10:05:30Z (in 5m): scheduled for then',
+            '      cancel_on: esi_leap.lease.fulfill.error, '
+            'esi_leap.lease.delete.*',
+        ], self.timers(end_time='2026-11-30T09:59:00Z'))
+
+    def test_a_past_time_runs_at_once_or_is_skipped_by_at_past(self):
+        lines = self.timers(sent_at='2026-11-26 09:49:30.000000',
+                            end_time='2026-11-28T07:57:00+00:00')
+        self.assertEqual([
+            '      at: 2026-11-26T07:57:00Z (2h 3m ago): past, skipped '
+            '(at_past = skip)',
+            '      at: 2026-11-26T07:57:00Z (2h 3m ago): past, runs at '
+            'once',
+            '      at: 2026-11-26T09:59:30Z (30s ago): past, runs at once',
+        ], [line for line in lines if 'at: ' in line])
+
+    def test_a_lease_without_the_time_is_skipped_with_why(self):
+        lines = self.timers(end_time=None)
+        self.assertEqual([
+            '      at: skipped: end_time is not a time',
+            '      at: skipped: end_time is not a time',
+            '      at: 2026-11-26T10:05:30Z (in 5m): scheduled for then',
+        ], [line for line in lines if 'at: ' in line])
+
+    def test_json_has_the_same_fields(self):
+        message, _ = fake_esi_leap.bus_message(
+            end_time='2026-11-28T07:57:00Z')
+        message['timestamp'] = 'not a time'
+        rc, out = self.manage('test-rule', '-f', 'json',
+                              stdin=json.dumps(message))
+        self.assertEqual(0, rc, out)
+        rules = {r['rule']: r for r in json.loads(out)[0]['rules']}
+        self.assertEqual({
+            'state': 'skip', 'due': '2026-11-26T07:57:00Z',
+            'from_now': '2h 3m ago',
+            'reason': 'its time, 2026-11-26T07:57:00Z, had passed',
+            'cancel_on': ['esi_leap.lease.delete.*'],
+        }, rules['warn']['timer'])
+        self.assertEqual({
+            'state': 'run', 'due': '2026-11-26T07:57:00Z',
+            'from_now': '2h 3m ago',
+            'cancel_on': ['esi_leap.lease.delete.*'],
+        }, rules['late']['timer'])
+        self.assertEqual({
+            'state': 'skip', 'due': None, 'from_now': None,
+            'reason': 'event_time is not a time',
+            'cancel_on': ['esi_leap.lease.fulfill.error',
+                          'esi_leap.lease.delete.*'],
+        }, rules['watch']['timer'])
+
+    def test_the_journal_decides_the_same(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.journal.model.utcnow', lambda: NOW))
+        self.load(TIMED_RULES + '[journal]\nconnection = sqlite:///%s/j.db\n'
+                  % self.dir)
+        ruleset = bootstrap.check(self.conf)
+        store = journal.Journal('sqlite:///%s/j.db' % self.dir)
+        self.addCleanup(store.close)
+        states = {'scheduled': journal.SCHEDULED, 'run': journal.PENDING,
+                  'skip': journal.SKIPPED}
+        for end_time in ('2026-11-30T09:59:00Z', '2026-11-28T07:57:00Z',
+                         None):
+            message, _ = fake_esi_leap.bus_message(end_time=end_time)
+            message['message_id'] = 'm-%s' % end_time
+            event, = dryrun.read_events(json.dumps(message))
+            shown = {r['rule']: states[r['timer']['state']]
+                     for r in dryrun.evaluate(ruleset, event)}
+            jobs = pipeline.Pipeline(ruleset, store).accept([event])
+            self.assertEqual(shown, {job.rule: job.state for job in jobs})
+            self.assertEqual(3, len(jobs))
