@@ -21,6 +21,18 @@ from keystoneauth1 import loading as ks_loading
 from esi_event_actions.conf import esi_leap as esi_leap_conf
 
 
+def configured(conf):
+    """Whether ``conf`` or the environment says how to reach esi-leap.
+
+    The service needs the API only to read leases again (timed rules);
+    without an auth type, a cloud or an endpoint, it does without.
+    """
+    group = conf[esi_leap_conf.GROUP]
+    return bool(group.auth_type or group.endpoint_override or
+                getattr(conf, 'os_cloud', None) or
+                os.environ.get('OS_CLOUD') or 'OS_AUTH_URL' in os.environ)
+
+
 def adapter(conf):
     """An Adapter for the ``lease`` service.
 

@@ -116,6 +116,10 @@ class Event:
                 tzinfo=None)
         return value
 
+    def with_data(self, fields):
+        """This event with ``fields`` laid over its data: a fresher lease."""
+        return dataclasses.replace(self, data={**self.data, **fields})
+
     def log_fields(self):
         """Its type, id, node and lease, escaped for one log line."""
         return {'type': safetext.printable(self.event_type),

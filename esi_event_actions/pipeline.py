@@ -16,25 +16,45 @@
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions import esi_leap_client
+from esi_event_actions import event as event_mod
+from esi_event_actions import history
 from esi_event_actions import journal as journal_mod
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import policies
+from esi_event_actions import recheck
 from esi_event_actions import retries
 from esi_event_actions import safetext
 from esi_event_actions import workers
 
 LOG = logging.getLogger(__name__)
 
+#: What check-config and the service's log say of timed rules when the
+#: service cannot read a lease again at fire time.
+NO_RECHECK = ('Timed rules run at the time computed when their event was '
+              'journalled: [esi_leap] says nothing of how to reach '
+              'esi-leap\'s API, so a lease is not read again when its job '
+              'falls due (an extended lease keeps its first time)')
 
-def build(conf, ruleset, metrics=metrics_mod.NO_METRICS):
+
+def build(conf, ruleset, metrics=metrics_mod.NO_METRICS, client=None):
     """The pipeline that ``conf`` describes, on its journal, not started.
 
     The one place the service and ``esi-event-actions-poller --once``
-    assemble it.
+    assemble it.  ``client`` reads leases from esi-leap's API (the
+    poller's); without one, one is made if ``[esi_leap]`` says how to
+    reach it and a rule is timed, to read the lease again when a timed job
+    falls due (see :mod:`.recheck`).
     """
     journal = journal_mod.Journal(conf.journal.connection,
                                   conf.journal.sqlite_synchronous)
-    return Pipeline(ruleset, journal, metrics=metrics,
+    if client is None and ruleset.timers:
+        if esi_leap_client.configured(conf):
+            client = history.HistoryClient(esi_leap_client.adapter(conf))
+        else:
+            LOG.info(NO_RECHECK)
+    checker = recheck.Recheck(client) if client is not None else None
+    return Pipeline(ruleset, journal, metrics=metrics, recheck=checker,
                     **workers.pool_options(conf))
 
 
@@ -47,10 +67,11 @@ class Pipeline:
     """
 
     def __init__(self, ruleset, journal, size=8,
-                 metrics=metrics_mod.NO_METRICS, **pool_args):
+                 metrics=metrics_mod.NO_METRICS, recheck=None, **pool_args):
         self.ruleset = ruleset
         self.journal = journal
         self.metrics = metrics
+        self._recheck = recheck
         limited = any(rule.max_concurrency or rule.rate_limit
                       for rule in ruleset.rules)
         self.pool = workers.WorkerPool(
@@ -98,7 +119,8 @@ class Pipeline:
             jobs = self._store(entries, checkpoint, cancel)
         elif checkpoint is not None or cancel:
             # Nothing to run, but the source has moved on.
-            self.journal.add([], checkpoint=checkpoint, cancel=cancel)
+            self.journal.add([], checkpoint=checkpoint, cancel=cancel,
+                             cancelled=self._cancelled)
         self._count(matches)
         return jobs
 
@@ -128,7 +150,8 @@ class Pipeline:
             half = len(entries) // 2
             jobs = self._store(entries[:half]) + self._store(entries[half:])
         if checkpoint is not None or cancel:
-            self.journal.add([], checkpoint=checkpoint, cancel=cancel)
+            self.journal.add([], checkpoint=checkpoint, cancel=cancel,
+                             cancelled=self._cancelled)
         return jobs
 
     def _add(self, entries, checkpoint, cancel):
@@ -136,13 +159,24 @@ class Pipeline:
                 as claim:
             jobs = self.journal.add(entries, checkpoint=checkpoint,
                                     once=self.ruleset.once, claim=claim,
+                                    counts=self.ruleset.counts,
                                     timers=self.ruleset.timers,
-                                    cancel=cancel)
+                                    cancel=cancel, cancelled=self._cancelled)
             self.pool.take(jobs)
+        # Counted once committed, and only the new jobs: a redelivered
+        # event schedules nothing again.
         for job in jobs:
             if job.state == journal_mod.SKIPPED:
-                _log_skip(job)
+                _log_end(job, 'skipped (%s)' % safetext.printable(
+                    job.detail))
+            elif job.state == journal_mod.SCHEDULED:
+                self.metrics.scheduled(job.rule)
         return jobs
+
+    def _cancelled(self, jobs):
+        for job in jobs:
+            _log_end(job, safetext.printable(job.detail))
+            self.metrics.cancelled(job.rule)
 
     def _reject(self, event, rules, error):
         self.journal.reject(event, rules, error)
@@ -189,13 +223,18 @@ class Pipeline:
         if rule is None:
             return base.Result(base.FAILURE, 'rule %s is no longer '
                                'configured' % job.rule)
-        return rule.action.run(job.event, rule.params(job.event), attempt)
+        event = job.event
+        if rule.timer and self._recheck:
+            event = self._recheck(job, rule.timer)
+            if not isinstance(event, event_mod.Event):
+                return event
+        return rule.action.run(event, rule.params(event), attempt)
 
 
-def _log_skip(job):
-    # What a policy decided, once per job, where the operator reads the
-    # jobs' ends: a skip is the end of its job.
+def _log_end(job, how):
+    # What a policy or an event decided, once per job, where the operator
+    # reads the jobs' ends: a skip or a cancel is the end of its job.
     LOG.info('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
-             '%(node)s lease %(lease)s: skipped (%(detail)s)',
+             '%(node)s lease %(lease)s: %(how)s',
              dict(job.event.log_fields(), job=job.id, rule=job.rule,
-                  detail=safetext.printable(job.detail)))
+                  how=how))

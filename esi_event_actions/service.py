@@ -41,6 +41,8 @@ class _PipelineService(service.Service):
 
     #: The ``source`` label of its metrics.
     source_name = None
+    #: What reads leases from esi-leap's API, if the source has one.
+    client = None
 
     def __init__(self, conf, ruleset):
         super().__init__()
@@ -59,7 +61,8 @@ class _PipelineService(service.Service):
         if conf.metrics.enabled:
             metrics = metrics_mod.Metrics(
                 self.source_name, conf.metrics.expected_event_interval)
-        self.pipeline = pipeline_mod.build(conf, self.ruleset, metrics)
+        self.pipeline = pipeline_mod.build(conf, self.ruleset, metrics,
+                                           client=self.client)
         self.journal = self.pipeline.journal
         if conf.metrics.enabled:
             metrics.watch(self.journal, self)

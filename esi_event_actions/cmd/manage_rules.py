@@ -21,8 +21,10 @@ import sys
 
 from esi_event_actions.cmd import manage_common as common
 from esi_event_actions import dryrun
+from esi_event_actions import esi_leap_client
 from esi_event_actions import event as event_mod
 from esi_event_actions import journal
+from esi_event_actions import pipeline
 from esi_event_actions import safetext
 
 
@@ -33,6 +35,8 @@ def do_check_config(conf):
         return 1
     for rule in ruleset.rules:
         print(rule.summary())
+    if ruleset.timers and not esi_leap_client.configured(conf):
+        print('Note: %s.' % pipeline.NO_RECHECK)
     print('Configuration OK: %d rule(s)' % len(ruleset))
     return 0
 

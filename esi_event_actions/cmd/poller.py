@@ -39,7 +39,7 @@ cli_opts = [
 
 def run_once(conf, ruleset, client):
     """One poll, then every job that can run now; the exit status."""
-    pipeline = pipeline_mod.build(conf, ruleset)
+    pipeline = pipeline_mod.build(conf, ruleset, client=client)
     pipeline.start()
     try:
         history.HistoryPoller(client, pipeline, conf.poller).poll()

@@ -32,6 +32,7 @@ def _end_row(end, owner):
             'b_detail': safetext.storable(result.detail),
             'b_output': safetext.storable(result.output),
             'b_next': end.next_attempt_at, 'b_started': end.started_at,
+            'b_tried': 1 if end.tried else 0,
             'b_finished': end.finished_at
             if end.state in model.FINAL_STATES else None}
 

@@ -92,6 +92,9 @@ class End:
     started_at: datetime.datetime
     finished_at: datetime.datetime
     next_attempt_at: datetime.datetime = None
+    #: Whether the action ran: an end that decided not to run it (a timed
+    #: job skipped or scheduled again at fire time) is no attempt.
+    tried: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

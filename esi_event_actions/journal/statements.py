@@ -156,7 +156,8 @@ NOT_HELD = sa.select(jobs.c.id).where(
 RECORD_END = jobs.update().where(
     jobs.c.id == sa.bindparam('b_id'), jobs.c.owner == sa.bindparam('b_owner'),
     jobs.c.state == RUNNING).values(
-        state=sa.bindparam('b_state'), attempts=jobs.c.attempts + 1,
+        state=sa.bindparam('b_state'),
+        attempts=jobs.c.attempts + sa.bindparam('b_tried'),
         exit_status=sa.bindparam('b_exit_status'),
         duration=sa.bindparam('b_duration'),
         detail=sa.bindparam('b_detail'), output=sa.bindparam('b_output'),

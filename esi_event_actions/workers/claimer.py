@@ -92,10 +92,17 @@ class Claimer:
         """The journal holds jobs of ``nodes`` behind what runs in memory."""
         self._waiting.update(n for n in nodes if n is not None)
 
-    def ended(self, nodes):
-        """Ends of ``nodes`` are committed: claim what waited behind them."""
-        if not self._waiting.isdisjoint(nodes):
+    def ended(self, ends):
+        """``ends`` are committed: claim what waited behind them.
+
+        A timed job scheduled again at fire time (see
+        :mod:`esi_event_actions.recheck`) is due at its new time.
+        """
+        if not self._waiting.isdisjoint(end.job.node for end in ends):
             self.want()
+        for end in ends:
+            if end.state == model.SCHEDULED:
+                self.scheduled(end.next_attempt_at)
 
     def scheduled(self, due):
         """A timed job was scheduled for ``due``: wake up for it."""

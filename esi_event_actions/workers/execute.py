@@ -13,6 +13,7 @@
 #    under the License.
 """One attempt at a job: run its action, and say how it ended."""
 
+import dataclasses
 import datetime
 import time
 
@@ -28,8 +29,23 @@ LOG = logging.getLogger(__name__)
 
 #: Characters kept of a result's one-line detail.
 DETAIL_LIMIT = 1024
+# Ends that are no trouble: logged at INFO.
+_QUIET = (model.DONE, model.SKIPPED, model.SCHEDULED)
 # What the journal's exit_status column holds (a 32-bit integer).
 _INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
+
+
+@dataclasses.dataclass
+class Verdict:
+    """How a job ends without its action running, as a runner decided.
+
+    A timed job whose lease has ended is SKIPPED; one whose time moved is
+    SCHEDULED again for ``next_attempt_at``.  Neither counts as an attempt.
+    """
+
+    state: str
+    detail: str
+    next_attempt_at: datetime.datetime = None
 
 
 class Executor:
@@ -39,7 +55,8 @@ class Executor:
     retry policy computes, the attempt ends in a state the journal can
     record, so that the worker thread lives on.
 
-    :param runner: callable ``(job, attempt) -> Result``.
+    :param runner: callable ``(job, attempt) -> Result`` (or a
+        :class:`Verdict`).
     :param policy: callable ``(job) -> RetryPolicy``.
     """
 
@@ -60,6 +77,8 @@ class Executor:
                           job.rule, job.id)
             result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
         duration = time.monotonic() - started
+        if isinstance(result, Verdict):
+            return self._settled(job, result, started_at, duration)
         try:
             result = self._bounded(result)
             state, next_at = retries.outcome(self._policy(job), job.attempts,
@@ -74,6 +93,16 @@ class Executor:
         return model.End(
             job, state, result, duration, started_at,
             started_at + datetime.timedelta(seconds=duration), next_at)
+
+    def _settled(self, job, verdict, started_at, duration):
+        result = model.Bare(str(verdict.detail)[:DETAIL_LIMIT])
+        _log(job, verdict.state, result, duration, verdict.next_attempt_at)
+        if verdict.state in model.FINAL_STATES:
+            self._metrics.finished(job.rule, verdict.state, duration)
+        return model.End(
+            job, verdict.state, result, duration, started_at,
+            started_at + datetime.timedelta(seconds=duration),
+            verdict.next_attempt_at, tried=False)
 
     def _bounded(self, result):
         """``result`` with its detail and output within their limits."""
@@ -90,9 +119,9 @@ class Executor:
 
 
 def _log(job, state, result, duration, next_at):
-    log = LOG.info if state == model.DONE else LOG.warning
+    log = LOG.info if state in _QUIET else LOG.warning
     retry = (' next attempt at %sZ' % next_at.isoformat(
-        timespec='seconds')) if next_at else ''
+        timespec='seconds')) if next_at and state == model.RETRY else ''
     log('Job %(job)d rule %(rule)s event %(type)s %(event)s node '
         '%(node)s lease %(lease)s attempt %(attempt)d: %(state)s in '
         '%(duration).3fs (%(detail)s)%(retry)s',

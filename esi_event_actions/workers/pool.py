@@ -235,7 +235,7 @@ class WorkerPool:
                     self._admission.ended(end.job)
             self._queues.wake(freed)
             self._work.notify_all()
-        self._claimer.ended({end.job.node for end in ends})
+        self._claimer.ended(ends)
         self._work.notify(len(ends))
         self._changed.notify_all()
 

@@ -21,6 +21,8 @@ from esi_event_actions import journal
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.functional.harness import base
 from esi_event_actions.tests.functional.harness import postgres
+from esi_event_actions.tests.functional.harness import real_esi_leap
+from esi_event_actions.tests.functional.harness.real_esi_leap import data
 
 # Logs when it ran, in one write.
 WARN = '''#!/bin/sh
@@ -116,3 +118,75 @@ class TimedRuleTest(base.FunctionalTestCase):
         time.sleep(1)
         self.assertEqual(10, len(self.runs()))
         self.assertEqual(10, len({event for event, _ in self.runs()}))
+
+    def test_a_lease_the_real_esi_leap_does_not_know_is_not_retried_forever(
+            self):
+        # esi-leap 1.0 answers HTTP 500, not 404, for a lease it does not
+        # know (a 404 skips the job: see test_recheck): a fault like any.
+        esi = self.useFixture(real_esi_leap.EsiLeapFixture()).esi_leap
+        self.start('''
+            [esi_leap]
+            endpoint_override = %s
+            [worker]
+            max_attempts = 2
+            retry_base_delay = 0
+            ''' % esi.api_url)
+        lease, _ = self.lease(4)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end', lease)
+        row, = base.wait_for(lambda: self.journal_rows(
+            state=journal.DEAD), 30, 'the dead warning')
+        self.assertEqual('cannot read lease %s from esi-leap: GET '
+                         '/v1/leases/%s answered HTTP 500'
+                         % (lease['uuid'], lease['uuid']), row['detail'])
+        self.assertEqual(2, row['attempts'])
+        self.assertEqual([], self.runs())
+
+
+# Logs when it ran and the end_time it was given, in one write.
+WARN_END = '''#!/bin/sh
+printf '%%s %%s\\n' "$(date +%%s.%%N)" "$1" >> %s
+'''
+
+
+class ExtendedLeaseTest(base.FunctionalTestCase):
+    """A lease extended through the real esi-leap's API, before its time."""
+
+    def test_the_job_moves_to_the_new_time_and_runs_then_only(self):
+        esi = self.useFixture(real_esi_leap.EsiLeapFixture()).esi_leap
+        lessee = esi.add_project()
+        runs = os.path.join(self.dir, 'runs')
+        self.write('warn.sh', WARN_END % runs, 0o755)
+        svc = self.service(self.config('''
+            [warn]
+            events = esi_leap.lease.fulfill.end
+            script = warn.sh
+            script_params = end_time
+            at = end_time - 8s
+            ''', extra='''
+            [esi_leap]
+            endpoint_override = %s
+            [poller]
+            poll_interval = 1
+            project = %s
+            [worker]
+            poll_interval = 0.2
+            ''' % (esi.api_url, lessee)), name='poller',
+            command=base.POLLER, ready='starts after event')
+        svc.wait_listening()
+        now = data.utcnow()
+        lease = esi.create_lease(esi.add_node(), lessee, start=now,
+                                 end=now + datetime.timedelta(seconds=14))
+        base.wait_for(lambda: self.journal_rows(state=journal.SCHEDULED),
+                      30, 'the scheduled warning')
+        new_end = now + datetime.timedelta(seconds=24)
+        esi.extend_lease(lease['uuid'], new_end)
+        row, = base.wait_for(lambda: self.journal_rows(state=journal.DONE),
+                             60, 'the warning')
+        with open(runs) as f:
+            (ran, end_time), = [line.split() for line in f]
+        due = new_end.replace(tzinfo=datetime.timezone.utc) - \
+            datetime.timedelta(seconds=8)
+        self.assertGreaterEqual(float(ran), due.timestamp())
+        self.assertEqual(new_end.strftime('%Y-%m-%dT%H:%M:%SZ'), end_time)
+        self.assertEqual(1, row['attempts'])
+        self.assertIn('rescheduled', svc.log())

@@ -164,6 +164,16 @@ class EsiLeapClient(object):
         self._call('DELETE', '/v1/leases/%s' % lease_uuid,
                    project_id=as_project or self.owner_id, roles=['owner'])
 
+    def extend_lease(self, lease_uuid, end, as_project=None):
+        """Move a lease's end (esi-leap notifies nobody); the lease.
+
+        :param end: datetime (naive = UTC) or string
+        """
+        return self._call('PATCH', '/v1/leases/%s' % lease_uuid,
+                          body={'end_time': data.timestamp(end)},
+                          project_id=as_project or self.owner_id,
+                          roles=['owner'])
+
     def delete_offer(self, offer_uuid, as_project=None):
         self._call('DELETE', '/v1/offers/%s' % offer_uuid,
                    project_id=as_project or self.owner_id, roles=['owner'])
