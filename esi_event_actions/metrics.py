@@ -60,6 +60,15 @@ class NoMetrics:
     def rejected(self, event):
         pass
 
+    def scheduled(self, rule):
+        pass
+
+    def fired(self, rule, count):
+        pass
+
+    def cancelled(self, rule):
+        pass
+
 
 NO_METRICS = NoMetrics()
 
@@ -117,6 +126,15 @@ class Metrics(NoMetrics):
             PREFIX + '_action_duration_seconds', 'Time an action took.',
             ['rule'], buckets=(.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 1800),
             **make)
+        self._scheduled = prometheus_client.Counter(
+            PREFIX + '_timers_scheduled', 'Timed jobs journalled to wait '
+            'for their time, by rule.', ['rule'], **make)
+        self._fired = prometheus_client.Counter(
+            PREFIX + '_timers_fired', 'Timed jobs made pending when their '
+            'time came, by rule.', ['rule'], **make)
+        self._cancelled = prometheus_client.Counter(
+            PREFIX + '_timers_cancelled', 'Timed jobs an event cancelled '
+            'before their time, by rule.', ['rule'], **make)
         self.last_event = None
 
     def received(self, event):
@@ -135,6 +153,15 @@ class Metrics(NoMetrics):
     def finished(self, rule, state, duration):
         self._finished.labels(rule, state).inc()
         self._duration.labels(rule).observe(duration)
+
+    def scheduled(self, rule):
+        self._scheduled.labels(rule).inc()
+
+    def fired(self, rule, count):
+        self._fired.labels(rule).inc(count)
+
+    def cancelled(self, rule):
+        self._cancelled.labels(rule).inc()
 
     def watch(self, journal, source):
         """Report the journal's figures and ``source``'s state on scrape."""
@@ -163,6 +190,7 @@ class _StateCollector:
                       'state.', labels=['state'])
         try:
             status = self.journal.status()
+            due = self.journal.next_timer()
         except Exception:
             LOG.exception('Cannot read the journal for metrics')
             status = None
@@ -176,6 +204,12 @@ class _StateCollector:
             yield gauge(PREFIX + '_oldest_unfinished_job_age_seconds',
                         'Age of the oldest job not done or dead.',
                         value=age)
+            # Due in the future is not late: 0, as with none scheduled.
+            late = (max(0.0, (journal_mod.utcnow() - due).total_seconds())
+                    if due else 0.0)
+            yield gauge(PREFIX + '_timer_overdue_seconds', 'How long '
+                        'ago the time of the most overdue scheduled job '
+                        'came; 0 when none is overdue.', value=late)
         if self.metrics.last_event is not None:
             yield gauge(PREFIX + '_seconds_since_last_event',
                         'Seconds since this instance last received an '

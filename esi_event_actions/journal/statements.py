@@ -55,15 +55,19 @@ SCHEDULED_COUNT = sa.select(sa.func.count()).select_from(jobs).where(
     _SCHEDULED)
 NEXT_TIMER = sa.select(sa.func.min(jobs.c.next_attempt_at)).where(_SCHEDULED)
 # Due: pending, ordered among its node's jobs at the time it was due.
+# Both say which jobs they changed: the metrics count them by rule, and
+# the log names each job cancelled.
 FIRE_TIMERS = jobs.update().where(
     _SCHEDULED, jobs.c.next_attempt_at <= sa.bindparam('now')).values(
         state=PENDING, event_time=jobs.c.next_attempt_at,
-        next_attempt_at=None)
+        next_attempt_at=None).returning(jobs.c.rule)
 CANCEL_TIMERS = jobs.update().where(
     _SCHEDULED, jobs.c.lease == sa.bindparam('b_lease'),
     jobs.c.rule.in_(sa.bindparam('b_rules', expanding=True))).values(
         state=CANCELLED, finished_at=sa.bindparam('b_at'),
-        next_attempt_at=None, detail=sa.bindparam('b_why'))
+        next_attempt_at=None, detail=sa.bindparam('b_why')).returning(
+            jobs.c.id, jobs.c.rule, jobs.c.node, jobs.c.event,
+            jobs.c.event_time)
 
 # A dead or retrying job made to run again, with every attempt.
 PENDING_AGAIN = jobs.update().where(

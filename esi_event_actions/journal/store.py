@@ -28,6 +28,7 @@ or abandoned when a lease expired.  A claim locks its rows (``FOR UPDATE
 SKIP LOCKED``).
 """
 
+import collections
 import datetime
 
 import sqlalchemy as sa
@@ -57,7 +58,7 @@ class Store(database.Database):
     """Adds, claims and holds jobs; keeps what cannot be stored."""
 
     def add(self, entries, checkpoint=None, once=None, claim=None,
-            timers=None, cancel=()):
+            timers=None, cancel=(), cancelled=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
@@ -78,7 +79,9 @@ class Store(database.Database):
         stored SCHEDULED until its time (see :meth:`fire_timers`), or, its
         time past, pending or SKIPPED as the rule says.  ``cancel`` is a
         list of (lease, rule names, why): their scheduled jobs of that
-        lease are CANCELLED, in the same transaction.
+        lease are CANCELLED, in the same transaction.  ``cancelled``, a
+        callable, is given those jobs (CANCELLED, their ``detail`` the
+        why), once committed, if there are any.
 
         :returns: the new jobs, in the order they must run.
         """
@@ -101,7 +104,7 @@ class Store(database.Database):
             for row in rows:
                 for column in _TIMED_COLUMNS:
                     row.setdefault(column, None)
-        new = []
+        new, gone = [], []
         with self._begin() as conn:
             if rows:
                 self._lock_nodes(conn, {e.node for e in events.values()})
@@ -117,9 +120,11 @@ class Store(database.Database):
             # After the batch's own: an event that cancels comes after
             # the events before it.
             for lease, rules, why in cancel:
-                self._cancel(conn, lease, rules, why, now)
+                gone += self._cancel(conn, lease, rules, why, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint)
+        if gone and cancelled:
+            cancelled(gone)
         return new
 
     @staticmethod
@@ -132,11 +137,16 @@ class Store(database.Database):
 
     @staticmethod
     def _cancel(conn, lease, rules, why, now):
-        if lease and rules:
-            conn.execute(sql.CANCEL_TIMERS, {
-                'b_lease': safetext.identifier(lease),
-                'b_rules': list(rules), 'b_at': now,
-                'b_why': safetext.storable(why)})
+        if not (lease and rules):
+            return []
+        why = safetext.storable(why)
+        return [model.Job(id=row.id, rule=row.rule, node=row.node,
+                          event=event_mod.Event.from_json(row.event),
+                          state=model.CANCELLED, detail=why,
+                          event_time=row.event_time)
+                for row in conn.execute(sql.CANCEL_TIMERS, {
+                    'b_lease': safetext.identifier(lease),
+                    'b_rules': list(rules), 'b_at': now, 'b_why': why})]
 
     def next_timer(self):
         """When the first scheduled job is due, or None."""
@@ -144,14 +154,16 @@ class Store(database.Database):
             return conn.execute(sql.NEXT_TIMER).scalar()
 
     def fire_timers(self, now=None):
-        """Make the scheduled jobs that are due pending; how many.
+        """Make the scheduled jobs that are due pending.
 
         A fired job takes its place among its node's jobs at the time it
         was due.
+
+        :returns: how many of each rule fired, a ``collections.Counter``.
         """
         with self._begin() as conn:
-            return conn.execute(sql.FIRE_TIMERS, {
-                'now': now or model.utcnow()}).rowcount
+            return collections.Counter(conn.execute(sql.FIRE_TIMERS, {
+                'now': now or model.utcnow()}).scalars())
 
     def _lock_nodes(self, conn, nodes):
         nodes = sorted(n for n in nodes if n is not None)

@@ -30,6 +30,7 @@ import time
 from oslo_log import log as logging
 
 from esi_event_actions.journal import model
+from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import outage
 from esi_event_actions.workers import timers
 
@@ -59,7 +60,7 @@ class Claimer:
 
     def __init__(self, journal, owner, lock, queues, deliver, in_flight,
                  lease=60.0, poll_interval=1.0, dead_blocks=False,
-                 retention=None):
+                 retention=None, metrics=metrics_mod.NO_METRICS):
         self._journal = journal
         self._owner = owner
         self._lock = lock
@@ -78,7 +79,7 @@ class Claimer:
         self._prune = _Every(PRUNE_INTERVAL, self._prune_done) if (
             retention is not None) else None
         self._retention = retention
-        self._timers = timers.Timers(journal)
+        self._timers = timers.Timers(journal, metrics)
         self._outages = {'claim': outage.Outage(LOG, 'Claiming jobs'),
                          'renew': outage.Outage(
                              LOG, 'Renewing the lease on jobs')}

@@ -105,7 +105,7 @@ class WorkerPool:
         self._claimer = claimer.Claimer(
             journal, self.owner, lock, self._queues, self._claimed,
             self._recorder.nodes, lease, poll_interval, dead_blocks,
-            retention)
+            retention, metrics)
         self._running = self._unrecorded = 0
         # Nodes whose jobs went back to the journal behind a retry (or a
         # dead job that blocks), until a claim brings that job back: a

@@ -26,6 +26,7 @@ import datetime
 from oslo_log import log as logging
 
 from esi_event_actions.journal import model
+from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import outage
 
 LOG = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ LOG = logging.getLogger(__name__)
 class Timers:
     """The journal's next timed job, as this instance last saw it."""
 
-    def __init__(self, journal):
+    def __init__(self, journal, metrics=metrics_mod.NO_METRICS):
         self._journal = journal
+        self._metrics = metrics
         self.next = None
         self._outage = outage.Outage(LOG, 'Firing timed jobs')
 
@@ -48,16 +50,19 @@ class Timers:
         """Make the due jobs pending; how many.  Not under the lock."""
         now = model.utcnow()
         try:
-            fired = 0
+            rules = {}
             due = self._journal.next_timer()
             if due is not None and due <= now:
-                fired = self._journal.fire_timers(now)
+                rules = self._journal.fire_timers(now)
                 due = self._journal.next_timer()
         except Exception as exc:
             self._outage.failed(exc)
             return 0
         self._outage.succeeded()
         self.next = due
+        for rule, count in rules.items():
+            self._metrics.fired(rule, count)
+        fired = sum(rules.values())
         if fired:
             LOG.info('%d timed job(s) fell due', fired)
         return fired

@@ -79,7 +79,9 @@ class AlertRulesTest(_Scraping):
         # Not vacuous: the rules use journal, counter and gauge families.
         self.assertLessEqual({'esi_event_actions_journal_jobs',
                               'esi_event_actions_job_attempts_total',
-                              'esi_event_actions_consumer_up'}, used)
+                              'esi_event_actions_consumer_up',
+                              'esi_event_actions_timer_overdue_seconds'},
+                             used)
 
 
 class MonitoringTest(_Scraping):
@@ -125,8 +127,14 @@ class MonitoringTest(_Scraping):
                 '"esi_leap.lease.fulfill.end",source="listener"} 2.0',
                 'esi_event_actions_rule_matches_total{rule="act"} 1.0',
                 'esi_event_actions_journal_jobs{state="done"} 1.0',
-                'esi_event_actions_source_connected 1.0'):
+                'esi_event_actions_source_connected 1.0',
+                'esi_event_actions_timer_overdue_seconds 0.0'):
             self.assertIn(line, text)
+        # Families of timed jobs, without samples: no rule here is timed.
+        self.assertLessEqual({'esi_event_actions_timers_%s_total' % what
+                              for what in ('scheduled', 'fired',
+                                           'cancelled')},
+                             alert_rules.exported_names(text))
         self.assertEqual((200, {'consuming': True, 'journal_writable': True,
                                 'source_connected': True}),
                          (self.get('/healthz')[0],

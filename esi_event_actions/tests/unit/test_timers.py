@@ -126,8 +126,8 @@ class ScheduledJobsTest(cases.JournalTestCase):
         ends.finish(self.journal, later.id, 'me', journal.DONE, cases.OK, 1)
         due = self.journal.next_timer()
         self.assertEqual(job.event_time, due)
-        self.assertEqual(0, self.journal.fire_timers())
-        self.assertEqual(1, self.journal.fire_timers(
+        self.assertEqual({}, self.journal.fire_timers())
+        self.assertEqual({'r': 1}, self.journal.fire_timers(
             due + datetime.timedelta(seconds=1)))
         self.assertEqual(['m1'], [j.event.id for j in
                                   self.journal.claim('me', 10, 60)])
