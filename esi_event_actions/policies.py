@@ -11,7 +11,7 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-"""A rule's policies: once_per, max_concurrency and rate_limit.
+"""A rule's policies: once_per, on_count, max_concurrency, rate_limit.
 
 Each is checked when its rule is loaded (:func:`read`), and decided here:
 
@@ -30,6 +30,10 @@ journal: each running job of such a rule holds a row of ``rule_slots``
 (:meth:`Journal.take_slot`), freed by the record of its end, or by its
 lease expiring if its instance dies.  ``rate_limit`` is a token bucket per
 instance, which nothing keeps across a restart.
+
+``on_count`` (:class:`OnCount`) is decided, as once_per is, in the
+transaction that journals a job: :mod:`esi_event_actions.journal.count`
+counts the rule's jobs of the lease and asks :meth:`OnCount.decide`.
 
 ``fallback`` is part of which rules act on an event, decided with their
 filters by :meth:`esi_event_actions.rules.RuleSet.evaluate`.
@@ -90,6 +94,49 @@ class OncePer(collections.namedtuple('OncePer', 'path window')):
 
 
 @dataclasses.dataclass(frozen=True)
+class OnCount:
+    """on_count: act on the ``nth`` of the rule's events of one lease.
+
+    The journal counts the rule's jobs of the lease, the new one included,
+    in the transaction that journals it: a redelivered event adds no job,
+    so it never counts twice, and jobs pruned from the journal no longer
+    count.  ``what`` names the events counted, in the skipped jobs'
+    details.
+    """
+
+    nth: int
+    what: str
+
+    def decide(self, seen, nth_job=None):
+        """None if the job that is the ``seen``-th acts, else why not.
+
+        :param seen: how many of the rule's jobs of the lease there are,
+            up to this one; None for an event without a lease.
+        :param nth_job: the id of the ``nth`` job, for one after it.
+        """
+        if seen is None:
+            return 'on_count: the event names no lease to count it by'
+        if seen == self.nth:
+            return None
+        if seen < self.nth:
+            return '%d of %d %s for this lease' % (seen, self.nth, self.what)
+        return 'the %s %s for this lease already acted: job %s' % (
+            ordinal(self.nth), self.what, nth_job)
+
+    def describe(self):
+        """The option, as check-config and test-rule show it."""
+        return 'on_count=%d' % self.nth
+
+
+def ordinal(number):
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``..."""
+    if number % 100 in (11, 12, 13):
+        return '%dth' % number
+    return '%d%s' % (number, {1: 'st', 2: 'nd', 3: 'rd'}.get(
+        number % 10, 'th'))
+
+
+@dataclasses.dataclass(frozen=True)
 class RateLimit:
     """rate_limit: at most ``count`` starts per ``period`` seconds.
 
@@ -132,6 +179,7 @@ def read(option, error):
             'max_concurrency': option('max_concurrency'),
             'rate_limit': parse_rate(rate) if rate else None,
             'once_per': _once_per(option, error),
+            'on_count': _on_count(option),
             'timer': _timer(option, error)}
 
 
@@ -143,6 +191,13 @@ def _once_per(option, error):
     if window and path is None:
         raise error('once_per_window', 'only used with once_per')
     return OncePer(path.strip(), window) if path else None
+
+
+def _on_count(option):
+    nth = option('on_count')
+    if nth is None:
+        return None
+    return OnCount(nth, ' or '.join(option('events') or ()) or 'events')
 
 
 def _timer(option, error):

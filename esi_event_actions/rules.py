@@ -67,6 +67,7 @@ class Rule:
     max_concurrency: int = None
     rate_limit: policy_mod.RateLimit = None
     once_per: policy_mod.OncePer = None
+    on_count: policy_mod.OnCount = None
     timer: policy_mod.Timer = None
     #: callable ``(key) -> file`` that set ``key`` in the section, or None.
     locate: object = dataclasses.field(default=None, repr=False)
@@ -81,7 +82,8 @@ class Rule:
         if self.max_concurrency:
             shown.append('max_concurrency=%d' % self.max_concurrency)
         shown.extend(policy.describe() for policy in (
-            self.rate_limit, self.once_per, self.timer) if policy)
+            self.rate_limit, self.once_per, self.on_count, self.timer)
+            if policy)
         return shown
 
     def wants(self, event_type):
@@ -109,6 +111,10 @@ class RuleSet:
         #: {rule name: OncePer} of the rules that act once per value.
         self.once = {rule.name: rule.once_per for rule in self.rules
                      if rule.once_per}
+        #: {rule name: OnCount} of the rules that act on the Nth event of
+        #: a lease.
+        self.counts = {rule.name: rule.on_count for rule in self.rules
+                       if rule.on_count}
         #: {rule name: Timer} of the rules whose jobs wait for a time.
         self.timers = {rule.name: rule.timer for rule in self.rules
                        if rule.timer}

@@ -141,10 +141,11 @@ def do_replay(conf):
         events = _events(conf)
         if events is None:
             return 2
-    # A replayed event is a new event: its rules' once_per holds, unless
-    # the operator says the point is to act again.
+    # A replayed event is a new event: its rules' once_per and on_count
+    # hold, unless the operator says the point is to act again.
     once = None if args.ignore_once_per else ruleset.once
-    jobs = store.add(_matched(ruleset, events), once=once)
+    counts = None if args.ignore_on_count else ruleset.counts
+    jobs = store.add(_matched(ruleset, events), once=once, counts=counts)
     ran = [job for job in jobs if job.state != journal.SKIPPED]
     print('%d new job(s): %s' % (len(ran), ' '.join(
         str(job.id) for job in ran)))
@@ -187,4 +188,7 @@ def add_event_parsers(subparsers):
     parser.add_argument('--ignore-once-per', action='store_true',
                         help='Act even where a rule\'s once_per value was '
                         'acted on already.')
+    parser.add_argument('--ignore-on-count', action='store_true',
+                        help='Act even where a rule\'s on_count counts '
+                        'the event before or after the Nth of its lease.')
     parser.set_defaults(func=do_replay)

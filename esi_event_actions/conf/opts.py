@@ -118,6 +118,14 @@ TIMED_EXAMPLE = '\n'.join([
     '    at = event_time + 10m',
     '    cancel_on = esi_leap.lease.fulfill.end, esi_leap.lease.delete.*',
     '    once_per = uuid',
+    '',
+    'And a counting watchdog: the third fulfill.error of one lease, once',
+    '(esi-leap retries a failing fulfilment every minute)::',
+    '',
+    '    [third-failure]',
+    '    events = esi_leap.lease.fulfill.error',
+    '    action = log',
+    '    on_count = 3',
 ])
 
 
@@ -136,7 +144,7 @@ def example_groups():
         'example_policies_rule', title='A rule with filters and policies',
         help=POLICIES_EXAMPLE), rule.opts))
     groups.append((cfg.OptGroup(
-        'example_timed_rule', title='A timed rule, and a watchdog',
+        'example_timed_rule', title='A timed rule, and watchdogs',
         help=TIMED_EXAMPLE), rule.opts))
     return groups
 

@@ -64,6 +64,15 @@ opts = [
             default=0.0,
             help='Seconds after which once_per forgets a value, counted '
                  'from the job that acted on it. 0: never.'),
+    cfg.Opt('on_count', type=types.Integer(min=1, max=1000),
+            help='Act on the Nth event of the same lease that this rule '
+                 'matches, once: on_count = 3 with events = '
+                 'esi_leap.lease.fulfill.error acts on the third failed '
+                 'fulfilment of a lease. The events before it and after '
+                 'it are journalled as skipped jobs. The count is of the '
+                 'jobs the journal keeps: pruned ones no longer count. An '
+                 'event without a lease is skipped. Default: act on every '
+                 'event.'),
     cfg.Opt('at', type=types.String(),
             help='Run this rule\'s jobs at a time computed from the event '
                  'that starts them, not at once: a dot path of a time in '

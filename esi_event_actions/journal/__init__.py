@@ -18,7 +18,8 @@
 - :mod:`.database`: the engine, transactions, the instance lock;
 - :mod:`.store`: adding, claiming, holding and recovering jobs;
 - :mod:`.ends`: recording how attempts ended, many per transaction;
-- :mod:`.once`: the once_per keys; :mod:`.checkpoints`: a poller's place;
+- :mod:`.once`: the once_per keys; :mod:`.count`: on_count's count;
+- :mod:`.checkpoints`: a poller's place;
 - :mod:`.admin`: what operators read and repair;
 - :mod:`.errors`: failures, and whether a retry can help.
 """

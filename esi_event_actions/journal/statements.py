@@ -91,6 +91,22 @@ LOCK_NODES = sa.text(
     '(SELECT DISTINCT hashtext(n) AS k FROM unnest(CAST(:nodes AS text[])) '
     'AS n ORDER BY k) AS keys')
 
+# on_count's lock on the leases whose jobs it counts, taken after the
+# nodes' (every batch takes its node locks first): two batches adding jobs
+# of one lease take turns, so the later one's jobs have the higher ids and
+# it counts the earlier one's.
+LEASE_LOCK_SPACE = 0x45534943  # "ESIC"
+
+# on_count: a rule's jobs of a lease up to a job, counted no further than
+# the limit (past the Nth the number makes no difference); and the Nth.
+_RULE_LEASE = (jobs.c.rule == sa.bindparam('b_rule'),
+               jobs.c.lease == sa.bindparam('b_lease'))
+COUNT_UP_TO = sa.select(sa.func.count()).select_from(sa.select(
+    jobs.c.id).where(*_RULE_LEASE, jobs.c.id <= sa.bindparam('b_id')).limit(
+        sa.bindparam('b_limit')).subquery())
+NTH_JOB = sa.select(jobs.c.id).where(*_RULE_LEASE).order_by(jobs.c.id).limit(
+    1).offset(sa.bindparam('b_offset'))
+
 
 def _holding(table, dead_blocks):
     """The states in which a job of ``table`` holds its node's later jobs.

@@ -34,6 +34,7 @@ import datetime
 import sqlalchemy as sa
 
 from esi_event_actions import event as event_mod
+from esi_event_actions.journal import count as count_mod
 from esi_event_actions.journal import database
 from esi_event_actions.journal import errors
 from esi_event_actions.journal import model
@@ -58,6 +59,7 @@ class Store(database.Database):
     """Adds, claims and holds jobs; keeps what cannot be stored."""
 
     def add(self, entries, checkpoint=None, once=None, claim=None,
+            counts=None,
             timers=None, cancel=(), cancelled=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
@@ -68,7 +70,9 @@ class Store(database.Database):
 
         ``once`` maps rule names to their OncePer: a job of such a rule
         whose value was acted on is stored SKIPPED, naming the job that
-        acted.
+        acted.  ``counts`` maps rule names to their OnCount: a job of such
+        a rule that is not the Nth of its rule and lease is stored
+        SKIPPED, and takes no once_per key.
 
         With ``claim`` (a :class:`model.Claim`), the transaction also
         claims the new jobs (RUNNING, attempt 1), at most ``claim.limit``
@@ -108,13 +112,18 @@ class Store(database.Database):
         with self._begin() as conn:
             if rows:
                 self._lock_nodes(conn, {e.node for e in events.values()})
+                count_mod.lock_leases(conn, rows, counts)
                 states = {(r['event_id'], r['rule']): r for r in rows}
                 new = sorted((self._new_job(
                     r, events[r.event_id], states[r.event_id, r.rule])
                     for r in conn.execute(self._sql.add_jobs, rows)),
                     key=lambda job: job.order)
+            skipped = set()
+            if counts and new:
+                skipped = count_mod.apply(conn, new, counts, now)
             if once and new:
-                once_mod.apply(conn, self._sql, new, once, now)
+                once_mod.apply(conn, self._sql, [
+                    job for job in new if job.id not in skipped], once, now)
             if claim and new:
                 self._unclaim(conn, new, claim)
             # After the batch's own: an event that cancels comes after

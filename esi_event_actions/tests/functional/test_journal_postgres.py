@@ -20,6 +20,7 @@ with what changes where instances share the journal.  They are named,
 not imported: no test module imports another (``unit/test_layout.py``).
 """
 
+import collections
 import importlib
 import threading
 import time
@@ -209,6 +210,53 @@ class SharedOncePer:
         self.assertEqual(1, counts[journal.RUNNING] + counts[journal.PENDING])
 
 
+class SharedOnCount:
+    """on_count where instances add errors of one lease at once."""
+
+    def test_two_instances_adding_the_3rd_and_4th_error_fire_one(self):
+        error = 'esi_leap.lease.fulfill.error'
+        counts = {'third': policies.OnCount(3, error)}
+        # Most leases name no node, so that only the lease's own lock
+        # keeps their adds apart: without it, an add whose job has the
+        # lower id may count after the other's, and both act (a few of
+        # each hundred leases, when this was written).
+        leases = [fake_esi_leap.lease_data() for _ in range(10)] + [
+            dict(fake_esi_leap.lease_data(), resource_uuid=None,
+                 node_uuid=None) for _ in range(150)]
+        self.journal.add([(event.Event(error, lease, id='%s-%d' % (
+            lease['uuid'], number)), ['third'])
+            for lease in leases for number in (1, 2)], counts=counts)
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def instance(number):
+            store = journal.Journal(self.url)
+            try:
+                for lease in leases:
+                    barrier.wait(10)
+                    store.add([(event.Event(error, lease, id='%s-%d' % (
+                        lease['uuid'], number)), ['third'])],
+                        claim=journal.Claim('i%d' % number), counts=counts)
+            except Exception as exc:
+                errors.append(exc)
+                barrier.abort()
+            finally:
+                store.close()
+        threads = [threading.Thread(target=instance, args=(n,))
+                   for n in (3, 4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        acted = collections.Counter(
+            event.Event.from_json(row['event']).lease
+            for row in self.journal.rows() if row['state'] != journal.SKIPPED)
+        self.assertEqual({lease['uuid']: 1 for lease in leases}, acted)
+        self.assertEqual(3 * len(leases),
+                         self.journal.counts()[journal.SKIPPED])
+
+
 class PostgresHistoryCostTest(PostgresMixin, cases.JournalTestCase):
     """What a scrape reads on PostgreSQL, from the executor's own counts."""
 
@@ -261,6 +309,8 @@ ON_POSTGRES = (
      "The schema's migrations on PostgreSQL, where instances share it."),
     ('test_policies.OncePerTest', SharedOncePer,
      'once_per on PostgreSQL, where instances add jobs at once.'),
+    ('test_on_count.OnCountTest', SharedOnCount,
+     'on_count on PostgreSQL, where instances add jobs at once.'),
     ('test_policies.LimitedPoolTest', None,
      "max_concurrency's slots on PostgreSQL."),
 )
