@@ -75,10 +75,10 @@ class LateArrivalTest(base.FunctionalTestCase):
             '''
         extra = '''
             [listener]
-            pool = esi-event-actions
+            pool = %s
             [worker]
             poll_interval = 0.2
-            '''
+            ''' % self.pool
         instances = [self.service(self.config(
             rules, extra=extra, name='%s.conf' % name), name=name)
             for name in ('one', 'two')]

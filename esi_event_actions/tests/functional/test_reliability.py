@@ -180,11 +180,11 @@ class SharedJournalTest(_RerunMixin, base.FunctionalTestCase):
         calls = self.recorder('act.sh', before='sleep 0.01')
         extra = '''
             [listener]
-            pool = esi-event-actions
+            pool = %s
             [worker]
             lease_timeout = 3
             poll_interval = 0.2
-            '''
+            ''' % self.pool
         instances = [self.service(self.config(
             RULE, extra=extra, name='%s.conf' % name), name=name)
             for name in ('one', 'two')]

@@ -104,10 +104,10 @@ class TimedRuleTest(base.FunctionalTestCase):
         self.journal_url = self.useFixture(postgres.PostgresFixture()).url
         extra = '''
             [listener]
-            pool = esi-event-actions
+            pool = %s
             [worker]
             poll_interval = 0.2
-            '''
+            ''' % self.pool
         for name in ('one', 'two'):
             self.start(extra, name)
         leases = [self.lease(5)[0] for _ in range(10)]

@@ -15,6 +15,7 @@
 
 import ast
 import os
+import re
 
 from esi_event_actions.tests.common import base
 
@@ -44,6 +45,16 @@ def imported(path):
             yield node.module
             yield from ('%s.%s' % (node.module, alias.name)
                         for alias in node.names)
+
+
+# A listener pool named in a config a functional test writes: a name, not
+# the test's own (a format placeholder).
+NAMED_POOL = re.compile(r'^\s*pool\s*=\s*[^%\s]', re.MULTILINE)
+
+
+def named_pools(path):
+    with open(path) as f:
+        return NAMED_POOL.findall(f.read())
 
 
 def is_test_module(name):
@@ -80,3 +91,26 @@ class LayoutTest(base.TestCase):
         self.assertIn(PACKAGE + '.common.cases', names)
         self.assertIn(PACKAGE + '.functional.harness.real_esi_leap.server',
                       names)
+
+    def test_no_functional_test_names_a_listener_pool(self):
+        # oslo.messaging names a pool's queue after the pool alone: two
+        # tests running at once with one pool name consume each other's
+        # notifications on the shared broker.  Each uses its own,
+        # FunctionalTestCase.pool.
+        found = [name for name, path in python_files()
+                 if '.functional.' in name and named_pools(path)]
+        self.assertEqual([], found)
+
+    def test_the_pool_check_sees_a_named_pool(self):
+        self.assertEqual(1, len(named_pools(self.write('conf.py', '''
+            extra = """
+                [listener]
+                pool = esi-event-actions
+                """
+            '''))))
+        self.assertEqual([], named_pools(self.write('ok.py', '''
+            extra = """
+                [listener]
+                pool = %s
+                """ % self.pool
+            ''')))

@@ -156,6 +156,10 @@ class FunctionalTestCase(testtools.TestCase):
         # A topic of its own: parallel tests never consume each other's
         # notifications.
         self.topic = 'esi_ft_%s' % uuid.uuid4().hex[:12]
+        # The listener pool of the instances a test starts: oslo.messaging
+        # names the queue after the pool alone, so a pool name that two
+        # tests share would have each consume the other's notifications.
+        self.pool = self.topic + '_pool'
         self.journal_url = 'sqlite:///%s' % os.path.join(self.dir,
                                                          'journal.sqlite')
         self.esi_leap = self.publisher()
