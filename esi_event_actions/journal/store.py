@@ -59,8 +59,7 @@ class Store(database.Database):
     """Adds, claims and holds jobs; keeps what cannot be stored."""
 
     def add(self, entries, checkpoint=None, once=None, claim=None,
-            counts=None,
-            timers=None, cancel=(), cancelled=None):
+            counts=None, timers=None, cancel=(), cancelled=None):
         """Store jobs for ``entries``, a list of (event, rule names).
 
         Runs in one transaction, which also stores ``checkpoint`` (a
