@@ -16,6 +16,7 @@
 from oslo_config import cfg
 
 from esi_event_actions.conf import default
+from esi_event_actions.conf import email_keystone
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import legacy
@@ -29,7 +30,7 @@ CONF = cfg.CONF
 
 def register_opts(conf):
     for module in (default, legacy, listener, worker, journal, poller,
-                   metrics, esi_leap):
+                   metrics, esi_leap, email_keystone):
         module.register_opts(conf)
 
 

@@ -22,6 +22,7 @@ from oslo_config import cfg
 from stevedore import extension
 
 from esi_event_actions.conf import default
+from esi_event_actions.conf import email_keystone
 from esi_event_actions.conf import esi_leap
 from esi_event_actions.conf import journal
 from esi_event_actions.conf import listener
@@ -52,6 +53,7 @@ def list_opts():
         # keystoneauth registers the auth plugin's own options only when
         # it loads the plugin, so these are listed but not checked.
         (esi_leap.group, esi_leap.list_opts()),
+        (email_keystone.group, email_keystone.list_opts()),
     ] + example_groups()
 
 
