@@ -21,6 +21,9 @@ import re
 
 from esi_event_actions import safetext
 
+#: The first part of the dot paths that read a lease's context.
+CONTEXT = 'context'
+
 # Returned by Event.lookup for a path that is not in the data; unlike None it
 # can never be confused with a JSON null.
 MISSING = object()
@@ -57,6 +60,11 @@ class Event:
     ``history:<n>`` for an event history row) and is the journal's
     de-duplication key together with the rule name.
 
+    ``context`` is the lease's context (see
+    :mod:`esi_event_actions.journal.contexts`) as it stood when the job
+    started: None until then, and never journalled with the event.  Dot
+    paths under ``context.`` read it.
+
     The id and the event type become keys of the journal: one that a
     column cannot hold (a NUL, a lone surrogate, over 255 characters) is
     replaced by its digest (:func:`safetext.identifier`).  ``data`` is kept
@@ -70,6 +78,7 @@ class Event:
     publisher_id: str = None
     priority: str = None
     timestamp: str = None
+    context: dict = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self):
         for field in ('id', 'event_type'):
@@ -80,9 +89,12 @@ class Event:
                     object.__setattr__(self, field, safe)
 
     def lookup(self, path):
-        """Value at a dot path in ``data``, or MISSING."""
+        """Value at a dot path in ``data`` (or the context), or MISSING."""
         value = self.data
-        for part in path.split('.'):
+        parts = path.split('.')
+        if parts[0] == CONTEXT and len(parts) > 1:
+            value, parts = self.context or {}, parts[1:]
+        for part in parts:
             if not isinstance(value, dict) or part not in value:
                 return MISSING
             value = value[part]
@@ -116,6 +128,10 @@ class Event:
                 tzinfo=None)
         return value
 
+    def with_context(self, context):
+        """This event as a job sees it: with its lease's context."""
+        return dataclasses.replace(self, context=context)
+
     def with_data(self, fields):
         """This event with ``fields`` laid over its data: a fresher lease."""
         return dataclasses.replace(self, data={**self.data, **fields})
@@ -133,8 +149,14 @@ class Event:
         return value if isinstance(value, str) else None
 
     def to_dict(self):
-        """The fields as a dict; ``data`` is shared, not copied."""
-        return {field: getattr(self, field) for field in _FIELDS}
+        """The fields as a dict; ``data`` is shared, not copied.
+
+        The context is there once a job started, never in the journal.
+        """
+        fields = {field: getattr(self, field) for field in _FIELDS}
+        if self.context is not None:
+            fields[CONTEXT] = self.context
+        return fields
 
     def to_json(self):
         """Strict JSON in ASCII: any journal can store it as it is."""
@@ -145,7 +167,8 @@ class Event:
         return cls(**json.loads(text))
 
 
-_FIELDS = tuple(field.name for field in dataclasses.fields(Event))
+_FIELDS = tuple(field.name for field in dataclasses.fields(Event)
+                if field.name != CONTEXT)
 
 
 def as_text(value):

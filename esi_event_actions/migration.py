@@ -46,7 +46,7 @@ import sqlalchemy as sa
 
 #: The newest revision of this release; a unit test checks it against the
 #: migrations.
-HEAD = '0007'
+HEAD = '0008'
 
 META_VERSION = 2
 # journal_meta schema versions written before migrations, and the revision

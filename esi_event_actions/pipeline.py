@@ -48,6 +48,9 @@ def build(conf, ruleset, metrics=metrics_mod.NO_METRICS, client=None):
     """
     journal = journal_mod.Journal(conf.journal.connection,
                                   conf.journal.sqlite_synchronous)
+    journal.context_limit = conf.journal.context_max_bytes
+    journal.context_retention = (
+        conf.journal.context_retention_days * 86400 or None)
     if client is None and ruleset.timers:
         if esi_leap_client.configured(conf):
             client = history.HistoryClient(esi_leap_client.adapter(conf))

@@ -33,6 +33,10 @@ only what a plugin written for an older one may ignore:
     rule (a plugin's ``__init__(rule)`` receives it under that name, with
     the ``name``, ``options`` and ``location()`` it read before), and
     declare the options they cannot do without in :attr:`Action.required`.
+1.3
+    The lease context: ``event.context`` is the context of the event's
+    lease as it stood when the job started (a dict, empty if nothing was
+    written), and :attr:`Result.context` adds keys to it.
 """
 
 import abc
@@ -52,7 +56,7 @@ PARAMS_OPT = cfg.Opt(
          'node_properties.vendor, ...) whose values the action receives.')
 
 #: The version of the contract below that this release offers plugins.
-CONTRACT_VERSION = '1.2'
+CONTRACT_VERSION = '1.3'
 
 SUCCESS = 'success'
 RETRY = 'retry'
@@ -69,7 +73,10 @@ class Result:
     ``retry_after`` (contract 1.1), with RETRY, is how many seconds the
     other end asked us to wait (an HTTP Retry-After): the next attempt
     comes after that long instead of the rule's backoff, capped by its
-    ``retry_max_delay``.
+    ``retry_max_delay``.  ``context`` (contract 1.3) is a dict of keys to
+    set in the lease's context, a key set to None removed; it is recorded
+    with the end of the attempt, whatever its status, and later jobs of
+    the lease see it.
     """
 
     status: str
@@ -77,6 +84,7 @@ class Result:
     exit_status: int = None
     output: str = ''
     retry_after: float = None
+    context: dict = None
 
     @property
     def ok(self):

@@ -38,6 +38,16 @@ opts = [
             help='Days a done or skipped job is kept before it is '
                  'deleted. 0 keeps them for ever. Dead jobs are kept '
                  'until an operator retries or purges them.'),
+    cfg.Opt('context_max_bytes', type=types.Integer(min=2, max=1048576),
+            default=16384,
+            help='Largest context of one lease, in bytes of its JSON text. '
+                 'An action whose writes would make it larger fails, and '
+                 'its writes are not kept.'),
+    cfg.Opt('context_retention_days', type=types.Float(min=0, max=36500),
+            default=7.0,
+            help='Days a lease\'s context is kept after the lease ended '
+                 '(after a job of its delete event ended), once no job of '
+                 'the lease is left to run. 0 keeps them for ever.'),
 ]
 
 

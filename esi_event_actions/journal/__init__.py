@@ -20,6 +20,7 @@
 - :mod:`.ends`: recording how attempts ended, many per transaction;
 - :mod:`.once`: the once_per keys; :mod:`.count`: on_count's count;
 - :mod:`.checkpoints`: a poller's place;
+- :mod:`.contexts`: what a lease's actions wrote, for its later jobs;
 - :mod:`.admin`: what operators read and repair;
 - :mod:`.errors`: failures, and whether a retry can help.
 """
@@ -29,6 +30,7 @@
 from esi_event_actions import exception
 from esi_event_actions.journal import admin
 from esi_event_actions.journal import checkpoints
+from esi_event_actions.journal import contexts
 from esi_event_actions.journal.database import lock_instance  # noqa: F401
 from esi_event_actions.journal import ends
 from esi_event_actions.journal.errors import JournalError  # noqa: F401
@@ -39,7 +41,8 @@ from esi_event_actions.journal import store
 from esi_event_actions.journal.store import REJECTED_EVENT_LIMIT  # noqa
 
 
-class Journal(store.Store, ends.Ends, checkpoints.Checkpoints, admin.Admin):
+class Journal(store.Store, ends.Ends, checkpoints.Checkpoints, admin.Admin,
+              contexts.Contexts):
     """Durable job store on SQLAlchemy (SQLite or PostgreSQL)."""
 
 

@@ -88,6 +88,9 @@ class Ends:
         slotted = [end.job.id for end in ends if end.job.slot]
         with self._begin() as conn:
             owned = self._record_ends(conn, owner, ids, ends)
+            self.write_contexts(conn, [end for end in ends
+                                       if end.job.id in owned],
+                                model.utcnow())
             back = [job_id for job_id in releases if job_id in owned]
             if back:
                 conn.execute(sql.RELEASE, {'ids': back, 'holder': owner})

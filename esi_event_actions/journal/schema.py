@@ -80,6 +80,19 @@ sa.Index('ix_jobs_scheduled_lease', jobs.c.lease, jobs.c.rule,
 # it journals one (see migration 0007).
 sa.Index('ix_jobs_lease_rule', jobs.c.lease, jobs.c.rule, jobs.c.id)
 
+# Each lease's context: a JSON object its actions add keys to, which its
+# later jobs receive (see journal.contexts).
+contexts = sa.Table(
+    'contexts', metadata,
+    sa.Column('lease', sa.String(255), primary_key=True),
+    sa.Column('data', sa.Text, nullable=False),
+    sa.Column('size', sa.Integer, nullable=False),
+    sa.Column('updated_at', sa.DateTime, nullable=False),
+    # When a job of a delete event of the lease ended: the retention counts
+    # from then.
+    sa.Column('ended_at', sa.DateTime),
+)
+
 # The event history poller's position: the highest event id it has handled.
 checkpoints = sa.Table(
     'checkpoints', metadata,

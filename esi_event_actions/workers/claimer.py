@@ -77,7 +77,7 @@ class Claimer:
         self._renew = _Every(lease / 3.0, self._renew_leases,
                              time.monotonic())
         self._prune = _Every(PRUNE_INTERVAL, self._prune_done) if (
-            retention is not None) else None
+            retention is not None or journal.context_retention) else None
         self._retention = retention
         self._timers = timers.Timers(journal, metrics)
         self._outages = {'claim': outage.Outage(LOG, 'Claiming jobs'),
@@ -202,18 +202,36 @@ class Claimer:
         return True
 
     def _prune_done(self):
-        cutoff = model.utcnow() - datetime.timedelta(
-            seconds=self._retention)
         try:
-            count = self._journal.purge(
-                cutoff, states=[model.DONE, model.SKIPPED, model.CANCELLED])
+            self._prune_jobs()
+            self._prune_contexts()
         except Exception:
-            LOG.exception('Cannot prune done jobs from the journal')
-            return True
+            LOG.exception('Cannot prune old jobs or contexts from the '
+                          'journal')
+        return True
+
+    def _prune_jobs(self):
+        if self._retention is None:
+            return
+        cutoff = _ago(self._retention)
+        count = self._journal.purge(
+            cutoff, states=[model.DONE, model.SKIPPED, model.CANCELLED])
         if count:
             LOG.info('Pruned %d done or skipped job(s) older than %s',
                      count, cutoff)
-        return True
+
+    def _prune_contexts(self):
+        if not self._journal.context_retention:
+            return
+        cutoff = _ago(self._journal.context_retention)
+        count = self._journal.purge_contexts(cutoff)
+        if count:
+            LOG.info('Pruned the context of %d lease(s) ended before %s',
+                     count, cutoff)
+
+
+def _ago(seconds):
+    return model.utcnow() - datetime.timedelta(seconds=seconds)
 
 
 class _Every:

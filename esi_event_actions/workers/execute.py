@@ -20,6 +20,7 @@ import time
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions.journal import contexts
 from esi_event_actions.journal import model
 from esi_event_actions import metrics as metrics_mod
 from esi_event_actions import retries
@@ -61,26 +62,25 @@ class Executor:
     """
 
     def __init__(self, runner, policy=None, output_limit=4096,
-                 metrics=metrics_mod.NO_METRICS):
+                 metrics=metrics_mod.NO_METRICS, context_of=None,
+                 context_limit=contexts.MAX_BYTES):
         self.runner = runner
         self._policy = policy or (lambda job: retries.RetryPolicy())
         self._output_limit = output_limit
         self._metrics = metrics
+        self._context_of = context_of or (lambda job: {})
+        self._context_limit = context_limit
 
     def __call__(self, job):
         started_at = model.utcnow()
         started = time.monotonic()
-        try:
-            result = self.runner(job, job.attempts)
-        except Exception as exc:
-            LOG.exception('Action of rule %s crashed on job %d',
-                          job.rule, job.id)
-            result = base.Result(base.FAILURE, 'action crashed: %s' % exc)
+        result = self._run(job)
         duration = time.monotonic() - started
         if isinstance(result, Verdict):
             return self._settled(job, result, started_at, duration)
         try:
             result = self._bounded(result)
+            self._check_context(job, result)
             state, next_at = retries.outcome(self._policy(job), job.attempts,
                                              result)
         except Exception as exc:
@@ -93,6 +93,37 @@ class Executor:
         return model.End(
             job, state, result, duration, started_at,
             started_at + datetime.timedelta(seconds=duration), next_at)
+
+    def _run(self, job):
+        """The action's result, on the event with its lease's context."""
+        try:
+            context = self._context_of(job)
+        except Exception as exc:
+            # Not without it: a delete action must see what its fulfil
+            # made.  The journal is out; a retry will find it.
+            return base.Result(base.RETRY, 'cannot read the context of '
+                               'lease %s: %s' % (job.event.lease, exc))
+        job.event = job.event.with_context(context)
+        try:
+            return self.runner(job, job.attempts)
+        except Exception as exc:
+            LOG.exception('Action of rule %s crashed on job %d',
+                          job.rule, job.id)
+            return base.Result(base.FAILURE, 'action crashed: %s' % exc)
+
+    def _check_context(self, job, result):
+        """Refuse a context write that could never be stored."""
+        if not result.context:
+            result.context = None
+            return
+        try:
+            contexts.encode(contexts.merge(job.event.context, result.context),
+                            self._context_limit)
+        except contexts.ContextError as exc:
+            result.status, result.context = base.FAILURE, None
+            result.detail = ('context of lease %s not written: %s (%s)'
+                             % (job.event.lease, exc, result.detail))[
+                                 :DETAIL_LIMIT]
 
     def _settled(self, job, verdict, started_at, duration):
         result = model.Bare(str(verdict.detail)[:DETAIL_LIMIT])

@@ -92,8 +92,6 @@ class WorkerPool:
         self._dead_blocks = dead_blocks
         self.owner = owner or new_owner()
         self._admission = admission and admission(self.owner, lease)
-        self._execute = execute.Executor(runner, policy, output_limit,
-                                         metrics)
         self._lock = lock = threading.Lock()
         self._work = threading.Condition(lock)      # workers wait here
         self._changed = threading.Condition(lock)   # sources, wait_idle
@@ -102,6 +100,9 @@ class WorkerPool:
         self.capacity = self._queues.capacity
         self._recorder = recorder.Recorder(journal, self.owner, lock, size,
                                            self._committed)
+        self._execute = execute.Executor(
+            runner, policy, output_limit, metrics, self._recorder.context_of,
+            journal.context_limit)
         self._claimer = claimer.Claimer(
             journal, self.owner, lock, self._queues, self._claimed,
             self._recorder.nodes, lease, poll_interval, dead_blocks,

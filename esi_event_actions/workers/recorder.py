@@ -24,6 +24,7 @@ import time
 
 from oslo_log import log as logging
 
+from esi_event_actions.journal import contexts
 from esi_event_actions.journal import errors
 from esi_event_actions import outage
 from esi_event_actions import safetext
@@ -82,6 +83,27 @@ class Recorder:
     def nodes(self):
         """The nodes of the ends not committed yet."""
         return {end.job.node for end in self._ends + self._recording}
+
+    def context_of(self, job):
+        """The context of ``job``'s lease, as the job must see it.
+
+        The committed one, then the writes of the ends not committed yet:
+        the job before it on its node may have ended a moment ago.  Read
+        outside the lock (it takes it): the writes are taken first, so
+        that a commit in between only applies some of them twice, in
+        order, which changes nothing.
+        """
+        lease = job.event.lease
+        if not lease:
+            return {}
+        key = safetext.identifier(lease)
+        with self._lock:
+            pending = [updates for owner, updates in contexts.written(
+                self._recording + self._ends) if owner == key]
+        context = self._journal.context(lease)
+        for updates in pending:
+            context = contexts.merge(context, updates)
+        return context
 
     def close(self):
         """Commit what is left, then end the thread; retry no outage."""

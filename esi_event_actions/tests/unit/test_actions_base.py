@@ -66,7 +66,7 @@ class ContractTest(base.TestCase):
         return ruleloader.load(self.conf).by_name['r'], path
 
     def test_the_version(self):
-        self.assertEqual('1.2', action_base.CONTRACT_VERSION)
+        self.assertEqual('1.3', action_base.CONTRACT_VERSION)
 
     def test_a_plugin_of_contract_1_1_still_works(self):
         rule, path = self.load_rule(OldStylePlugin)

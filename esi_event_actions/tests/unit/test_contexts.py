@@ -1,0 +1,171 @@
+# Copyright 2026 esi-event-actions authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Lease contexts: written with an end, seen by the lease's later jobs."""
+
+import datetime
+import threading
+
+from esi_event_actions.actions import base as action_base
+from esi_event_actions import journal
+from esi_event_actions.journal import contexts
+from esi_event_actions.tests.common import cases
+from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions import workers
+
+LEASE = 'lease-1'
+DELETE = 'esi_leap.lease.delete.end'
+
+
+def _event(event_id, event_type=fake_esi_leap.FULFILL_END, lease=LEASE):
+    return fake_esi_leap.lease_event(event_id, 'node-a', event_type=event_type,
+                                     uuid=lease)
+
+
+class MergeTest(cases.JournalTestCase):
+
+    def test_keys_are_set_and_a_null_removes_one(self):
+        self.assertEqual({'a': 1, 'c': 3}, contexts.merge(
+            {'a': 0, 'b': 2}, {'a': 1, 'b': None, 'c': 3}))
+
+    def test_what_cannot_be_stored_is_refused(self):
+        for bad in ([1], {1: 'x'}, {'x': object()}):
+            self.assertRaises(contexts.ContextError, contexts.encode, bad,
+                              100)
+        exc = self.assertRaises(contexts.ContextError, contexts.encode,
+                                {'x': 'y' * 100}, 50)
+        self.assertEqual('109 bytes, over the limit of 50', str(exc))
+
+    def test_hostile_text_is_stored_as_ascii_json(self):
+        hostile = {'name': 'a\x00b\ud800\x1b[2J'}
+        self.journal.set_context(LEASE, hostile)
+        self.assertEqual(hostile, self.journal.context(LEASE))
+
+
+class WorkerContextTest(cases.JournalTestCase):
+    """The real pool and journal: what one job writes, the next sees."""
+
+    def setUp(self):
+        super().setUp()
+        self.seen = []
+        self.writes = {}
+        self.lock = threading.Lock()
+
+    def runner(self, job, attempt):
+        with self.lock:
+            self.seen.append((job.event.id, job.event.context))
+        return action_base.Result(action_base.SUCCESS, 'ok',
+                                  context=self.writes.get(job.event.id))
+
+    def pool(self, **kw):
+        pool = workers.WorkerPool(self.journal, self.runner, 1,
+                                  poll_interval=0.05, **kw)
+        pool.start()
+        self.addCleanup(pool.stop, 10)
+        return pool
+
+    def handoff(self, pool, *events):
+        with pool.handoff() as claim:
+            jobs = self.journal.add([(e, ['r']) for e in events],
+                                    claim=claim)
+            pool.take(jobs)
+        return jobs
+
+    def test_the_next_job_of_the_lease_sees_what_the_first_wrote(self):
+        self.writes = {'f': {'vlan': 1234}, 'd': {'vlan': None, 'gone': 1}}
+        pool = self.pool()
+        # One hand-off: the delete job starts as soon as the fulfil one
+        # ended, before its end is committed.
+        self.handoff(pool, _event('f'), _event('d', DELETE), _event('x'))
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual([('f', {}), ('d', {'vlan': 1234}),
+                          ('x', {'gone': 1})], self.seen)
+        self.assertEqual({'gone': 1}, self.journal.context(LEASE))
+
+    def test_a_restart_sees_the_context_as_committed(self):
+        self.writes = {'f': {'vlan': 1234}}
+        pool = self.pool()
+        self.handoff(pool, _event('f'))
+        self.assertTrue(pool.wait_idle(10))
+        pool.stop(10)
+        self.journal.add([(_event('d', DELETE), ['r'])])
+        self.journal = self.open()
+        self.assertTrue(self.pool().wait_idle(10))
+        self.assertEqual(('d', {'vlan': 1234}), self.seen[-1])
+
+    def test_a_write_over_the_limit_fails_its_job_and_is_not_kept(self):
+        self.journal.context_limit = 64
+        self.writes = {'f': {'vlan': 1}, 'big': {'blob': 'x' * 100}}
+        pool = self.pool()
+        self.handoff(pool, _event('f'), _event('big'))
+        self.assertTrue(pool.wait_idle(10))
+        ok, big = self.journal.rows()
+        self.assertEqual((journal.DONE, journal.DEAD),
+                         (ok['state'], big['state']))
+        self.assertEqual('context of lease lease-1 not written: 123 bytes, '
+                         'over the limit of 64 (ok)', big['detail'])
+        self.assertEqual({'vlan': 1}, self.journal.context(LEASE))
+
+    def test_leases_keep_their_own(self):
+        self.writes = {'a': {'k': 'a'}, 'b': {'k': 'b'}}
+        pool = self.pool()
+        self.handoff(pool, _event('a', lease='A'), _event('b', lease='B'))
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual(({'k': 'a'}, {'k': 'b'}), (
+            self.journal.context('A'), self.journal.context('B')))
+
+    def test_an_unreadable_context_is_retried_not_ignored(self):
+        real = self.journal.context
+        failures = [RuntimeError('journal down')]
+
+        def flaky(lease):
+            if failures:
+                raise failures.pop()
+            return real(lease)
+        self.journal.context = flaky
+        self.writes = {'f': {'vlan': 7}}
+        self.journal.set_context(LEASE, {'vlan': 7})
+        pool = self.pool()
+        self.handoff(pool, _event('d', DELETE))
+        found = cases.wait_counts(self.journal, lambda c: (
+            c[journal.DONE] == 1), 20, 0.05)
+        self.assertIsNotNone(found, self.journal.rows())
+        row, = self.journal.rows()
+        self.assertEqual(2, row['attempts'])
+        self.assertEqual([('d', {'vlan': 7})], self.seen)
+
+
+class PruneTest(cases.JournalTestCase):
+
+    def test_a_context_goes_after_its_lease_ended_and_the_retention(self):
+        self.journal.set_context('ended', {'a': 1})
+        self.journal.set_context('active', {'a': 1})
+        self.journal.set_context('waiting', {'a': 1})
+        pool = workers.WorkerPool(self.journal, lambda job, attempt: (
+            action_base.Result(action_base.SUCCESS)), 1, poll_interval=0.05)
+        pool.start()
+        self.addCleanup(pool.stop, 10)
+        with pool.handoff() as claim:
+            pool.take(self.journal.add([
+                (_event('d1', DELETE, lease='ended'), ['r']),
+                (_event('d2', DELETE, lease='waiting'), ['r'])],
+                claim=claim))
+        self.assertTrue(pool.wait_idle(10))
+        # A job of the lease still to come keeps its context.
+        self.journal.add([(_event('later', lease='waiting'), ['later'])])
+        future = journal.utcnow() + datetime.timedelta(seconds=60)
+        self.assertEqual(1, self.journal.purge_contexts(future))
+        self.assertEqual(['active', 'waiting'], sorted(
+            row['lease'] for row in self.journal.context_rows()))
+        self.assertEqual(0, self.journal.purge_contexts(
+            journal.utcnow() - datetime.timedelta(seconds=60)))
