@@ -114,6 +114,10 @@ def evaluate(ruleset, event, acted=None, now=None):
                 result['policies'] = shown
             if rule.timer is not None:
                 result['timer'] = _timer(rule.timer, event, now)
+            if rule.filter.reads_context:
+                result['checked_at_start'] = [
+                    path for path in rule.filter.paths
+                    if path.startswith(event_mod.CONTEXT + '.')]
             skipped = _once(rule, event, acted)
             if skipped:
                 result['skipped'] = skipped
@@ -202,6 +206,10 @@ def format_text(event, results):
             lines.append('      at: %s' % _timer_text(result['timer']))
             lines.append('      cancel_on: %s' % (', '.join(
                 result['timer']['cancel_on']) or 'nothing'))
+        if result.get('checked_at_start'):
+            lines.append('      checked when the job starts, with the '
+                         'lease\'s context: %s' % ', '.join(
+                             result['checked_at_start']))
         for key, value in result['would'].items():
             text = value if isinstance(value, str) else json.dumps(
                 value, sort_keys=True)

@@ -24,8 +24,16 @@
   ``exists``, ``in``, ``not`` and ``regex`` with ``ignore_case``.
 
 ``filter_params`` may also be a list of such objects, of which one must
-match.  Every value is checked when the rule is loaded; at run time a value
-that cannot be compared does not match, and raises nothing.
+match.
+
+A path under ``context.`` reads the lease's context (see
+:mod:`esi_event_actions.journal.contexts`), which exists only once a job
+starts: when an event is journalled such checks are left for later (they
+hold), and when the job starts its rule's filter is checked again, whole,
+with the context as it stands then (see :meth:`Filter.reads_context`).
+
+Every value is checked when the rule is loaded; at run time a value that
+cannot be compared does not match, and raises nothing.
 """
 
 import datetime
@@ -253,6 +261,11 @@ class Filter:
         """Every dot path the filter reads, sorted."""
         return sorted({path for group in self._groups for path, _ in group})
 
+    @property
+    def reads_context(self):
+        """Whether a job must check the filter again when it starts."""
+        return any(_in_context(path) for path in self.paths)
+
     def mismatch(self, event):
         """None when ``event`` passes, else why it does not."""
         reasons = []
@@ -269,6 +282,8 @@ class Filter:
     @staticmethod
     def _group_mismatch(checks, event):
         for path, check in checks:
+            if event.context is None and _in_context(path):
+                continue
             value = event.lookup(path)
             try:
                 failed = check(value)
@@ -280,3 +295,7 @@ class Filter:
             if failed is not None:
                 return '%s is %s, wanted %s' % (path, _shown(value), failed)
         return None
+
+
+def _in_context(path):
+    return path.startswith(event_mod.CONTEXT + '.')

@@ -231,6 +231,12 @@ class Pipeline:
             event = self._recheck(job, rule.timer)
             if not isinstance(event, event_mod.Event):
                 return event
+        if rule.filter.reads_context:
+            # Now that the job has its lease's context.
+            why = rule.filter.mismatch(event)
+            if why:
+                return workers.Verdict(journal_mod.SKIPPED, 'filter: %s'
+                                       % why)
         return rule.action.run(event, rule.params(event), attempt)
 
 

@@ -21,6 +21,7 @@
 """
 
 from esi_event_actions.workers.execute import DETAIL_LIMIT  # noqa: F401
+from esi_event_actions.workers.execute import Verdict  # noqa: F401
 from esi_event_actions.workers.pool import HANDOFF_WAIT  # noqa: F401
 from esi_event_actions.workers.pool import new_owner  # noqa: F401
 from esi_event_actions.workers.pool import pool_options  # noqa: F401

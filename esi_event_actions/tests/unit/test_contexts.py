@@ -13,12 +13,21 @@
 #    under the License.
 """Lease contexts: written with an end, seen by the lease's later jobs."""
 
+import contextlib
 import datetime
+import io
+import json
 import threading
 
+import fixtures
+from oslo_config import cfg
+
 from esi_event_actions.actions import base as action_base
+from esi_event_actions.cmd import manage
 from esi_event_actions import journal
 from esi_event_actions.journal import contexts
+from esi_event_actions import listener
+from esi_event_actions.tests.common import base
 from esi_event_actions.tests.common import cases
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions import workers
@@ -169,3 +178,71 @@ class PruneTest(cases.JournalTestCase):
             row['lease'] for row in self.journal.context_rows()))
         self.assertEqual(0, self.journal.purge_contexts(
             journal.utcnow() - datetime.timedelta(seconds=60)))
+
+
+class ContextFilterTest(base.TestCase):
+    """A filter on context.* chooses, when the job starts."""
+
+    def setUp(self):
+        super().setUp()
+        self.load('''
+[journal]
+connection = sqlite:///%s/journal.sqlite
+[worker]
+poll_interval = 0.05
+[undo]
+events = esi_leap.lease.delete.end
+filter_params = {"context.floating_ip": {"exists": true}, "purpose": "test"}
+action = log
+''' % self.dir)
+        self.pipeline = self.start_pipeline()
+
+    def delete(self, lease):
+        listener.DeleteEndpoint(self.pipeline, requeue_delay=0).info(
+            [fake_esi_leap.endpoint_message(fake_esi_leap.lease_data(
+                uuid=lease, purpose='test'), event_type=DELETE)])
+
+    def test_only_what_was_done_is_undone(self):
+        self.pipeline.journal.set_context('made', {'floating_ip': '10.0.0.9'})
+        self.delete('made')
+        self.delete('never-made')
+        self.assertTrue(self.pipeline.wait_idle(10))
+        states = {json.loads(row['event'])['data']['uuid']: (
+            row['state'], row['detail'], row['attempts'])
+            for row in self.pipeline.journal.rows()}
+        self.assertEqual((journal.DONE, 1), (states['made'][0],
+                                             states['made'][2]))
+        self.assertEqual((journal.SKIPPED, 'filter: context.floating_ip is '
+                          'missing, wanted {"exists": true}', 0),
+                         states['never-made'])
+
+    def test_the_rest_of_the_filter_still_holds_when_journalled(self):
+        listener.DeleteEndpoint(self.pipeline, requeue_delay=0).info(
+            [fake_esi_leap.endpoint_message(fake_esi_leap.lease_data(
+                uuid='other', purpose='prod'), event_type=DELETE)])
+        self.assertEqual([], self.pipeline.journal.rows())
+
+
+class ContextTestRuleTest(base.TestCase):
+
+    def test_test_rule_says_what_it_leaves_for_the_job(self):
+        config = self.write('t.conf', '''
+[journal]
+connection = sqlite:///%s/journal.sqlite
+[undo]
+events = esi_leap.lease.delete.end
+filter_params = {"context.floating_ip": {"exists": true}}
+action = log
+''' % self.dir)
+        message, _ = fake_esi_leap.bus_message()
+        message['event_type'] = DELETE
+        out = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdin', io.StringIO(
+            json.dumps(message))))
+        with contextlib.redirect_stdout(out):
+            rc = manage.main(['--config-file', config, 'test-rule'],
+                             conf=cfg.ConfigOpts(), setup_logging=False)
+        self.assertEqual(0, rc, out.getvalue())
+        self.assertIn('[undo] MATCH -> log', out.getvalue())
+        self.assertIn("checked when the job starts, with the lease's "
+                      'context: context.floating_ip', out.getvalue())
