@@ -133,17 +133,41 @@ TIMED_EXAMPLE = '\n'.join([
 ])
 
 
+EMAIL_EXAMPLE = '\n'.join([
+    'Any section that sets "events" is a rule, named after its section.',
+    'This one shows a rule whose action is email: its options go in the',
+    'same section. Warn the lessee by mail two days before the lease',
+    'ends, at the email attribute of the lease\'s project in Keystone',
+    '(see [email_keystone]), with the shipped "lease-ending" message::',
+    '',
+    '    [mail-before-expiry]',
+    '    events = esi_leap.lease.fulfill.end',
+    '    action = email',
+    '    at = end_time - 48h',
+    '    at_past = skip',
+    '    smtp_host = smtp.example.com',
+    '    smtp_user = esi-notifications',
+    '    smtp_password = <secret>',
+    '    mail_from = ESI <esi@example.com>',
+    '    keystone_recipients = project',
+    '    bcc = esi-archive@example.com',
+])
+
+
 def example_groups():
     """(group, options) documenting a rule of each built-in action."""
     # Imported here: the service imports this module to list its own
     # options, and need not load every action (ansible-runner and all).
     from esi_event_actions.actions import ansible
+    from esi_event_actions.actions.email import action as email
     from esi_event_actions.actions import log
     from esi_event_actions.actions import script
     from esi_event_actions.actions import webhook
     groups = [_example_group(name, cls) for name, cls in (
         ('script', script.ScriptAction), ('webhook', webhook.WebhookAction),
         ('ansible', ansible.AnsibleAction), ('log', log.LogAction))]
+    groups.append(_example_group('email', email.EmailAction,
+                                 EMAIL_EXAMPLE))
     groups.append((cfg.OptGroup(
         'example_policies_rule', title='A rule with filters and policies',
         help=POLICIES_EXAMPLE), rule.opts))
@@ -153,15 +177,17 @@ def example_groups():
     return groups
 
 
-BUILT_IN = ('script', 'webhook', 'ansible', 'log')
+BUILT_IN = ('script', 'webhook', 'ansible', 'log', 'email')
 
 
-def _example_group(name, cls):
+def _example_group(name, cls, text=None):
+    text = text or (
+        'Any section that sets "events" is a rule, named after its '
+        'section (for example [fulfill]). This one shows a rule whose '
+        'action is %s: its options go in the same section.' % name)
     group = cfg.OptGroup(
         'example_%s_rule' % name, title='A rule with the %s action' % name,
-        help='Any section that sets "events" is a rule, named after its '
-             'section (for example [fulfill]). This one shows a rule whose '
-             'action is %s: its options go in the same section.' % name)
+        help=text)
     return group, rule.opts + list(cls.opts)
 
 

@@ -30,6 +30,7 @@ The variables are documented in the actions guide:
 """
 
 import datetime
+import re
 
 import jinja2
 from jinja2 import sandbox
@@ -38,6 +39,11 @@ from esi_event_actions import safetext
 
 # Deeper than any lease esi-leap sends: past it, a value is its JSON text.
 _DEPTH = 16
+
+# Printable to the log, but not to a mail reader: the line and paragraph
+# separators start a line, the bidirectional controls reorder the text
+# around them.
+_LAYOUT = re.compile('[\u2028\u2029\u202a-\u202e\u2066-\u2069]')
 
 
 def _finalize(value):
@@ -89,7 +95,7 @@ def inert(value, limit, depth=0):
     Numbers, booleans and null stay what they are.
     """
     if isinstance(value, str):
-        return safetext.printable(value, limit)
+        return _LAYOUT.sub(_escape, safetext.printable(value, limit))
     if isinstance(value, (bool, int, float)) or value is None:
         return value
     if depth >= _DEPTH:
@@ -100,6 +106,10 @@ def inert(value, limit, depth=0):
     if isinstance(value, (list, tuple)):
         return [inert(item, limit, depth + 1) for item in value]
     return safetext.printable(str(value), limit)
+
+
+def _escape(match):
+    return '\\u%04x' % ord(match.group())
 
 
 def parse_time(value):

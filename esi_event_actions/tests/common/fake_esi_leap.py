@@ -24,7 +24,10 @@ one runs in the functional tests, see
   bus (:func:`bus_message`) and as the service makes it an event
   (:func:`lease_event`);
 * :class:`API`, ``GET /v1/events`` and ``/v1/leases/<uuid>`` on real HTTP,
-  with the Keystone that issues its tokens.
+  with the Keystone that issues its tokens; that Keystone also answers
+  what the email action asks it (a project, its role assignments, a
+  user), from :meth:`API.add_project`, :meth:`API.add_user` and
+  :meth:`API.assign`.
 
 esi-leap's manager emits LeaseCRUDPayload objects through an oslo.messaging
 Notifier with the messagingv2 driver, publisher ``esi-leap-manager.<host>``,
@@ -172,7 +175,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         # Just enough of Keystone v3 to issue a token for an application
-        # credential, with esi-leap (service type "lease") in the catalog.
+        # credential or a password, with esi-leap (service type "lease")
+        # and Keystone itself in the catalog.
         api = self.server.owner
         body = json.loads(self.rfile.read(int(
             self.headers.get('Content-Length') or 0)))
@@ -191,7 +195,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                          'endpoints': [{'id': 'e1', 'interface': 'public',
                                         'region': 'RegionOne',
                                         'region_id': 'RegionOne',
-                                        'url': api.url}]}]}}
+                                        'url': api.url}]},
+                        {'type': 'identity', 'name': 'keystone', 'id': 's2',
+                         'endpoints': [{'id': 'e2', 'interface': 'public',
+                                        'region': 'RegionOne',
+                                        'region_id': 'RegionOne',
+                                        'url': api.url + '/identity/v3'}]}]}}
         data = json.dumps(token).encode()
         self.send_response(201)
         self.send_header('X-Subject-Token', TOKEN)
@@ -219,6 +228,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(fault, b'{"error": "injected"}')
         if fault == 'garbage':
             return self._reply(200, b'<html>proxy error</html>')
+        if url.path.startswith(IDENTITY):
+            return self._identity(api, url.path[len(IDENTITY):], query)
         if url.path == '/v1/events':
             return self._reply(200, json.dumps(
                 {'events': api.events_after(query)}).encode())
@@ -229,6 +240,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._reply(200, json.dumps(lease).encode())
         self._reply(404, b'{}')
 
+    def _identity(self, api, path, query):
+        kind, _, ident = path.partition('/')
+        if kind == 'role_assignments':
+            return self._reply(200, json.dumps({'role_assignments': [
+                _assignment(user, project, role, 'include_names' in query)
+                for user, project, role in api.assignments
+                if query.get('scope.project.id') in (None, project)]})
+                .encode())
+        found = {'projects': api.projects, 'users': api.users}.get(
+            kind, {}).get(ident)
+        if found is None:
+            return self._reply(404, b'{"error": {"code": 404}}')
+        return self._reply(200, json.dumps({kind[:-1]: found}).encode())
+
     def _reply(self, status, body):
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
@@ -238,6 +263,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+IDENTITY = '/identity/v3/'
+
+
+def _assignment(user, project, role, names):
+    assignment = {'user': {'id': user}, 'role': {'id': 'r-' + role},
+                  'scope': {'project': {'id': project}}}
+    if names:
+        assignment['role']['name'] = role
+        assignment['user']['name'] = 'user-' + user
+    return assignment
 
 
 class API(fixtures.Fixture):
@@ -256,6 +293,9 @@ class API(fixtures.Fixture):
         self.requests = []
         self.tokens = []
         self.auth_requests = []
+        self.projects = {}
+        self.users = {}
+        self.assignments = []
         self.lock = threading.Lock()
         self.release = threading.Event()
 
@@ -282,6 +322,24 @@ class API(fixtures.Fixture):
                 'resource_type': 'dummy_node', 'resource_uuid': node_uuid,
                 'lessee_id': lessee, 'owner_id': owner})
         return event_id
+
+    def add_project(self, project_id, **attributes):
+        """A Keystone project; extra attributes such as ``email`` too."""
+        self.projects[project_id] = dict(
+            {'id': project_id, 'name': 'project-' + project_id,
+             'domain_id': 'default', 'enabled': True}, **attributes)
+
+    def add_user(self, user_id, email=None, **attributes):
+        """A Keystone user, with an ``email`` unless it is None."""
+        user = {'id': user_id, 'name': 'user-' + user_id,
+                'domain_id': 'default', 'enabled': True}
+        if email is not None:
+            user['email'] = email
+        self.users[user_id] = dict(user, **attributes)
+
+    def assign(self, user_id, project_id, role='member'):
+        """Give a user a role on a project."""
+        self.assignments.append((user_id, project_id, role))
 
     def events_after(self, query):
         last = int(query.get('last_event_id', 0))

@@ -202,12 +202,22 @@ class HTTPServer(fixtures.Fixture):
         self.addCleanup(self.stopped.set)
 
     def _make_cert(self):
-        cert = os.path.join(self.tls_dir, 'server.pem')
-        self._key_file = os.path.join(self.tls_dir, 'server.key')
-        subprocess.run(
-            ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-             '-days', '1', '-subj', '/CN=127.0.0.1',
-             '-addext', 'subjectAltName=IP:127.0.0.1',
-             '-keyout', self._key_file, '-out', cert],
-            check=True, capture_output=True)
+        cert, self._key_file = self_signed_cert(self.tls_dir)
         return cert
+
+
+def self_signed_cert(directory):
+    """(certificate, key) files for 127.0.0.1, made with openssl there.
+
+    The certificate is its own CA: a client verifies the server with it
+    as its CA file.
+    """
+    cert = os.path.join(directory, 'server.pem')
+    key = os.path.join(directory, 'server.key')
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+         '-days', '1', '-subj', '/CN=127.0.0.1',
+         '-addext', 'subjectAltName=IP:127.0.0.1',
+         '-keyout', key, '-out', cert],
+        check=True, capture_output=True)
+    return cert, key
