@@ -94,6 +94,26 @@ def written(ends):
             yield safetext.identifier(lease), updates
 
 
+def note(conn, jobs, seq):
+    """Note on claimed ``jobs`` whether their lease has a context.
+
+    One statement for the lot, in the claiming transaction: a job whose
+    lease had none, and that no end of this instance wrote since ``seq``
+    (see :meth:`esi_event_actions.workers.recorder.Recorder.context_of`),
+    needs no read of its own when it starts.
+    """
+    if seq is None or not jobs:
+        return
+    leases = [job.event.lease and safetext.identifier(job.event.lease)
+              for job in jobs]
+    wanted = sorted({lease for lease in leases if lease})
+    have = set(conn.execute(sa.select(contexts.c.lease).where(
+        contexts.c.lease.in_(wanted))).scalars()) if wanted else set()
+    for job, lease in zip(jobs, leases):
+        job.has_context = lease in have
+        job.context_seq = seq
+
+
 def _ended(ends):
     """The leases whose delete event's job is among ``ends``."""
     for end in ends:

@@ -74,6 +74,11 @@ class Job:
     slot: bool = False
     #: Why a policy decided what it did (a SKIPPED job's detail).
     detail: str = None
+    #: What the transaction that claimed it saw of its lease's context:
+    #: whether there was one, as of the claimant's count of commits when
+    #: it started (:attr:`Claim.seq`).  None: nothing seen, read it.
+    has_context: bool = True
+    context_seq: int = None
 
     @property
     def order(self):
@@ -110,6 +115,9 @@ class Claim:
     lease: float = 60.0
     dead_blocks: bool = False
     limit: int = None
+    #: The claimant's count of group commits before the transaction: the
+    #: claimed jobs note whether their lease has a context, as of then.
+    seq: int = None
 
 
 @dataclasses.dataclass

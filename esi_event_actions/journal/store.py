@@ -34,6 +34,7 @@ import datetime
 import sqlalchemy as sa
 
 from esi_event_actions import event as event_mod
+from esi_event_actions.journal import contexts
 from esi_event_actions.journal import count as count_mod
 from esi_event_actions.journal import database
 from esi_event_actions.journal import errors
@@ -125,6 +126,9 @@ class Store(database.Database):
                     job for job in new if job.id not in skipped], once, now)
             if claim and new:
                 self._unclaim(conn, new, claim)
+                contexts.note(conn, [job for job in new
+                                     if job.state == model.RUNNING],
+                              claim.seq)
             # After the batch's own: an event that cancels comes after
             # the events before it.
             for lease, rules, why in cancel:
@@ -202,7 +206,7 @@ class Store(database.Database):
             for job in waiting:
                 job.state, job.attempts = model.PENDING, 0
 
-    def claim(self, owner, limit, lease, dead_blocks=False):
+    def claim(self, owner, limit, lease, dead_blocks=False, seq=None):
         """Claim up to ``limit`` runnable jobs for ``owner``.
 
         A job is runnable when no unfinished job of its node happened
@@ -213,6 +217,8 @@ class Store(database.Database):
 
         :param dead_blocks: whether a dead job holds back later jobs of its
             node until an operator retries or purges it.
+        :param seq: the claimant's count of commits (see
+            :attr:`model.Claim.seq`).
         """
         now = model.utcnow()
         with self._begin() as conn:
@@ -223,7 +229,9 @@ class Store(database.Database):
             conn.execute(sql.TAKE, {
                 'ids': [r.id for r in rows], 'holder': owner,
                 'expires': now + datetime.timedelta(seconds=lease)})
-        return [_claimed_job(r) for r in rows]
+            jobs = [_claimed_job(r) for r in rows]
+            contexts.note(conn, jobs, seq)
+        return jobs
 
     def renew(self, owner, lease):
         """Extend the lease on every job and slot ``owner`` holds."""

@@ -56,11 +56,14 @@ class Claimer:
         reserves its room.
     :param deliver: callable ``(jobs)``: the jobs claimed.
     :param in_flight: callable: the nodes of ends not committed yet.
+    :param commits: callable: the recorder's count of commits, which a
+        claim notes on its jobs (see :attr:`journal.Claim.seq`).
     """
 
     def __init__(self, journal, owner, lock, queues, deliver, in_flight,
                  lease=60.0, poll_interval=1.0, dead_blocks=False,
-                 retention=None, metrics=metrics_mod.NO_METRICS):
+                 retention=None, metrics=metrics_mod.NO_METRICS,
+                 commits=lambda: None):
         self._journal = journal
         self._owner = owner
         self._lock = lock
@@ -79,6 +82,7 @@ class Claimer:
         self._prune = _Every(PRUNE_INTERVAL, self._prune_done) if (
             retention is not None or journal.context_retention) else None
         self._retention = retention
+        self._commits = commits
         self._timers = timers.Timers(journal, metrics)
         self._outages = {'claim': outage.Outage(LOG, 'Claiming jobs'),
                          'renew': outage.Outage(
@@ -179,7 +183,7 @@ class Claimer:
     def _claim(self, limit):
         try:
             jobs = self._journal.claim(self._owner, limit, self._lease,
-                                       self._dead_blocks)
+                                       self._dead_blocks, self._commits())
         except Exception as exc:
             self._outages['claim'].failed(exc)
             time.sleep(RETRY_DELAY)

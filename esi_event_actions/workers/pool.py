@@ -106,7 +106,7 @@ class WorkerPool:
         self._claimer = claimer.Claimer(
             journal, self.owner, lock, self._queues, self._claimed,
             self._recorder.nodes, lease, poll_interval, dead_blocks,
-            retention, metrics)
+            retention, metrics, self._recorder.commits)
         self._running = self._unrecorded = 0
         # Nodes whose jobs went back to the journal behind a retry (or a
         # dead job that blocks), until a claim brings that job back: a
@@ -150,7 +150,7 @@ class WorkerPool:
                     self._queues.reserve())
         try:
             yield model.Claim(self.owner, self._lease, self._dead_blocks,
-                              room) if room else None
+                              room, self._recorder.commits()) if room else None
         finally:
             with self._lock:
                 self._queues.unreserve(room or 0)

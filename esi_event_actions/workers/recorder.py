@@ -31,6 +31,9 @@ from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
+#: Leases whose last context write this instance remembers; past that it
+#: forgets them all, and every job claimed before reads its context.
+WROTE_LIMIT = 4096
 #: Longest a finished job waits before its end is committed.
 COMMIT_WINDOW = 0.005
 # Pause after the journal failed, so that an outage is no busy loop.
@@ -61,6 +64,10 @@ class Recorder:
         self._releases = []
         self._recording = []
         self._urgent = self._closed = False
+        # Group commits so far; of each lease, the commit that last wrote
+        # its context; commits before _forgotten are no longer known.
+        self._commits = self._forgotten = 0
+        self._wrote = {}
         self._outage = outage.Outage(LOG, 'Recording the end of jobs')
 
     def add(self, end, urgent=False):
@@ -92,6 +99,11 @@ class Recorder:
         outside the lock (it takes it): the writes are taken first, so
         that a commit in between only applies some of them twice, in
         order, which changes nothing.
+
+        The committed one is read only if the transaction that claimed the
+        job saw one, or if this instance wrote one since: nothing else
+        writes a lease's context while its job is claimed (its node's
+        order), but an operator's repair.
         """
         lease = job.event.lease
         if not lease:
@@ -100,7 +112,10 @@ class Recorder:
         with self._lock:
             pending = [updates for owner, updates in contexts.written(
                 self._recording + self._ends) if owner == key]
-        context = self._journal.context(lease)
+            read = job.has_context or job.context_seq is None or (
+                job.context_seq < self._forgotten or
+                self._wrote.get(key, -1) > job.context_seq)
+        context = self._journal.context(lease) if read else {}
         for updates in pending:
             context = contexts.merge(context, updates)
         return context
@@ -124,7 +139,20 @@ class Recorder:
             self._commit(ends, releases)
             with self._lock:
                 self._recording = []
+                self._count_commit(ends)
                 self._committed(ends)
+
+    def commits(self):
+        """How many group commits so far (see :attr:`Claim.seq`)."""
+        return self._commits
+
+    def _count_commit(self, ends):
+        self._commits += 1
+        for lease, _ in contexts.written(ends):
+            self._wrote[lease] = self._commits
+        if len(self._wrote) > WROTE_LIMIT:
+            self._wrote.clear()
+            self._forgotten = self._commits
 
     def _commit_now(self):
         return (self._closed or self._urgent or

@@ -36,8 +36,9 @@ LEASE = 'lease-1'
 DELETE = 'esi_leap.lease.delete.end'
 
 
-def _event(event_id, event_type=fake_esi_leap.FULFILL_END, lease=LEASE):
-    return fake_esi_leap.lease_event(event_id, 'node-a', event_type=event_type,
+def _event(event_id, event_type=fake_esi_leap.FULFILL_END, lease=LEASE,
+           node='node-a'):
+    return fake_esi_leap.lease_event(event_id, node, event_type=event_type,
                                      uuid=lease)
 
 
@@ -246,3 +247,46 @@ action = log
         self.assertIn('[undo] MATCH -> log', out.getvalue())
         self.assertIn("checked when the job starts, with the lease's "
                       'context: context.floating_ip', out.getvalue())
+
+
+class ContextReadsTest(WorkerContextTest):
+    """A job reads its context only when its claim says it may have one."""
+
+    def count_reads(self):
+        reads = []
+        real = self.journal.context
+
+        def counted(lease):
+            reads.append(lease)
+            return real(lease)
+        self.journal.context = counted
+        return reads
+
+    def test_leases_without_a_context_cost_no_read(self):
+        reads = self.count_reads()
+        pool = self.pool()
+        self.handoff(pool, *[_event('m%d' % i, lease='L%d' % i)
+                             for i in range(5)])
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual([], reads)
+        self.assertEqual(5, len(self.seen))
+
+    def test_a_lease_with_one_is_read_and_so_is_one_written_since(self):
+        self.journal.set_context('had', {'a': 1})
+        reads = self.count_reads()
+        self.writes = {'w': {'b': 2}}
+        pool = self.pool()
+        self.handoff(pool, _event('h', lease='had'))
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual(['had'], reads)
+        # Claimed before the write of its lease was committed, started
+        # after: the commit count says it must read.
+        recorder = pool._recorder
+        claim = journal.Claim('me', seq=recorder.commits())
+        job, = self.journal.add([(_event('late', lease='new', node='b'),
+                                  ['r'])], claim=claim)
+        self.assertFalse(job.has_context)
+        self.handoff(pool, _event('w', lease='new'))
+        self.assertTrue(pool.wait_idle(10))
+        self.assertEqual({'b': 2}, recorder.context_of(job))
+        self.assertEqual(['had', 'new'], reads)
