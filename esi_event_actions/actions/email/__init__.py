@@ -13,7 +13,8 @@
 #    under the License.
 """The email action: a mail to the lessee, or to anyone, about a lease.
 
-:mod:`.action` is the plugin; the parts it is made of are
+:mod:`.action` is the plugin, :mod:`.options` its options and
+:mod:`.loading` how they become its parts when the rule is loaded:
 
 :mod:`.addresses`
     what a mail address may be (a lessee's value is checked as strictly as
