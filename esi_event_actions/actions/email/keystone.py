@@ -59,7 +59,7 @@ def configured(conf):
         return 'the service\'s configuration is not available here'
     try:
         group = conf[GROUP]
-    except KeyError:
+    except (KeyError, AttributeError):  # oslo's NoSuchOptError is both
         return 'the [%s] options are not registered' % GROUP
     if not (group.auth_type or group.endpoint_override):
         return ('set [%s] auth_type and its options (auth_url, ...), '

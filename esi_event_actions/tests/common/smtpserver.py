@@ -134,10 +134,15 @@ class SMTPServer(fixtures.Fixture):
                               require_starttls=self.security == 'starttls')
         if self.users is not None:
             # aiosmtpd knows STARTTLS's TLS only: on an implicit TLS port
-            # it would never offer AUTH if told to wait for TLS.
+            # it would never offer AUTH if told to wait for TLS, and warns
+            # of AUTH without TLS when told not to.
+            implicit = self.security == 'tls'
             kwargs.update(authenticator=self._authenticate,
-                          auth_required=True,
-                          auth_require_tls=self.security != 'tls')
+                          auth_required=True, auth_require_tls=not implicit)
+            if implicit:
+                self.useFixture(fixtures.WarningsFilter([{
+                    'action': 'ignore', 'category': UserWarning,
+                    'message': 'Requiring AUTH while not requiring TLS'}]))
         self.controller = _Controller(_Handler(self), hostname='127.0.0.1',
                                       port=0, **kwargs)
         self.controller.start()

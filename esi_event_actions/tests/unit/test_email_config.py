@@ -103,6 +103,25 @@ class LoadTest(mail.MailTestCase):
                          ' + lease properties.contact' % self.smtp.port,
                          rule.action.describe())
 
+    def test_preview_sends_nothing(self):
+        # What test-rule shows: Keystone is not asked, nor the server.
+        self.load(self.rule_text(recipient_path='properties.contact',
+                                 keystone_recipients='project') +
+                  '[email_keystone]\nauth_type = password\n'
+                  'auth_url = http://127.0.0.1:9/v3\nusername = u\n'
+                  'password = p\nuser_domain_name = Default\n')
+        rule = ruleloader.load(self.conf).by_name['mail']
+        shown = rule.action.preview(self.event(
+            name='ci', node_name='n7',
+            properties={'contact': 'pi@example.edu'}), [])
+        self.assertEqual([mail.LESSEE, 'pi@example.edu'], shown['to'])
+        self.assertEqual('project', shown['keystone'])
+        self.assertEqual('Your lease ci of node n7 has started',
+                         shown['subject'])
+        self.assertIn('Lease:   ci (', shown['text'])
+        self.assertRegex(shown['message_id'], '^<[0-9a-f]{32}@example.com>$')
+        self.assertEqual([], self.smtp.received)
+
     def test_the_group_name_is_one(self):
         # The action may not import conf/: each has the name.
         self.assertEqual(email_keystone.GROUP, keystone.GROUP)

@@ -187,7 +187,7 @@ class HostilePropertyTest(mail.MailTestCase):
         self.action = self.rule().action
 
     @settings(max_examples=150, deadline=None)
-    @given(st.text(st.characters(blacklist_categories=())) |
+    @given(st.text(st.characters(exclude_categories=())) |
            st.lists(st.sampled_from(['\r', '\n', '\r\n', 'Bcc: a@evil.x',
                                      '{{ 7*7 }}', '{%', '%}', '<', '>',
                                      '&', '\x00', '\ud800', '=?utf-8?q?',
