@@ -17,11 +17,14 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions import event as event_mod
 from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
 _LEVELS = {'debug': LOG.debug, 'info': LOG.info, 'warning': LOG.warning}
+_DEBUG = 'debug'
+_HIDDEN = '***'
 
 
 class LogAction(base.Action):
@@ -29,6 +32,10 @@ class LogAction(base.Action):
 
     Useful to watch what rules match before giving them a real action, and
     as the no-op action of the benchmark.
+
+    The lease's context shows at ``log_level = debug`` only, whole: above
+    it the values of ``context.*`` params are ``***``.  What an action
+    made (a token, an address) is no business of an info log.
     """
 
     opts = [
@@ -42,11 +49,19 @@ class LogAction(base.Action):
         return 'log %s' % ','.join(self.param_paths() or ['(event)'])
 
     def line(self, event, params, attempt=1):
-        return safetext.dumps({
+        fields = {
             'rule': self.context.name, 'event_type': event.event_type,
             'event_id': event.id, 'node': event.node, 'lease': event.lease,
             'attempt': attempt, 'params': self.named_params(params),
-        }, sort_keys=True)
+        }
+        if self.options.log_level == _DEBUG:
+            fields['context'] = event.context or {}
+        else:
+            prefix = event_mod.CONTEXT + '.'
+            fields['params'] = {
+                path: _HIDDEN if path.startswith(prefix) else value
+                for path, value in fields['params'].items()}
+        return safetext.dumps(fields, sort_keys=True)
 
     def preview(self, event, params, attempt=1):
         return {'level': self.options.log_level,

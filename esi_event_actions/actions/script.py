@@ -25,6 +25,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions.actions import base
+from esi_event_actions.actions import context_io
 from esi_event_actions.actions import environ
 from esi_event_actions.actions import proctree
 from esi_event_actions import optiontypes as types
@@ -63,8 +64,13 @@ class ScriptAction(base.Action):
     a character boundary) and its position listed in
     ESI_TRUNCATED_PARAMS.  The environment is the allow-list of
     :mod:`esi_event_actions.actions.environ`, as it was when the rule was
-    loaded, plus ESI_EVENT_TYPE, ESI_EVENT_ID, ESI_RULE, ESI_ATTEMPT and
-    ESI_TRUNCATED_PARAMS.  Exit status 0 is success.
+    loaded, plus ESI_EVENT_TYPE, ESI_EVENT_ID, ESI_RULE, ESI_ATTEMPT,
+    ESI_TRUNCATED_PARAMS and ESI_CONTEXT_OUT.  Exit status 0 is success.
+
+    ESI_CONTEXT_OUT names a fresh empty file, private to the attempt
+    (:class:`context_io.OutFile`): a JSON object the script writes there
+    is the lease's context updates, read once it has exited, whatever its
+    exit status, and one that cannot be read fails the attempt.
 
     Standard input is an anonymous file (a memfd) holding the event.
     Standard output and error are pipes, read while the script runs: the
@@ -163,13 +169,14 @@ class ScriptAction(base.Action):
                 cut.append(number)
         return argv, cut
 
-    def environ(self, event, attempt, cut=()):
+    def environ(self, event, attempt, cut=(), context_out=''):
         env = self._environ.copy()
         env.update(ESI_EVENT_TYPE=event.event_type,
                    ESI_EVENT_ID=event.id,
                    ESI_RULE=self.context.name,
                    ESI_ATTEMPT=str(attempt),
-                   ESI_TRUNCATED_PARAMS=','.join(str(n) for n in cut))
+                   ESI_TRUNCATED_PARAMS=','.join(str(n) for n in cut),
+                   ESI_CONTEXT_OUT=context_out)
         return env
 
     @staticmethod
@@ -182,7 +189,8 @@ class ScriptAction(base.Action):
             argv = [os.fsdecode(a) for a in args]
         except ValueError as exc:
             argv, cut = 'refused: %s' % exc, []
-        env = self.environ(event, attempt, cut)
+        env = self.environ(event, attempt, cut,
+                           '<a new empty file for each attempt>')
         return {'argv': argv,
                 'environment': {k: v for k, v in env.items()
                                 if k.startswith(environ.RESERVED_PREFIX)},
@@ -197,6 +205,17 @@ class ScriptAction(base.Action):
         if cut:
             self._log_cut(event, cut)
         try:
+            out = context_io.OutFile()
+        except OSError as exc:
+            return base.Result(base.RETRY, 'cannot make the context file '
+                               'of %s: %s' % (self.path, exc))
+        with out:
+            result = self._spawn(args, self.environ(event, attempt, cut,
+                                                    out.path), event)
+            return context_io.with_updates(result, out.read)
+
+    def _spawn(self, args, env, event):
+        try:
             stdin = _stdin_file(self.stdin(event))
         except OSError as exc:
             return base.Result(base.RETRY, 'cannot pass the event to %s: %s'
@@ -204,7 +223,7 @@ class ScriptAction(base.Action):
         try:
             proc = subprocess.Popen(
                 args, stdin=stdin, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=self.environ(event, attempt, cut),
+                stderr=subprocess.PIPE, env=env,
                 close_fds=True, start_new_session=True)
         except (OSError, ValueError) as exc:
             # ValueError: a NUL byte in the environment.

@@ -19,7 +19,8 @@
     {"version": "1.0", "rule": ..., "event_type": ..., "event_id": ...,
      "timestamp": ..., "source": ..., "node": ..., "lease": ...,
      "attempt": 1, "params": {"<dot path>": "<value>", ...},
-     "data": {<the lease as esi-leap describes it>}}
+     "data": {<the lease as esi-leap describes it>},
+     "context": {<the lease's context as the job started>}}
 
 With a ``secret`` the request carries ``X-ESI-Timestamp`` (Unix seconds) and
 ``X-ESI-Signature: sha256=<hex>``, the HMAC-SHA256 of
@@ -29,6 +30,9 @@ who sent the request and that it is not an old one replayed.
 ``format = standard-webhooks`` sends the same object signed as the Standard
 Webhooks specification says; ``format = cloudevents`` sends a CloudEvents
 1.0 event.  :mod:`esi_event_actions.actions.webhook_formats` writes them.
+
+With ``context_field``, the field of that name in a 2xx answer's JSON
+object is the lease's context updates (see :mod:`context_io`).
 
 The receiver is not trusted to behave: the whole delivery, answer included,
 ends at the rule's ``timeout`` (see :mod:`webhook_deadline`), and no more
@@ -50,6 +54,7 @@ import requests
 import urllib3
 
 from esi_event_actions.actions import base
+from esi_event_actions.actions import context_io
 from esi_event_actions.actions import webhook_deadline
 from esi_event_actions.actions import webhook_formats as formats
 from esi_event_actions.actions import webhook_redact as redact
@@ -77,6 +82,27 @@ _REASON_LIMIT = 200
 # the raw answer raises urllib3's own exceptions, not requests'.
 _FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError,
              http.client.HTTPException, OSError)
+
+
+def _read(response, limit, field):
+    """The start of the answer's body: what may be kept, or a context."""
+    # Four bytes at most for a character: what is read could all be kept,
+    # and nothing more is read, however long the answer.  For a context,
+    # one byte more than one may hold, to tell a longer one.
+    size = 4 * limit
+    if field:
+        size = max(size, context_io.READ_LIMIT + 1)
+    return response.raw.read(size, decode_content=False) if size else b''
+
+
+def _output(response, data, limit):
+    """The first ``limit`` characters of the answer's body."""
+    data = data[:4 * limit]
+    try:
+        text = data.decode(response.encoding or 'utf-8', 'replace')
+    except LookupError:
+        text = data.decode('utf-8', 'replace')
+    return text[:limit]
 
 
 def retry_after(value, now=None):
@@ -166,6 +192,12 @@ class WebhookAction(base.Action):
                         'more comma-separated whsec_<base64> secrets, '
                         'each adding a signature, so that a key can be '
                         'rotated.'),
+        cfg.Opt('context_field', type=types.String(),
+                help='A field of the JSON object a 2xx answer holds whose '
+                     'value, a JSON object, is the keys to set in the '
+                     'lease\'s context (a null value removes a key). An '
+                     'answer that is not such an object fails the job. '
+                     'Unset, the answer is not read for a context.'),
         base.PARAMS_OPT,
     ]
 
@@ -198,6 +230,9 @@ class WebhookAction(base.Action):
                 raise self.error('headers', 'the value of %s must be a '
                                  'string' % name)
         self._format = self._checked_format()
+        if opts.context_field is not None and not opts.context_field:
+            raise self.error('context_field', 'the name of a field is '
+                             'required')
 
     def _checked_format(self):
         opts = self.options
@@ -303,25 +338,18 @@ class WebhookAction(base.Action):
             self.options.method, self.options.url, data=body,
             headers=headers, timeout=self.options.timeout,
             allow_redirects=False, stream=True, **self._tls())
+        field = self.options.context_field
+        limit = self.context.output_limit
         try:
-            output = self._output(response)
+            data = _read(response, limit, field)
         finally:
             # The rest of the answer is never read: the connection goes.
             response.close()
-        return self._result(response, output)
-
-    def _output(self, response):
-        limit = self.context.output_limit
-        if not limit:
-            return ''
-        # Four bytes at most for a character: what is read could all be
-        # kept, and nothing more is read, however long the answer.
-        data = response.raw.read(4 * limit, decode_content=False)
-        try:
-            text = data.decode(response.encoding or 'utf-8', 'replace')
-        except LookupError:
-            text = data.decode('utf-8', 'replace')
-        return text[:limit]
+        result = self._result(response, _output(response, data, limit))
+        if field and result.ok:
+            return context_io.with_updates(result, lambda: context_io.field(
+                data, field, 'the answer'))
+        return result
 
     @staticmethod
     def _result(response, output):

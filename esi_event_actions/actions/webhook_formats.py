@@ -25,7 +25,9 @@ Three formats, chosen by the rule's ``format`` option:
 ``cloudevents``
     A CloudEvents 1.0 event in the HTTP binding, binary or structured
     mode, whose data is the lease; optionally signed with the Standard
-    Webhooks headers.
+    Webhooks headers.  It carries no lease context: the data is the lease
+    as esi-leap describes it, and an extension attribute holds a string,
+    not an object.
 
 Both public formats are built here from their specifications rather than
 with their Python libraries: signing is one HMAC, the CloudEvents library
@@ -160,7 +162,9 @@ class Format:
     def body(self, event, params, attempt):
         """The request body, as bytes; ``params`` is {dot path: value}.
 
-        Strict JSON: a lessee's 1e400 or NaN is sent as a string.
+        ``context`` is the lease's context as the job started (empty
+        before one does: in test-rule).  Strict JSON: a lessee's 1e400 or
+        NaN is sent as a string.
         """
         return safetext.dumps({
             'version': BODY_VERSION, 'rule': self.rule,
@@ -168,6 +172,7 @@ class Format:
             'timestamp': event.timestamp, 'source': event.source,
             'node': event.node, 'lease': event.lease, 'attempt': attempt,
             'params': params, 'data': event.data,
+            'context': event.context or {},
         }, sort_keys=True).encode()
 
     def headers(self, event, attempt):

@@ -48,7 +48,8 @@ class AnsibleAction(base.Action):
 
     Extra variables: ``esi_event`` (the whole event, as a script receives
     it on standard input), ``esi_params`` ({dot path: text} for
-    ``params``), ``esi_rule``, ``esi_attempt``, and one variable per
+    ``params``), ``esi_rule``, ``esi_attempt``, ``esi_context`` (the
+    lease's context as the job started), and one variable per
     ``extra_vars`` entry holding the raw JSON value at its dot path (null
     when missing).  Every string in them that could hold a template is
     marked ``!unsafe``, so a value chosen by a lessee (a lease name such as
@@ -66,6 +67,10 @@ class AnsibleAction(base.Action):
     environment reaches the playbook or the disk.
     These directories are private to the service's user.  The playbook
     runs in its own directory, so an ``ansible.cfg`` beside it applies.
+
+    The playbook sets keys of the lease's context with ``set_stats``
+    (``data: {esi_context: {...}}``, not per host): they are read from the
+    run's statistics, whatever its exit status.
 
     Exit status 0 is success.  A timeout, an unreachable host or a failed
     task (named in the job's detail) is worth another attempt; so is any
@@ -149,7 +154,8 @@ class AnsibleAction(base.Action):
         reserved = {'esi_event': event.to_dict(),
                     'esi_params': self.named_params(params),
                     'esi_rule': self.context.name,
-                    'esi_attempt': attempt}
+                    'esi_attempt': attempt,
+                    'esi_context': event.context or {}}
         return inputs.extra_vars(event, reserved, self.options.extra_vars)
 
     def preview(self, event, params, attempt=1):

@@ -28,7 +28,8 @@ from esi_event_actions import event as event_mod
 NODE_GROUP = 'esi_node'
 
 #: Extra variables every run receives; extra_vars may not redefine them.
-RESERVED_VARS = ('esi_event', 'esi_params', 'esi_rule', 'esi_attempt')
+RESERVED_VARS = ('esi_event', 'esi_params', 'esi_rule', 'esi_attempt',
+                 'esi_context')
 
 # Ironic's rule for node names (letters, digits and -._~), which also keeps
 # every host pattern character ([, :, !, &, *, commas...) out of a host

@@ -26,6 +26,7 @@ from oslo_log import log as logging
 from esi_event_actions.actions.ansible import output
 from esi_event_actions.actions.ansible import watchdog
 from esi_event_actions.actions import base
+from esi_event_actions.actions import context_io
 
 try:
     import ansible_runner
@@ -37,6 +38,9 @@ except ImportError:  # the optional "ansible" extra is not installed
 LOG = logging.getLogger(__package__)
 
 PLAYBOOK_COMMAND = 'ansible-playbook'
+
+#: The ``set_stats`` key whose value is the context updates.
+CONTEXT_STATS = 'esi_context'
 
 #: ansible-runner's settings (env/settings) of every run.
 SETTINGS = {
@@ -127,7 +131,17 @@ def run(job_dir, playbook, inventories, limit, env, timeout,
         return base.Result(base.RETRY, 'ansible-runner failed: %s' % exc)
     finally:
         watch.finish()
-    return _result(runner, watch)
+    return context_io.with_updates(_result(runner, watch),
+                                   lambda: _context(watch.stats))
+
+
+def _context(stats):
+    """The updates a playbook gave with ``set_stats``, or None."""
+    data = stats.get('artifact_data')
+    if not isinstance(data, dict):
+        return None
+    return context_io.checked(data.get(CONTEXT_STATS),
+                              'set_stats ' + CONTEXT_STATS)
 
 
 def _confine(config, allowed):

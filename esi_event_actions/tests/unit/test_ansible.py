@@ -46,6 +46,32 @@ SLOW_PLAYBOOK = '''\
       ansible.builtin.shell: echo $$ > "{{ playbook_dir }}/sleep.pid"; exec sleep 300
 '''  # noqa: E501
 
+# Gives context updates, then fails or not as told.
+STATS_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Remember the VLAN
+      ansible.builtin.set_stats:
+        data:
+          esi_context: %s
+    - name: Fail when told to
+      ansible.builtin.fail:
+        msg: told to
+      when: %s
+'''
+
+# Writes the context it received.
+CONTEXT_PLAYBOOK = '''\
+- hosts: esi_node
+  gather_facts: false
+  tasks:
+    - name: Write the context
+      ansible.builtin.copy:
+        dest: "{{ playbook_dir }}/context.json"
+        content: "{{ {'esi_context': esi_context,
+                      'in_event': esi_event.context} | to_json }}"
+'''
 
 # Not indented: the tests append options to it.
 RULE = '''\
@@ -286,7 +312,7 @@ class AnsibleConfigTest(AnsibleTestCase):
             'esi_event': evt.to_dict(),
             'esi_params': {'node_name': data['node_name'],
                            'fulfill_time': ''},
-            'esi_rule': 'act', 'esi_attempt': 3,
+            'esi_rule': 'act', 'esi_attempt': 3, 'esi_context': {},
             'vendor': None, 'cpus': 16, 'nope': None}, variables)
 
     def test_extra_vars_file_tags_every_template_unsafe(self):
@@ -545,8 +571,10 @@ class AnsibleRunTest(AnsibleTestCase):
         self.useFixture(fixtures.EnvironmentVariable('PATH', path))
         self.bin_dir = bin_dir
 
-    def run_rule(self, rule, data, attempt=1):
+    def run_rule(self, rule, data, attempt=1, context=None):
         evt = event.Event('esi_leap.lease.fulfill.end', data, id='msg-1')
+        if context is not None:
+            evt = evt.with_context(context)
         return rule.action.run(evt, rule.params(evt), attempt)
 
     def received(self):
@@ -691,3 +719,41 @@ class AnsibleRunTest(AnsibleTestCase):
                                           attempt).ok)
         self.assertEqual(['act-msg-1-2'],
                          os.listdir(rule.action.jobs.path))
+
+    def test_set_stats_esi_context_is_the_update(self):
+        rule = self.rule(playbook=STATS_PLAYBOOK % (
+            '{vlan: 1234, gone: null}', 'false'))
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
+        self.assertEqual(action_base.SUCCESS, result.status, result)
+        self.assertEqual({'vlan': 1234, 'gone': None}, result.context)
+
+    def test_set_stats_count_whatever_the_exit_status(self):
+        rule = self.rule(playbook=STATS_PLAYBOOK % ('{vlan: 1234}', 'true'))
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
+        self.assertEqual(action_base.RETRY, result.status, result)
+        self.assertEqual({'vlan': 1234}, result.context)
+
+    def test_set_stats_that_is_no_object_fails(self):
+        rule = self.rule(playbook=STATS_PLAYBOOK % ('[1, 2]', 'false'))
+        result = self.run_rule(rule, fake_esi_leap.lease_data())
+        self.assertEqual(action_base.FAILURE, result.status)
+        self.assertTrue(result.detail.startswith(
+            'context not written: set_stats esi_context is not a JSON '
+            'object but a list (exit status 0'), result.detail)
+        self.assertIsNone(result.context)
+
+    def test_the_playbook_receives_the_context_as_text(self):
+        pwned = os.path.join(self.dir, 'pwned')
+        context = {'vlan': 1234, 'note': HOSTILE % pwned,
+                   '{{ 7 * 6 }}': ['{{ 7 * 6 }}']}
+        rule = self.rule(playbook=CONTEXT_PLAYBOOK)
+        result = self.run_rule(rule, fake_esi_leap.lease_data(),
+                               context=context)
+        self.assertEqual(action_base.SUCCESS, result.status, result)
+        self.assertIsNone(result.context)
+        with open(os.path.join(self.dir, 'context.json')) as f:
+            got = json.load(f)
+        clean = dict(context, note=context['note'].replace('\ud800',
+                                                           '\ufffd'))
+        self.assertEqual({'esi_context': clean, 'in_event': clean}, got)
+        self.assertFalse(os.path.exists(pwned))

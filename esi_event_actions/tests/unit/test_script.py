@@ -137,7 +137,8 @@ class ScriptActionTest(base.TestCase):
         self.assertEqual('hunter2', env['LC_SECRET_NOT'])
         self.assertLessEqual(set(env) - {'PWD', 'SHLVL', '_'}, {
             'PATH', 'LANG', 'TZ', 'HOME', 'LC_SECRET_NOT', 'ESI_EVENT_TYPE',
-            'ESI_EVENT_ID', 'ESI_RULE', 'ESI_ATTEMPT', 'ESI_TRUNCATED_PARAMS'}
+            'ESI_EVENT_ID', 'ESI_RULE', 'ESI_ATTEMPT', 'ESI_TRUNCATED_PARAMS',
+            'ESI_CONTEXT_OUT'}
             | {k for k in os.environ if k.startswith('LC_')})
         preview = rule.action.preview(
             event.Event('t', fake_esi_leap.lease_data(), id='m'), ['a', 'b'])
