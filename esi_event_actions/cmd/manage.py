@@ -23,6 +23,8 @@ Each group of commands has its module:
     ``db``, the journal's schema.
 ``manage_timers``
     ``timers`` (list, cancel), the timed jobs.
+``manage_context``
+    ``context`` (show, set, unset, list), the leases' contexts.
 ``manage_common``
     What they share: the configuration check, the journal, the argparse
     types of numbers.
@@ -34,6 +36,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from esi_event_actions import bootstrap
+from esi_event_actions.cmd import manage_context
 from esi_event_actions.cmd import manage_db
 from esi_event_actions.cmd import manage_journal
 from esi_event_actions.cmd import manage_rules
@@ -48,6 +51,7 @@ def add_command_parsers(subparsers):
     manage_db.add_db_parsers(subparsers)
     manage_journal.add_status_parser(subparsers)
     manage_timers.add_timers_parsers(subparsers)
+    manage_context.add_context_parsers(subparsers)
 
 
 def main(argv=None, conf=None, setup_logging=True):
