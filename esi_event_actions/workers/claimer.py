@@ -183,7 +183,8 @@ class Claimer:
     def _claim(self, limit):
         try:
             jobs = self._journal.claim(self._owner, limit, self._lease,
-                                       self._dead_blocks, self._commits())
+                                       self._dead_blocks, self._commits(),
+                                       next_timer=self._timers.read)
         except Exception as exc:
             self._outages['claim'].failed(exc)
             time.sleep(RETRY_DELAY)

@@ -16,9 +16,10 @@
 A timed rule's job waits in the journal, scheduled (see
 :meth:`esi_event_actions.journal.store.Store.add`).  The claimer's thread
 asks, once a turn, when the first is due (one lookup in an index, however
-many wait) and sleeps no longer than that; the due ones become pending in
-one statement, and the claim that follows takes them.  Nothing polls the
-scheduled jobs themselves.
+many wait, made in the transaction of the turn's claim) and sleeps no
+longer than that; the due ones become pending in one statement, and the
+claim that follows takes them.  Nothing polls the scheduled jobs
+themselves.
 """
 
 import datetime
@@ -31,6 +32,9 @@ from esi_event_actions import outage
 
 LOG = logging.getLogger(__name__)
 
+# No claim has read the next due time since the last turn.
+_UNREAD = object()
+
 
 class Timers:
     """The journal's next timed job, as this instance last saw it."""
@@ -39,6 +43,7 @@ class Timers:
         self._journal = journal
         self._metrics = metrics
         self.next = None
+        self._read = _UNREAD
         self._outage = outage.Outage(LOG, 'Firing timed jobs')
 
     def scheduled(self, due):
@@ -46,12 +51,21 @@ class Timers:
         if self.next is None or due < self.next:
             self.next = due
 
+    def read(self, due):
+        """A claim read when the first job is due: the next turn's."""
+        self._read = due
+        if due is not None:
+            self.scheduled(due)
+
     def fire(self):
         """Make the due jobs pending; how many.  Not under the lock."""
         now = model.utcnow()
+        due, self._read = self._read, _UNREAD
         try:
             rules = {}
-            due = self._journal.next_timer()
+            if due is _UNREAD:
+                # No claim since the last turn (no room, or it failed).
+                due = self._journal.next_timer()
             if due is not None and due <= now:
                 rules = self._journal.fire_timers(now)
                 due = self._journal.next_timer()

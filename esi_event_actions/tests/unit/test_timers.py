@@ -18,6 +18,7 @@ import datetime
 import io
 import json
 import os
+from unittest import mock
 
 from oslo_config import cfg
 
@@ -33,6 +34,7 @@ from esi_event_actions.tests.common import base
 from esi_event_actions.tests.common import cases
 from esi_event_actions.tests.common import ends
 from esi_event_actions.tests.common import fake_esi_leap
+from esi_event_actions.workers import timers as timers_mod
 
 FULFILL = fake_esi_leap.FULFILL_END
 DELETE = 'esi_leap.lease.delete.end'
@@ -132,6 +134,26 @@ class ScheduledJobsTest(cases.JournalTestCase):
         self.assertEqual(['m1'], [j.event.id for j in
                                   self.journal.claim('me', 10, 60)])
         self.assertIsNone(self.journal.next_timer())
+
+    def test_the_claim_reads_the_next_time_for_the_next_turn(self):
+        job, = self.journal.add([(_event('m1', end_time=_iso(3600)),
+                                  ['r'])], timers=self.timers())
+        read = []
+        self.assertEqual([], self.journal.claim('me', 10, 60,
+                                                next_timer=read.append))
+        self.assertEqual([job.event_time], read)
+        firing = timers_mod.Timers(self.journal)
+        firing.read(read[0])
+        self.assertEqual(job.event_time, firing.next)
+        with mock.patch.object(self.journal, 'next_timer',
+                               wraps=self.journal.next_timer) as lookup:
+            # One turn takes what the claim read, in its transaction.
+            self.assertEqual(0, firing.fire())
+            self.assertEqual(0, lookup.call_count)
+            # A turn without a claim before it looks for itself.
+            self.assertEqual(0, firing.fire())
+            self.assertEqual(1, lookup.call_count)
+        self.assertEqual(job.event_time, firing.next)
 
     def test_a_time_already_past_runs_at_once_or_is_skipped(self):
         ran, = self.journal.add([(_event('m1', end_time=_iso(-60)), ['r'])],
