@@ -28,6 +28,7 @@ from esi_event_actions.actions.email import message
 from esi_event_actions.actions.email import options
 from esi_event_actions.actions.email import recipients as recipients_mod
 from esi_event_actions.actions.email import templates
+from esi_event_actions import safetext
 
 LOG = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ class EmailAction(base.Action):
         self.sender = None
         self.parts = {}
 
-    # -- loading ----------------------------------------------------------
-
     def validate(self):
         opts = self.options
         try:
@@ -68,8 +67,6 @@ class EmailAction(base.Action):
         self.server = loading.server(self)
         self.recipients = loading.recipients(self)
         self.parts = loading.templates(self)
-
-    # -- running ----------------------------------------------------------
 
     def describe(self):
         where = self.server.describe() if self.server else (
@@ -126,7 +123,7 @@ class EmailAction(base.Action):
             data = msg.as_bytes()
         except jinja2.TemplateError as exc:
             return base.Result(base.FAILURE, 'template: %s: %s' % (
-                type(exc).__name__, exc))
+                type(exc).__name__, safetext.printable(str(exc), 300)))
         except ValueError as exc:
             # The policy refused a header: a template put a line break
             # where no value can.
