@@ -26,9 +26,11 @@ FULFIL = fake_esi_leap.FULFILL_END
 DELETE = 'esi_leap.lease.delete.end'
 
 # Writes {"vlan": <the lease's id>}; with purpose "big", a note too large
-# for the context; with "huge", more than any context may be.
+# for the context; with "huge", more than any context may be; with "none",
+# nothing.
 FULFIL_SH = '''#!/bin/sh
 case "$2" in
+none) exit 0 ;;
 big) note=$(printf '%0200d' 0) ;;
 huge) head -c 2000000 /dev/zero > "$ESI_CONTEXT_OUT"; exit 0 ;;
 *) note=small ;;
@@ -49,6 +51,21 @@ RULES = '''
     '''
 
 
+# The delete undoes only what the fulfil did.
+FILTERED = '''
+    [fulfil]
+    events = esi_leap.lease.fulfill.end
+    script = fulfil.sh
+    script_params = id,purpose
+
+    [undo]
+    events = esi_leap.lease.delete.end
+    script = undo
+    script_params = uuid,context.vlan
+    filter_params = {"context.vlan": {"exists": true}}
+    '''
+
+
 class LeaseContextTest(base.FunctionalTestCase):
 
     def setUp(self):
@@ -60,8 +77,8 @@ class LeaseContextTest(base.FunctionalTestCase):
         self.calls = self.recorder('undo', before='cat > %s/"$ESI_EVENT_ID"'
                                    % self.stdin_dir)
 
-    def start(self, extra='', name='service'):
-        svc = self.service(self.config(RULES, extra=extra,
+    def start(self, extra='', name='service', rules=RULES):
+        svc = self.service(self.config(rules, extra=extra,
                                        name=name + '.conf'), name=name)
         svc.wait_listening()
         return svc
@@ -107,6 +124,21 @@ class LeaseContextTest(base.FunctionalTestCase):
         self.assertEqual({lease['uuid']: ('1234', {'vlan': 1234,
                                                    'note': 'small'})},
                          self.undone())
+
+    def test_a_filter_on_the_context_chooses_the_rule(self):
+        self.start(rules=FILTERED)
+        made, unmade = self.lease(1234), self.lease(99, purpose='none')
+        for lease in (made, unmade):
+            self.esi_leap.emit(FULFIL, lease)
+        self.done(2, 'the fulfil jobs')
+        for lease in (made, unmade):
+            self.esi_leap.emit(DELETE, lease)
+        row, = base.wait_for(lambda: self.journal_rows(
+            state=journal.SKIPPED), 60, 'the skipped delete')
+        self.done(3, 'the delete job')
+        self.assertIn(unmade['uuid'], row['event'])
+        self.assertIn('context.vlan is missing', row['detail'])
+        self.assertEqual([made['uuid']], list(self.undone()))
 
     def test_a_kill_9_between_the_two_keeps_it(self):
         svc = self.start()
