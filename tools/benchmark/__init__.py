@@ -49,7 +49,11 @@ broker given by --transport-url), this:
    backlog run, --backlog-messages notifications behind a script that
    sleeps 0.2 s, stopped after --backlog-seconds; and the CPU both use
    over --idle seconds once the first service drain is done (without
-   one, after the latency run).
+   one, after the latency run);
+4. measures (7) that idle CPU again with --timers timed jobs waiting in
+   the journal, due days from now: a service with a timed rule on a
+   journal filled through the journal's own API before it starts, on
+   SQLite and on PostgreSQL.
 
 Drain rate: N divided by the time from the first message taken from the
 queue (the bare listener's first endpoint call; the service's first
@@ -81,8 +85,9 @@ wait is bounded, and everything started is stopped at the end.
 or ``python -m benchmark`` in tools/.  Its modules: :mod:`.cli` the
 options and the servers, :mod:`.scenarios` the runs, :mod:`.service` the
 service under test and its journal, :mod:`.children` the references (0)
-and (1), :mod:`.bus` the notifications and queues, :mod:`.procfs` what
-the kernel says of processes, :mod:`.report` the table.
+and (1), :mod:`.live` (4) and (5), :mod:`.timed` (7), :mod:`.bus` the
+notifications and queues, :mod:`.procfs` what the kernel says of
+processes, :mod:`.report` the table.
 """
 
 import datetime

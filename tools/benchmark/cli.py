@@ -48,6 +48,9 @@ def _run_options(parser):
                         help='Seconds of the latency run.')
     parser.add_argument('--idle', type=float, default=60.0,
                         help='Seconds of idle CPU measurement (0: skip).')
+    parser.add_argument('--timers', type=int, default=100000,
+                        help='Timed jobs scheduled, days ahead, while (7) '
+                             'measures idle CPU (for --idle seconds).')
     parser.add_argument('--backlog-messages', type=int, default=20000,
                         help='Notifications of the backlog run.')
     parser.add_argument('--backlog-seconds', type=float, default=60.0,
@@ -120,10 +123,10 @@ def parse_args(argv):
     unknown = set(args.scenarios) - set(scenarios.SCENARIOS)
     if unknown:
         parser.error('unknown scenario(s): %s' % ', '.join(sorted(unknown)))
-    if min(args.messages, args.repeats, args.nodes,
-           args.backlog_messages) < 1 or args.backlog_seconds <= 0:
-        parser.error('--messages, --repeats, --nodes, --backlog-messages '
-                     'and --backlog-seconds must be positive')
+    if min(args.messages, args.repeats, args.nodes, args.backlog_messages,
+           args.timers) < 1 or args.backlog_seconds <= 0:
+        parser.error('--messages, --repeats, --nodes, --backlog-messages, '
+                     '--timers and --backlog-seconds must be positive')
     return args
 
 
@@ -136,7 +139,7 @@ def start_servers(args, servers):
         benchmark.log(args, 'Starting a private RabbitMQ')
         servers.append(broker.PrivateBroker().start())
         args.transport_url = servers[-1].transport_url
-    if not set(scenarios.POSTGRES) & set(args.scenarios):
+    if not set(scenarios.NEEDS_POSTGRES) & set(args.scenarios):
         return None
     benchmark.log(args, 'Starting a private PostgreSQL, fsync on')
     server = postgres.PrivatePostgres(settings=DURABLE_SETTINGS)

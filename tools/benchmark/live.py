@@ -74,7 +74,7 @@ def publish_steadily(args, notifier, nodes):
     return sent, {'messages': total, 'rate': achieved, 'late_sends': late}
 
 
-def _notifier(args, topic):
+def notifier(args, topic):
     """esi-leap's Notifier on --transport-url; and its transport."""
     conf = cfg.ConfigOpts()
     conf([], project='esi-event-actions-bench', default_config_files=[])
@@ -108,20 +108,25 @@ def run_latency(args, workdir, idle):
     calls = os.path.join(workdir, 'latency.calls')
     svc = live_service(args, workdir, 'latency', topic,
                        service.STAMP_SCRIPT % calls)
-    notifier, transport = _notifier(args, topic)
+    publisher, transport = notifier(args, topic)
     try:
-        sent, result = _steady_run(args, svc, notifier, idle)
+        sent, result = _steady_run(args, svc, publisher, idle)
         result.update(latencies(sent, calls, svc.journal))
     finally:
         svc.stop()
         svc.journal.close()
         transport.cleanup()
-        try:
-            bus.Queues(args.transport_url).delete(
-                [raw.routing_key(topic, p) for p in ('info', 'error')])
-        except Exception:
-            pass
+        forget_topic(args, topic)
     return result
+
+
+def forget_topic(args, topic):
+    """Delete the queues the Notifier declared for ``topic``, if it can."""
+    try:
+        bus.Queues(args.transport_url).delete(
+            [raw.routing_key(topic, p) for p in ('info', 'error')])
+    except Exception:
+        pass
 
 
 def _script_starts(calls):

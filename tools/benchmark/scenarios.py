@@ -33,15 +33,18 @@ from benchmark import bus
 from benchmark import children
 from benchmark import live
 from benchmark import service
+from benchmark import timed
 
 # The drain scenarios, in their order within each repeat.
 DRAINS = ('spawn', 'bare', 'log', 'log-normal', 'script', 'postgres',
           'postgres-2')
-SCENARIOS = DRAINS + ('latency', 'backlog')
+SCENARIOS = DRAINS + ('latency', 'backlog') + timed.SCENARIOS
 # Run in child processes of the benchmark, the others by the service.
 CHILDREN = ('spawn', 'bare')
 # Service instances sharing one PostgreSQL journal.
 POSTGRES = {'postgres': 1, 'postgres-2': 2}
+# The scenarios that need the private PostgreSQL.
+NEEDS_POSTGRES = tuple(POSTGRES) + ('timers-postgres',)
 # What each drain rate is divided by: the ratio column.
 REFERENCE = {'log': 'bare', 'log-normal': 'bare', 'script': 'spawn',
              'postgres': 'log', 'postgres-2': 'log'}
@@ -55,6 +58,8 @@ TITLES = {
     'postgres-2': '(6) PostgreSQL, 2 inst.',
     'latency': '(4) latency, script',
     'backlog': '(5) backlog, sleep 0.2',
+    'timers': '(7) timers, SQLite',
+    'timers-postgres': '(7) timers, PostgreSQL',
 }
 SHORT = {'spawn': '(0)', 'bare': '(1)', 'log': '(2)',
          'log-normal': '(2) NORMAL', 'script': '(3)', 'postgres': '(6) x1',
@@ -242,6 +247,18 @@ def _live_runs(args, workdir, queues, idle_due, results):
                       results['backlog']['seconds'])
 
 
+def _timer_runs(args, workdir, postgres, results):
+    runs = [s for s in timed.SCENARIOS if s in args.scenarios]
+    if runs and not args.idle:
+        benchmark.log(args, '(7) skipped: --idle 0')
+        return
+    for scenario in runs:
+        entry = timed.run_timers(args, workdir, scenario, postgres)
+        results.setdefault('timers', {})[scenario] = entry
+        benchmark.log(args, '(7) %s: idle CPU %.2f %% with %d timers',
+                      scenario, entry['idle_cpu'], args.timers)
+
+
 def run(args, postgres):
     """Every scenario asked for; the results, as --json prints them."""
     results = {'machine': {'cpus': os.cpu_count(),
@@ -258,6 +275,7 @@ def run(args, postgres):
             args, workdir, queues, postgres)
         results['drain'] = {s: summarize(s, runs) for s in runs}
         _live_runs(args, workdir, queues, idle_due, results)
+        _timer_runs(args, workdir, postgres, results)
     finally:
         queues.cleanup()
         if args.keep:
