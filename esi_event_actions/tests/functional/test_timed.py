@@ -190,3 +190,44 @@ class ExtendedLeaseTest(base.FunctionalTestCase):
         self.assertEqual(new_end.strftime('%Y-%m-%dT%H:%M:%SZ'), end_time)
         self.assertEqual(1, row['attempts'])
         self.assertIn('rescheduled', svc.log())
+
+
+WATCHDOG = '''
+    [stuck-fulfilment]
+    events = esi_leap.lease.fulfill.start
+    script = warn.sh
+    at = event_time + 3s
+    cancel_on = esi_leap.lease.fulfill.end, esi_leap.lease.delete.*
+    once_per = uuid
+    '''
+
+
+class WatchdogTest(base.FunctionalTestCase):
+    """A fulfil.start that no fulfil.end follows in time, on the bus."""
+
+    def test_it_fires_without_the_end_and_not_with_it(self):
+        runs = os.path.join(self.dir, 'runs')
+        self.write('warn.sh', WARN % runs, 0o755)
+        self.service(self.config(WATCHDOG)).wait_listening()
+        stuck = fake_esi_leap.lease_data(status='wait fulfill')
+        ended = fake_esi_leap.lease_data(status='wait fulfill')
+        for lease in (stuck, ended, stuck):
+            # esi-leap retries a failing fulfilment: a second start of
+            # the stuck lease adds no second watch.
+            self.esi_leap.emit('esi_leap.lease.fulfill.start', lease)
+        self.esi_leap.emit('esi_leap.lease.fulfill.end',
+                           dict(ended, status='active'))
+        base.wait_for(lambda: self.journal_rows(state=journal.DONE), 30,
+                      'the watchdog')
+        base.wait_for(lambda: self.journal_rows(state=journal.CANCELLED),
+                      30, 'the cancelled watch')
+        with open(runs) as f:
+            fired = [line.split()[0] for line in f]
+        rows = {r['event_id']: r for r in self.journal_rows()}
+        self.assertEqual(1, len(fired))
+        self.assertEqual(stuck['uuid'], rows[fired[0]]['lease'])
+        self.assertEqual(
+            sorted([(ended['uuid'], journal.CANCELLED),
+                    (stuck['uuid'], journal.DONE),
+                    (stuck['uuid'], journal.SKIPPED)]),
+            sorted((r['lease'], r['state']) for r in rows.values()))
