@@ -21,8 +21,9 @@ usual keystoneauth session, auth and adapter options, as for
 ``[esi_leap]``, with the identity service as the default service type.
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from esi_event_actions.conf import keystoneauth
 
 #: The email action reads the group by this name; it may not import this
 #: package, so it has its own copy, which a unit test holds equal.
@@ -46,31 +47,14 @@ def _group():
 group = _group()
 
 
+_DEFAULTS = {'service_type': SERVICE_TYPE, 'valid_interfaces': ['public'],
+             'version': VERSION}
+
+
 def register_opts(conf):
     # A group of its own for each ConfigOpts, as for [esi_leap].
-    conf.register_group(_group())
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
-    ks_loading.register_adapter_conf_options(conf, GROUP)
-    conf.set_default('service_type', SERVICE_TYPE, group=GROUP)
-    conf.set_default('valid_interfaces', ['public'], group=GROUP)
-    conf.set_default('version', VERSION, group=GROUP)
+    keystoneauth.register(conf, _group(), _DEFAULTS)
 
 
 def list_opts():
-    opts = (ks_loading.get_session_conf_options() +
-            ks_loading.get_auth_common_conf_options() +
-            ks_loading.get_auth_plugin_conf_options('v3applicationcredential')
-            + ks_loading.get_auth_plugin_conf_options('password') +
-            ks_loading.get_adapter_conf_options(include_deprecated=False))
-    defaults = {'service_type': SERVICE_TYPE, 'valid_interfaces': ['public'],
-                'version': VERSION}
-    unique = {}
-    for opt in opts:
-        unique.setdefault(opt.dest, opt)
-    for opt in unique.values():
-        # keystoneauth makes new Opt objects on each call: [esi_leap]'s
-        # keep their own defaults.
-        if opt.dest in defaults:
-            opt.default = defaults[opt.dest]
-    return list(unique.values())
+    return keystoneauth.list_opts(_DEFAULTS)
