@@ -51,18 +51,8 @@ RULES = '''
     '''
 
 
-# The delete undoes only what the fulfil did.
-FILTERED = '''
-    [fulfil]
-    events = esi_leap.lease.fulfill.end
-    script = fulfil.sh
-    script_params = id,purpose
-
-    [undo]
-    events = esi_leap.lease.delete.end
-    script = undo
-    script_params = uuid,context.vlan
-    filter_params = {"context.vlan": {"exists": true}}
+# The delete undoes only what the fulfil did ([undo] is RULES' last).
+FILTERED = RULES + '''filter_params = {"context.vlan": {"exists": true}}
     '''
 
 
@@ -155,13 +145,7 @@ class LeaseContextTest(base.FunctionalTestCase):
                          self.undone())
 
     def test_two_instances_on_postgresql_share_it(self):
-        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
-        extra = '''
-            [listener]
-            pool = %s
-            [worker]
-            poll_interval = 0.2
-            ''' % self.pool
+        extra = self.shared_journal()
         one = self.start(extra, 'one')
         first = [self.lease(2000 + n) for n in range(4)]
         for lease in first:

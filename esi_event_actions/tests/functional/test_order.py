@@ -22,7 +22,6 @@ import os
 from esi_event_actions import journal
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.functional.harness import base
-from esi_event_actions.tests.functional.harness import postgres
 from esi_event_actions.tests.functional.harness import raw
 
 # Logs "<node> <start> <end>" per run, in one write.
@@ -65,7 +64,6 @@ class LateArrivalTest(base.FunctionalTestCase):
         return read
 
     def test_two_instances_never_run_one_node_twice_at_once(self):
-        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
         runs = self.timing(2)
         rules = '''
             [act]
@@ -73,12 +71,7 @@ class LateArrivalTest(base.FunctionalTestCase):
             script = timing.sh
             script_params = node_uuid
             '''
-        extra = '''
-            [listener]
-            pool = %s
-            [worker]
-            poll_interval = 0.2
-            ''' % self.pool
+        extra = self.shared_journal()
         instances = [self.service(self.config(
             rules, extra=extra, name='%s.conf' % name), name=name)
             for name in ('one', 'two')]

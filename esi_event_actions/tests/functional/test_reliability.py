@@ -176,15 +176,8 @@ class SharedJournalTest(_RerunMixin, base.FunctionalTestCase):
     """Two instances, one listener pool, one PostgreSQL journal."""
 
     def test_instance_dies_midway_its_jobs_are_taken_over(self):
-        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
         calls = self.recorder('act.sh', before='sleep 0.01')
-        extra = '''
-            [listener]
-            pool = %s
-            [worker]
-            lease_timeout = 3
-            poll_interval = 0.2
-            ''' % self.pool
+        extra = self.shared_journal(worker='lease_timeout = 3')
         instances = [self.service(self.config(
             RULE, extra=extra, name='%s.conf' % name), name=name)
             for name in ('one', 'two')]

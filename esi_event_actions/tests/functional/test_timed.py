@@ -20,7 +20,6 @@ import time
 from esi_event_actions import journal
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.functional.harness import base
-from esi_event_actions.tests.functional.harness import postgres
 from esi_event_actions.tests.functional.harness import real_esi_leap
 from esi_event_actions.tests.functional.harness.real_esi_leap import data
 
@@ -101,13 +100,7 @@ class TimedRuleTest(base.FunctionalTestCase):
         self.assertEqual(1, len(self.runs()))
 
     def test_two_instances_on_postgresql_fire_it_once(self):
-        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
-        extra = '''
-            [listener]
-            pool = %s
-            [worker]
-            poll_interval = 0.2
-            ''' % self.pool
+        extra = self.shared_journal()
         for name in ('one', 'two'):
             self.start(extra, name)
         leases = [self.lease(5)[0] for _ in range(10)]

@@ -29,6 +29,7 @@ from testtools import content
 from esi_event_actions import journal
 from esi_event_actions.tests.common import fake_esi_leap
 from esi_event_actions.tests.functional.harness import broker
+from esi_event_actions.tests.functional.harness import postgres
 from esi_event_actions.tests.functional.harness import procs
 
 
@@ -215,6 +216,20 @@ sqlite_synchronous = NORMAL
         self.addCleanup(lambda: self.addDetail(
             name + '-log', content.text_content(svc.log())))
         return svc
+
+    def shared_journal(self, worker=''):
+        """Instances of this test on one PostgreSQL journal, in one pool.
+
+        :param worker: more ``[worker]`` options.
+        :returns: the configuration text each instance adds.
+        """
+        self.journal_url = self.useFixture(postgres.PostgresFixture()).url
+        return '''
+[listener]
+pool = %s
+[worker]
+poll_interval = 0.2
+%s''' % (self.pool, textwrap.dedent(worker))
 
     def journal_rows(self, **where):
         store = journal.Journal(self.journal_url)
