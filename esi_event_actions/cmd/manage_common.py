@@ -87,6 +87,14 @@ def _cell(value):
     return '' if value is None else safetext.printable(value)[:60]
 
 
+def print_rows(fmt, columns, rows):
+    """Rows (dicts) as JSON, whole, or as a table of ``columns``."""
+    if fmt == 'json':
+        print(safetext.dumps(rows, indent=2, default=str))
+    else:
+        print_table(columns, rows)
+
+
 def print_table(columns, rows):
     """Rows (dicts) as a plain table of ``columns``, escaped and cut."""
     table = [columns] + [tuple(_cell(r[c]) for c in columns) for r in rows]

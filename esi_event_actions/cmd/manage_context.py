@@ -119,10 +119,7 @@ def do_context_list(conf):
     """Print the leases that have a context, the last written first."""
     args = conf.command
     rows = _journal(conf).context_rows(limit=args.limit)
-    if args.format == 'json':
-        print(safetext.dumps(rows, indent=2, default=str))
-        return 0
-    common.print_table(_COLUMNS, rows)
+    common.print_rows(args.format, _COLUMNS, rows)
     return 0
 
 

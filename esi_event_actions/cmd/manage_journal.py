@@ -41,9 +41,7 @@ def do_journal_list(conf):
     if args.format == 'json':
         for row in rows:
             row.pop('event')
-        print(safetext.dumps(rows, indent=2, default=str))
-        return 0
-    common.print_table(_COLUMNS, rows)
+    common.print_rows(args.format, _COLUMNS, rows)
     return 0
 
 
@@ -74,9 +72,7 @@ def do_journal_rejected(conf):
     if args.format == 'json':
         for row in rows:
             row['event'] = _event_or_text(row['event'])
-        print(safetext.dumps(rows, indent=2, default=str))
-        return 0
-    common.print_table(_REJECTED_COLUMNS, rows)
+    common.print_rows(args.format, _REJECTED_COLUMNS, rows)
     return 0
 
 

@@ -14,7 +14,6 @@
 """esi-event-actions-manage timers: the timed jobs waiting for their time."""
 
 from esi_event_actions.cmd import manage_common as common
-from esi_event_actions import safetext
 
 _COLUMNS = ('id', 'due', 'rule', 'lease', 'node', 'event_type', 'event_id')
 
@@ -24,10 +23,7 @@ def do_timers_list(conf):
     args = conf.command
     rows = common.open_journal(conf).timers(rule=args.rule,
                                             limit=args.limit)
-    if args.format == 'json':
-        print(safetext.dumps(rows, indent=2, default=str))
-        return 0
-    common.print_table(_COLUMNS, rows)
+    common.print_rows(args.format, _COLUMNS, rows)
     return 0
 
 
