@@ -290,3 +290,24 @@ class ContextReadsTest(WorkerContextTest):
         self.assertTrue(pool.wait_idle(10))
         self.assertEqual({'b': 2}, recorder.context_of(job))
         self.assertEqual(['had', 'new'], reads)
+
+    def test_the_leases_remembered_are_bounded_and_then_all_read(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'esi_event_actions.workers.recorder.WROTE_LIMIT', 3))
+        reads = self.count_reads()
+        pool = self.pool()
+        recorder = pool._recorder
+        claim = journal.Claim('me', seq=recorder.commits())
+        early, = self.journal.add([(_event('early', lease='quiet',
+                                           node='q'), ['r'])], claim=claim)
+        self.writes = {'w%d' % i: {'i': i} for i in range(5)}
+        for i in range(5):
+            self.handoff(pool, _event('w%d' % i, lease='L%d' % i,
+                                      node='n%d' % i))
+            self.assertTrue(pool.wait_idle(10))
+            self.assertLessEqual(len(recorder._wrote), 3)
+        # "quiet" was never written, but its job was claimed before the
+        # recorder forgot which leases were: it reads, to be sure.
+        del reads[:]
+        self.assertEqual({}, recorder.context_of(early))
+        self.assertEqual(['quiet'], reads)
